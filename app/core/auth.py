@@ -1,0 +1,159 @@
+"""API keys: generation, hashing, constant-time checks, scopes, and the Security dependency."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from app.api_keys.models import SCOPE_RANK, ApiKey, Scope
+from app.core.config import Settings
+from app.core.db import SessionDep, utcnow
+from app.core.errors import Forbidden, Unauthorized
+
+logger = logging.getLogger("app.auth")
+
+KEY_PREFIX = "msp_"
+ENV_ADMIN_NAME = "admin (MSP_ADMIN_API_KEY)"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer msp_...`",
+)
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    return key[:12]
+
+
+def parse_scopes(text: str) -> list[Scope]:
+    return [Scope(part) for part in text.split(",") if part]
+
+
+def format_scopes(scopes: list[Scope]) -> str:
+    return ",".join(sorted({s.value for s in scopes}, key=lambda s: SCOPE_RANK[Scope(s)]))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a stored key or the environment's admin key."""
+
+    key_id: int | None
+    name: str
+    scopes: frozenset[Scope]
+    # Hash of the presented key; scopes Idempotency-Key records to the caller.
+    key_hash: str
+
+    def allows(self, scope: Scope) -> bool:
+        return max(SCOPE_RANK[s] for s in self.scopes) >= SCOPE_RANK[scope]
+
+
+def _challenge() -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="msp-ledger"'}
+
+
+async def authenticate(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    token: str | None,
+) -> Principal:
+    if not token:
+        raise Unauthorized(
+            "An API key is required: send `Authorization: Bearer <key>`.", headers=_challenge()
+        )
+    presented = hash_key(token)
+    env_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    if env_key and hmac.compare_digest(presented, hash_key(env_key)):
+        return Principal(None, ENV_ADMIN_NAME, frozenset(Scope), presented)
+    lookup = select(ApiKey).where(col(ApiKey.key_hash) == presented)
+    stored = (await session.execute(lookup)).scalar()
+    # The lookup is by hash; compare again in constant time all the same.
+    if stored is None or not hmac.compare_digest(stored.key_hash, presented):
+        raise Unauthorized("The API key is not valid.", headers=_challenge())
+    await _touch(maker, stored, settings)
+    return Principal(stored.id, stored.name, frozenset(parse_scopes(stored.scopes)), presented)
+
+
+async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings: Settings) -> None:
+    """Record last_used_at in its own short transaction, at most once a minute, so
+    that reads stay cheap and a failed request still counts as a use."""
+    now = utcnow()
+    last = key.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=now.tzinfo)
+    interval = timedelta(seconds=settings.api_key_touch_interval_seconds)
+    if last is not None and now - last < interval:
+        return
+    async with maker() as other:
+        await other.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+        await other.commit()
+
+
+def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(
+        request: Request,
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    ) -> Principal:
+        token = credentials.credentials if credentials else None
+        principal = await authenticate(
+            session, request.app.state.sessionmaker, request.app.state.settings, token
+        )
+        if not principal.allows(scope):
+            raise Forbidden(f"This API key lacks the '{scope.value}' scope.")
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+ReadKey = Annotated[Principal, Depends(require_scope(Scope.read))]
+WriteKey = Annotated[Principal, Depends(require_scope(Scope.write))]
+AdminKey = Annotated[Principal, Depends(require_scope(Scope.admin))]
+
+
+async def ensure_admin_key(
+    maker: async_sessionmaker[AsyncSession], settings: Settings
+) -> str | None:
+    """On first start without MSP_ADMIN_API_KEY, create an admin key and return it (the
+    caller prints it once); only its hash is stored. None when nothing was created."""
+    if settings.admin_api_key is not None:
+        return None
+    async with maker() as session:
+        existing = await session.scalar(
+            select(col(ApiKey.id)).where(col(ApiKey.scopes).contains(Scope.admin.value)).limit(1)
+        )
+        if existing is not None:
+            return None
+        key = generate_key()
+        session.add(
+            ApiKey(
+                name="bootstrap admin",
+                prefix=display_prefix(key),
+                key_hash=hash_key(key),
+                scopes=format_scopes([Scope.read, Scope.write, Scope.admin]),
+            )
+        )
+        await session.commit()
+        return key

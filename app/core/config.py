@@ -1,0 +1,43 @@
+"""Settings from the environment (prefix MSP_): the only place configuration is read."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("var") / "msp.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MSP_", env_file=".env", extra="ignore")
+
+    # Unset means the embedded SQLite file under ./var/ (SPEC section 2).
+    database_url: str | None = None
+    # Accepted as a key with every scope; when unset an admin key is generated
+    # on first start and only its hash is stored.
+    admin_api_key: SecretStr | None = None
+    log_level: str = "INFO"
+    # Log lines as JSON (production) or plain text (a developer's terminal).
+    log_json: bool = True
+    # Echo SQL statements (debugging only).
+    sql_echo: bool = False
+    # How long Idempotency-Key records are honoured (SPEC section 2: 24 hours).
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # last_used_at on API keys is refreshed at most this often, so reads stay reads.
+    api_key_touch_interval_seconds: int = Field(default=60, ge=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,258 @@
+"""Idempotency-Key on every create (SPEC section 2, the IETF draft): the same key and
+body replays the first final answer, another body is a 422, a retry while the first
+is still running is a 409. Records are scoped to the API key, method and path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.db import UtcDateTime, utcnow
+from app.core.errors import PROBLEM_BASE, PROBLEM_JSON
+
+logger = logging.getLogger("app.idempotency")
+
+HEADER = b"idempotency-key"
+MAX_KEY_LENGTH = 255
+# Answers that say nothing about the request itself are not kept: a retry with
+# a valid key, or after a transient failure, must run for real.
+_NOT_STORED = {401, 403, 408, 429}
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "method", "path", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(sa_column=Column(String(64), nullable=False))
+    method: str = Field(sa_column=Column(String(10), nullable=False))
+    path: str = Field(sa_column=Column(String(500), nullable=False))
+    key: str = Field(sa_column=Column(String(MAX_KEY_LENGTH), nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    status_code: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    content_type: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(UtcDateTime(), nullable=False, index=True),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> tuple[int, bytes]:
+    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    return status, json.dumps(body).encode()
+
+
+async def _send_raw(
+    send: Send, status: int, body: bytes, content_type: str, replayed: bool
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].startswith("/api/v1/")
+            # Webhooks have their own redelivery key (webhook-id, SPEC section 4).
+            or scope["path"].startswith("/api/v1/webhooks/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        key = _header(scope, HEADER)
+        authorization = _header(scope, b"authorization") or ""
+        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        if key is None or not token:
+            # Without a caller there is nothing to scope a record to: the request
+            # goes on and authentication answers it.
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            status, body = _problem(
+                422,
+                "validation-error",
+                "Unprocessable Content",
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            )
+            await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
+            return
+
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw_body = b"".join(chunks)
+        fingerprint = hashlib.sha256(raw_body).hexdigest()
+        maker = scope["app"].state.sessionmaker
+        record_scope = hashlib.sha256(token.encode()).hexdigest()
+        path = scope["path"]
+
+        ttl = timedelta(seconds=scope["app"].state.settings.idempotency_ttl_seconds)
+        record_id = await self._claim(maker, ttl, record_scope, path, key, fingerprint, send)
+        if record_id is None:
+            return
+
+        sent_body = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": raw_body, "more_body": False}
+            return await receive()
+
+        captured: dict[str, Any] = {"status": None, "content_type": None, "body": []}
+
+        async def capture_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        captured["content_type"] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture_send)
+        except BaseException:
+            await self._release(maker, record_id)
+            raise
+        status = captured["status"]
+        if status is not None and 200 <= status < 500 and status not in _NOT_STORED:
+            async with maker() as session:
+                record = await session.get(IdempotencyRecord, record_id)
+                if record is not None:
+                    record.status_code = status
+                    record.content_type = captured["content_type"] or "application/json"
+                    record.body = b"".join(captured["body"])
+                    await session.commit()
+        else:
+            await self._release(maker, record_id)
+
+    async def _claim(
+        self,
+        maker: Any,
+        ttl: timedelta,
+        record_scope: str,
+        path: str,
+        key: str,
+        fingerprint: str,
+        send: Send,
+    ) -> int | None:
+        """Insert the in-progress record (the unique constraint settles races), or
+        answer from the existing one. Returns the new record's id, or None when the
+        answer has been sent."""
+        for _attempt in range(2):
+            async with maker() as session:
+                record = IdempotencyRecord(
+                    scope=record_scope, method="POST", path=path, key=key, fingerprint=fingerprint
+                )
+                session.add(record)
+                try:
+                    await session.commit()
+                    return record.id
+                except IntegrityError:
+                    await session.rollback()
+                existing = await session.scalar(
+                    select(IdempotencyRecord).where(
+                        col(IdempotencyRecord.scope) == record_scope,
+                        col(IdempotencyRecord.method) == "POST",
+                        col(IdempotencyRecord.path) == path,
+                        col(IdempotencyRecord.key) == key,
+                    )
+                )
+                if existing is None:
+                    continue  # released meanwhile: claim again
+                if utcnow() - _aware(existing.created_at) > ttl:
+                    await session.execute(
+                        delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id)
+                    )
+                    await session.commit()
+                    continue
+                if existing.fingerprint != fingerprint:
+                    status, body = _problem(
+                        422,
+                        "idempotency-key-reused",
+                        "Unprocessable Content",
+                        "This Idempotency-Key was already used with a different request body.",
+                    )
+                    await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
+                    return None
+                if existing.status_code is None:
+                    status, body = _problem(
+                        409,
+                        "idempotency-in-progress",
+                        "Conflict",
+                        "A request with this Idempotency-Key is still being processed.",
+                    )
+                    await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
+                    return None
+                await _send_raw(
+                    send,
+                    existing.status_code,
+                    existing.body or b"",
+                    existing.content_type or "application/json",
+                    replayed=True,
+                )
+                return None
+        status, body = _problem(
+            409, "idempotency-in-progress", "Conflict", "The Idempotency-Key is busy; retry."
+        )
+        await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
+        return None
+
+    async def _release(self, maker: Any, record_id: int) -> None:
+        try:
+            async with maker() as session:
+                await session.execute(
+                    delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id)
+                )
+                await session.commit()
+        except Exception:  # the database may be what failed; the TTL cleans up
+            logger.warning("could not release idempotency record %s", record_id)
+
+
+async def purge_expired(maker: Any, ttl_seconds: int) -> int:
+    """Drop records past their 24 hours (called at start-up)."""
+    cutoff = utcnow() - timedelta(seconds=ttl_seconds)
+    async with maker() as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff)
+        )
+        await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,222 @@
+"""Exact money: Decimal API types, half-up rounding, a column type exact on both databases.
+
+SPEC section 2: amounts carry 2 decimals, unit prices, unit costs and quantities 4;
+more is a 422, never a silent rounding; rounding is half-up (away from zero);
+never a binary float in the money path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from sqlalchemy import BigInteger, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+CENT = Decimal("0.01")
+AMOUNT_PLACES = 2
+PRICE_PLACES = 4
+QUANTITY_PLACES = 4
+# Bound on every stored magnitude: fits a BIGINT at 4 decimals on SQLite with
+# room for sums, and a NUMERIC(20, 4) on PostgreSQL.
+MAX_ABS = Decimal(10) ** 12
+
+
+def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) -> Decimal:
+    """Round exactly, half away from zero (SPEC section 2), to `places` decimals.
+
+    Accepts a Fraction so that proration (x / days_in_month) stays exact until
+    this single rounding step.
+    """
+    frac = Fraction(value)
+    sign = -1 if frac < 0 else 1
+    scaled = abs(frac) * (10**places)
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    if 2 * rest >= scaled.denominator:
+        whole += 1
+    return Decimal(sign * whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def to_fraction(value: Decimal | int) -> Fraction:
+    return Fraction(value)
+
+
+# --- column type ---------------------------------------------------------------------------
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC on PostgreSQL; a scaled BIGINT on SQLite, whose NUMERIC is floating point.
+
+    SUM() over the column keeps the column type in SQLAlchemy, so aggregates come
+    back as exact Decimals on both backends.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, scale: int = 4, precision: int = 20) -> None:
+        super().__init__()
+        self.scale = scale
+        self.precision = precision
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        dec = value if isinstance(value, Decimal) else Decimal(str(value))
+        if dialect.name == "sqlite":
+            scaled = dec.scaleb(self.scale)
+            integral = scaled.to_integral_value()
+            if scaled != integral:
+                raise ValueError(f"{dec} has more than {self.scale} decimal places")
+            return int(integral)
+        return dec
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, float):  # only ever from an AVG(): refuse to guess
+                raise TypeError("float result from an ExactDecimal column")
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+
+    def __repr__(self) -> str:
+        return f"ExactDecimal(scale={self.scale}, precision={self.precision})"
+
+
+# --- API types -----------------------------------------------------------------------------
+
+
+def _parse(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a number or a decimal string")
+    if isinstance(value, Decimal):
+        dec = value
+    elif isinstance(value, int):
+        dec = Decimal(value)
+    elif isinstance(value, float):
+        # Request bodies are parsed with parse_float=Decimal, so a float only
+        # reaches here from Python callers; read it from its shortest text.
+        dec = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            dec = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be a decimal number such as 12.50") from None
+    else:
+        raise ValueError("must be a number or a decimal string")
+    if not dec.is_finite():
+        raise ValueError("must be a finite number (no NaN or Infinity)")
+    return dec
+
+
+def _validator(places: int, non_negative: bool) -> BeforeValidator:
+    def validate(value: Any) -> Decimal:
+        dec = _parse(value)
+        exponent = dec.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        if -exponent > places:
+            raise ValueError(f"at most {places} decimal places are allowed")
+        if non_negative and dec < 0:
+            raise ValueError("must be greater than or equal to 0")
+        if abs(dec) >= MAX_ABS:
+            raise ValueError(f"must be less than {MAX_ABS:f} in absolute value")
+        return dec.quantize(Decimal(1).scaleb(-places))
+
+    return BeforeValidator(validate)
+
+
+def format_amount(value: Decimal) -> str:
+    """Amounts: always two places (SPEC section 2)."""
+    return f"{value.quantize(CENT):f}"
+
+
+def format_price(value: Decimal) -> str:
+    """Unit prices and costs: at least two places, at most four (27.50, 0.0875)."""
+    if value == value.quantize(CENT):
+        return f"{value.quantize(CENT):f}"
+    return f"{value.normalize():f}"
+
+
+def format_quantity(value: Decimal) -> str:
+    """Quantities: as few places as the value needs (5, 987.3, 0.25)."""
+    if value == value.to_integral_value():
+        return f"{value.quantize(Decimal(1)):f}"
+    return f"{value.normalize():f}"
+
+
+def _schema(description: str, example: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "number"}],
+            "description": description,
+            "examples": [example],
+        },
+        mode="validation",
+    )
+
+
+def _out(fmt: Any) -> PlainSerializer:
+    return PlainSerializer(fmt, return_type=str, when_used="json")
+
+
+Amount = Annotated[
+    Decimal,
+    _validator(AMOUNT_PLACES, non_negative=False),
+    _out(format_amount),
+    _schema("Money amount, at most 2 decimal places; may be negative (credits).", "1234.50"),
+]
+NonNegativeAmount = Annotated[
+    Decimal,
+    _validator(AMOUNT_PLACES, non_negative=True),
+    _out(format_amount),
+    _schema("Money amount >= 0, at most 2 decimal places.", "1234.50"),
+]
+UnitPrice = Annotated[
+    Decimal,
+    _validator(PRICE_PLACES, non_negative=True),
+    _out(format_price),
+    _schema("Price or cost per unit per month, >= 0, at most 4 decimal places.", "27.50"),
+]
+SignedUnitPrice = Annotated[
+    Decimal,
+    _validator(PRICE_PLACES, non_negative=False),
+    _out(format_price),
+    _schema("Price or cost per unit, at most 4 decimal places.", "0.0875"),
+]
+Quantity = Annotated[
+    Decimal,
+    _validator(QUANTITY_PLACES, non_negative=True),
+    _out(format_quantity),
+    _schema("Quantity >= 0, at most 4 decimal places (backup is sold per GB).", "987.3"),
+]
+SignedQuantity = Annotated[
+    Decimal,
+    _validator(QUANTITY_PLACES, non_negative=False),
+    _out(format_quantity),
+    _schema("Quantity, at most 4 decimal places; negative for credits.", "-2"),
+]
+# Output-only: computed amounts (revenue, totals).
+AmountOut = Annotated[
+    Decimal,
+    _out(format_amount),
+    WithJsonSchema({"type": "string", "examples": ["1234.50"]}, mode="serialization"),
+]
+QuantityOut = Annotated[
+    Decimal,
+    _out(format_quantity),
+    WithJsonSchema({"type": "string", "examples": ["5"]}, mode="serialization"),
+]
+PriceOut = Annotated[
+    Decimal,
+    _out(format_price),
+    WithJsonSchema({"type": "string", "examples": ["27.50"]}, mode="serialization"),
+]

@@ -1,0 +1,71 @@
+"""Customers and their vendor accounts (how each vendor names the customer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Boolean, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.columns import created_at_field, fk_field, updated_at_field
+from app.core.schemas import ReadModel
+from app.core.types import Name, OptionalRef
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    external_ref: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True, unique=True)
+    )
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class VendorAccount(SQLModel, table=True):
+    __tablename__ = "vendor_account"
+    __table_args__ = (UniqueConstraint("vendor_id", "account_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = fk_field("customer.id")
+    vendor_id: int = fk_field("vendor.id", index=False)
+    account_ref: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = created_at_field()
+
+
+class CustomerCreate(BaseModel):
+    name: Name
+    external_ref: OptionalRef = None
+    active: bool = True
+
+
+class CustomerUpdate(BaseModel):
+    name: Name | None = None
+    external_ref: OptionalRef = None
+    active: bool | None = None
+
+
+class CustomerRead(ReadModel):
+    id: int
+    name: str
+    external_ref: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class VendorAccountCreate(BaseModel):
+    vendor_id: int
+    account_ref: Name
+
+
+class VendorAccountRead(ReadModel):
+    id: int
+    customer_id: int
+    vendor_id: int
+    account_ref: str
+    created_at: datetime

@@ -1,0 +1,143 @@
+"""Customers and their vendor accounts: plain async functions, no HTTP."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.assets.models import Asset
+from app.contracts.models import Contract
+from app.core.crud import (
+    apply,
+    changes,
+    ensure_unique,
+    ensure_unreferenced,
+    get_or_404,
+    require_reference,
+    search,
+)
+from app.core.errors import NotFound
+from app.core.pagination import Page, PageParams, paginate
+from app.customers.models import (
+    Customer,
+    CustomerCreate,
+    CustomerUpdate,
+    VendorAccount,
+    VendorAccountCreate,
+)
+from app.vendors.models import Vendor
+
+
+async def _check_external_ref(
+    session: AsyncSession, external_ref: str | None, exclude_id: int | None
+) -> None:
+    if external_ref is not None:
+        await ensure_unique(
+            session,
+            Customer,
+            [col(Customer.external_ref) == external_ref],
+            exclude_id=exclude_id,
+            field="external_ref",
+            message=f"A customer with external_ref '{external_ref}' already exists.",
+        )
+
+
+async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Customer:
+    await _check_external_ref(session, data.external_ref, None)
+    customer = Customer(**data.model_dump())
+    session.add(customer)
+    await session.commit()
+    return customer
+
+
+async def get_customer(session: AsyncSession, *, customer_id: int) -> Customer:
+    return await get_or_404(session, Customer, customer_id, "customer")
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    page: PageParams,
+    q: str | None = None,
+    active: bool | None = None,
+    external_ref: str | None = None,
+) -> Page[Customer]:
+    stmt = select(Customer)
+    stmt = search(stmt, [Customer.name, Customer.external_ref], q)
+    if active is not None:
+        stmt = stmt.where(col(Customer.active) == active)
+    if external_ref is not None:
+        stmt = stmt.where(col(Customer.external_ref) == external_ref)
+    return await paginate(session, stmt, Customer.id, page)
+
+
+async def update_customer(
+    session: AsyncSession, *, customer_id: int, data: CustomerUpdate
+) -> Customer:
+    customer = await get_customer(session, customer_id=customer_id)
+    values = changes(data, required=("name", "active"))
+    if "external_ref" in values:
+        await _check_external_ref(session, values["external_ref"], customer_id)
+    apply(customer, values)
+    await session.commit()
+    await session.refresh(customer)
+    return customer
+
+
+async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
+    customer = await get_customer(session, customer_id=customer_id)
+    await ensure_unreferenced(
+        session,
+        "customer",
+        customer_id,
+        [
+            ("contracts", Contract.customer_id),
+            ("assets", Asset.customer_id),
+            ("vendor accounts", VendorAccount.customer_id),
+        ],
+    )
+    await session.delete(customer)
+    await session.commit()
+
+
+async def add_vendor_account(
+    session: AsyncSession, *, customer_id: int, data: VendorAccountCreate
+) -> VendorAccount:
+    await get_customer(session, customer_id=customer_id)
+    await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
+    await ensure_unique(
+        session,
+        VendorAccount,
+        [
+            col(VendorAccount.vendor_id) == data.vendor_id,
+            col(VendorAccount.account_ref) == data.account_ref,
+        ],
+        exclude_id=None,
+        field="account_ref",
+        message=f"Vendor {data.vendor_id} already uses account_ref '{data.account_ref}'.",
+    )
+    account = VendorAccount(customer_id=customer_id, **data.model_dump())
+    session.add(account)
+    await session.commit()
+    return account
+
+
+async def list_vendor_accounts(
+    session: AsyncSession, *, customer_id: int, page: PageParams, vendor_id: int | None = None
+) -> Page[VendorAccount]:
+    await get_customer(session, customer_id=customer_id)
+    stmt = select(VendorAccount).where(col(VendorAccount.customer_id) == customer_id)
+    if vendor_id is not None:
+        stmt = stmt.where(col(VendorAccount.vendor_id) == vendor_id)
+    return await paginate(session, stmt, VendorAccount.id, page)
+
+
+async def delete_vendor_account(
+    session: AsyncSession, *, customer_id: int, account_id: int
+) -> None:
+    account = await get_or_404(session, VendorAccount, account_id, "vendor account")
+    if account.customer_id != customer_id:
+        raise NotFound.of("vendor account", account_id)
+    await session.delete(account)
+    await session.commit()

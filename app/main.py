@@ -1,0 +1,129 @@
+"""create_app(): settings, engine lifespan, middleware, routers and error handlers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.api_keys.router import router as api_keys_router
+from app.assets.router import router as assets_router
+from app.contracts.router import router as contracts_router
+from app.core.auth import ensure_admin_key
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import FieldError, Problem, install_error_handlers
+from app.core.idempotency import IdempotencyMiddleware, purge_expired
+from app.core.logging import RequestContextMiddleware, configure_logging
+from app.customers.router import router as customers_router
+from app.health import router as health_router
+from app.services.router import router as services_router
+from app.vendors.router import router as vendors_router
+
+logger = logging.getLogger("app")
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Stops money leaking out of a managed service provider: the catalog, contracts,
+deployed assets and vendor invoices, the audits that find leaks, and profitability.
+
+Every `/api/v1` path needs `Authorization: Bearer <api key>` (use **Authorize**).
+Money is exchanged as decimal strings; errors are RFC 9457 problem details.
+"""
+
+TAGS = [
+    {"name": "customers", "description": "Customers and how vendors name them"},
+    {"name": "vendors", "description": "Vendors and distributors"},
+    {"name": "services", "description": "The catalog of what the MSP sells"},
+    {"name": "contracts", "description": "Recurring contracts, lines, adjustments, schedules"},
+    {"name": "assets", "description": "Devices and seats deployed at customers"},
+    {"name": "api-keys", "description": "API keys (admin)"},
+    {"name": "health", "description": "Probes"},
+]
+
+
+def _print_bootstrap_key(key: str) -> None:
+    # Printed once, straight to the terminal: keys never go through the logs.
+    banner = "=" * 72
+    print(
+        f"\n{banner}\nNo MSP_ADMIN_API_KEY is set, so an admin API key was created.\n"
+        f"It is shown only now; only its hash is stored:\n\n    {key}\n\n"
+        f"Use it as: Authorization: Bearer {key[:8]}...\n{banner}\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url, echo=settings.sql_echo)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            key = await ensure_admin_key(app.state.sessionmaker, settings)
+            if key:
+                _print_bootstrap_key(key)
+            await purge_expired(app.state.sessionmaker, settings.idempotency_ttl_seconds)
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="MSP Ledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: wraps everything above
+
+    app.include_router(health_router)
+    for router in (
+        customers_router,
+        vendors_router,
+        services_router,
+        contracts_router,
+        assets_router,
+        api_keys_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, FieldError):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            model_schema.pop("$defs", None)
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def serve() -> FastAPI:
+    """uvicorn's factory (`uvicorn --factory app.main:serve`): logging, then the app."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

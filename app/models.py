@@ -1,0 +1,24 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from app.api_keys.models import ApiKey
+from app.assets.models import Asset
+from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
+from app.core.db import metadata
+from app.core.idempotency import IdempotencyRecord
+from app.customers.models import Customer, VendorAccount
+from app.services.models import Service
+from app.vendors.models import Vendor
+
+__all__ = [
+    "ApiKey",
+    "Asset",
+    "Contract",
+    "ContractLine",
+    "ContractLineAdjustment",
+    "Customer",
+    "IdempotencyRecord",
+    "Service",
+    "Vendor",
+    "VendorAccount",
+    "metadata",
+]

@@ -1,0 +1,78 @@
+"""The catalog: what the MSP sells, at what list price and standard cost, and how the
+vendor names it on its invoices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import Boolean, CheckConstraint, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
+from app.core.money import UnitPrice
+from app.core.schemas import ReadModel
+from app.core.types import Name, OptionalRef, ShortText
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "service"
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "vendor_sku"),
+        CheckConstraint(
+            "vendor_sku IS NULL OR vendor_id IS NOT NULL", name="vendor_sku_needs_vendor"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    sku: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    unit: str = Field(sa_column=Column(String(100), nullable=False))
+    unit_price: Decimal = decimal_field(4)
+    unit_cost: Decimal = decimal_field(4)
+    vendor_id: int | None = fk_field("vendor.id", nullable=True)
+    vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    revenue_account: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class ServiceCreate(BaseModel):
+    name: Name
+    sku: ShortText
+    unit: ShortText
+    unit_price: UnitPrice
+    unit_cost: UnitPrice
+    vendor_id: int | None = None
+    vendor_sku: OptionalRef = None
+    revenue_account: OptionalRef = None
+    active: bool = True
+
+
+class ServiceUpdate(BaseModel):
+    name: Name | None = None
+    sku: ShortText | None = None
+    unit: ShortText | None = None
+    unit_price: UnitPrice | None = None
+    unit_cost: UnitPrice | None = None
+    vendor_id: int | None = None
+    vendor_sku: OptionalRef = None
+    revenue_account: OptionalRef = None
+    active: bool | None = None
+
+
+class ServiceRead(ReadModel):
+    id: int
+    name: str
+    sku: str
+    unit: str
+    unit_price: UnitPrice
+    unit_cost: UnitPrice
+    vendor_id: int | None
+    vendor_sku: str | None
+    revenue_account: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime

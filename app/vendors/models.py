@@ -1,0 +1,81 @@
+"""Vendors and distributors the MSP buys from; each signs its webhooks with a secret."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel
+from pydantic import Field as PField
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from app.core.columns import created_at_field, updated_at_field
+from app.core.schemas import ReadModel
+from app.core.types import Currency, Name
+
+SECRET_PREFIX = "whsec_"
+
+
+class Vendor(SQLModel, table=True):
+    __tablename__ = "vendor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
+    # Kept as given: verifying an HMAC needs the key itself. Never returned after
+    # creation (SPEC section 3: write-only).
+    webhook_secret: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+def _check_secret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(SECRET_PREFIX):
+        raise ValueError("must start with whsec_ followed by base64")
+    try:
+        key = base64.b64decode(value[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the part after whsec_ must be valid base64") from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError("the key must decode to between 24 and 64 bytes")
+    return value
+
+
+WebhookSecret = Annotated[
+    str | None,
+    PField(default=None, max_length=200, examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]),
+    AfterValidator(_check_secret),
+]
+
+
+class VendorCreate(BaseModel):
+    name: Name
+    currency: Currency = "USD"
+    webhook_secret: WebhookSecret = PField(
+        default=None,
+        description="whsec_ + base64 of 24 to 64 random bytes; generated when not given.",
+    )
+
+
+class VendorUpdate(BaseModel):
+    name: Name | None = None
+    currency: Currency | None = None
+
+
+class VendorRead(ReadModel):
+    id: int
+    name: str
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class VendorCreated(VendorRead):
+    webhook_secret: str = PField(
+        description="The webhook signing secret. Shown only in this answer: store it now."
+    )
