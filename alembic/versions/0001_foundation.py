@@ -1,8 +1,8 @@
 """foundation schema
 
-Revision ID: 337398ae6048
+Revision ID: 0001_foundation
 Revises: 
-Create Date: 2026-11-27 06:07:31.246778
+Create Date: 2026-11-27 06:09:54.085920
 """
 from collections.abc import Sequence
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '337398ae6048'
+revision: str = '0001_foundation'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
