@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from app.contracts.router import router as contracts_router
 from app.core.auth import ensure_admin_key
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import FieldError, Problem, install_error_handlers
+from app.core.errors import PROBLEM_JSON, FieldError, Problem, install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key = await ensure_admin_key(app.state.sessionmaker, settings)
             if key:
                 _print_bootstrap_key(key)
-            await purge_expired(app.state.sessionmaker, settings.idempotency_ttl_seconds)
+            try:
+                await purge_expired(app.state.sessionmaker, settings.idempotency_ttl_seconds)
+            except Exception:  # housekeeping must not stop the start; /readyz tells the rest
+                logger.warning("could not purge expired idempotency records", exc_info=True)
             yield
         finally:
             await engine.dispose()
@@ -110,16 +114,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             routes=app.routes,
             tags=app.openapi_tags,
         )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (Problem, FieldError):
-            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            model_schema.pop("$defs", None)
-            components[model.__name__] = model_schema
+        _problems_everywhere(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _problems_everywhere(schema: dict[str, Any]) -> None:
+    """Every failure answer is application/problem+json (RFC 9457): replace FastAPI's
+    default 422 body, and document 401/403 on every authenticated operation."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, FieldError):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        model_schema.pop("$defs", None)
+        components[model.__name__] = model_schema
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                for status in ("401", "403"):
+                    responses.setdefault(status, {"description": HTTPStatus(int(status)).phrase})
+            for status, answer in responses.items():
+                if status[0] in "45":
+                    if answer.get("description") == "Validation Error":
+                        answer["description"] = "Unprocessable Content"
+                    answer["content"] = problem
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 def serve() -> FastAPI:

@@ -36,7 +36,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     scopes: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False, default=utcnow)
     )
     last_used_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)

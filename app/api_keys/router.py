@@ -1,5 +1,59 @@
-"""HTTP for api_keys (being built)."""
+"""HTTP for API keys (admin scope only): parse, call the service, shape."""
 
+from __future__ import annotations
+
+from fastapi import Response
+
+from app.api_keys import service
+from app.api_keys.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.core.auth import AdminKey
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
 
 router = api_router(prefix="/api-keys", tags=["api-keys"])
+
+AUTH = problem_responses(401, 403)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key (the key is shown only in this answer)",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> object:
+    return await service.create_api_key(session, data=body)
+
+
+@router.get(
+    "",
+    response_model=Page[ApiKeyRead],
+    summary="List API keys",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> object:
+    return await service.list_api_keys(session, page=page)
+
+
+@router.get(
+    "/{key_id}",
+    response_model=ApiKeyRead,
+    summary="Get an API key",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def get_api_key(key_id: int, session: SessionDep, _: AdminKey) -> object:
+    return await service.get_api_key(session, key_id=key_id)
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete (revoke) an API key",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def delete_api_key(key_id: int, session: SessionDep, _: AdminKey) -> None:
+    await service.delete_api_key(session, key_id=key_id)

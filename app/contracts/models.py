@@ -186,8 +186,13 @@ class ContractSchedule(ReadModel):
     contract_id: int
     from_: PeriodField = PField(alias="from", serialization_alias="from")
     to: PeriodField
-    lines: list[ScheduleLineMonth]
-    months: list[ScheduleMonth]
+    lines: list[ScheduleLineMonth] = PField(
+        description="Every line of the contract in every month of the range, month by "
+        "month, lines in id order (inactive months included, with 0 days and 0.00)"
+    )
+    months: list[ScheduleMonth] = PField(
+        description="Each month's revenue: the sum of its lines' rounded revenues"
+    )
     total_revenue: AmountOut
 
     model_config = {"populate_by_name": True}

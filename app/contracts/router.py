@@ -1,5 +1,244 @@
-"""HTTP for contracts (being built)."""
+"""HTTP for contracts, their lines, adjustments and revenue schedules: parse, call the
+service, shape."""
 
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.contracts import service
+from app.contracts.models import (
+    AdjustmentCreate,
+    AdjustmentRead,
+    ContractCancel,
+    ContractCreate,
+    ContractDetail,
+    ContractRead,
+    ContractSchedule,
+    ContractStatus,
+    ContractUpdate,
+    LineCreate,
+    LineRead,
+    LineUpdate,
+)
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
 
 router = api_router(prefix="/contracts", tags=["contracts"])
+
+AUTH = problem_responses(401, 403)
+LINE_PATH = "/{contract_id}/lines/{line_id}"
+
+
+# --- contracts -------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ContractRead,
+    summary="Create a contract",
+    responses={**AUTH, **problem_responses(409, 422)},
+)
+async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> object:
+    return await service.create_contract(session, data=body)
+
+
+@router.get(
+    "",
+    response_model=Page[ContractRead],
+    summary="List contracts",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def list_contracts(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    customer_id: int | None = None,
+    status: ContractStatus | None = None,
+    q: Annotated[str | None, Query(description="Search in name and external_ref")] = None,
+    active_on: Annotated[
+        date | None,
+        Query(description="Only contracts in force that day: start_date <= d <= end_date"),
+    ] = None,
+) -> object:
+    return await service.list_contracts(
+        session, page=page, customer_id=customer_id, status=status, q=q, active_on=active_on
+    )
+
+
+@router.get(
+    "/{contract_id}",
+    response_model=ContractDetail,
+    summary="Get a contract with its lines and their adjustment history",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def get_contract(contract_id: int, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_contract_detail(session, contract_id=contract_id)
+
+
+@router.patch(
+    "/{contract_id}",
+    response_model=ContractRead,
+    summary="Change a contract's name, reference or dates",
+    responses={**AUTH, **problem_responses(404, 409, 422)},
+)
+async def update_contract(
+    contract_id: int, body: ContractUpdate, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.update_contract(session, contract_id=contract_id, data=body)
+
+
+@router.delete(
+    "/{contract_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a contract that has no lines",
+    responses={**AUTH, **problem_responses(404, 409)},
+)
+async def delete_contract(contract_id: int, session: SessionDep, _: WriteKey) -> None:
+    await service.delete_contract(session, contract_id=contract_id)
+
+
+@router.post(
+    "/{contract_id}/cancel",
+    response_model=ContractRead,
+    summary="Cancel a contract: effective_date becomes its last day of service",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def cancel_contract(
+    contract_id: int, body: ContractCancel, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.cancel_contract(session, contract_id=contract_id, data=body)
+
+
+@router.get(
+    "/{contract_id}/schedule",
+    response_model=ContractSchedule,
+    summary="Revenue schedule: every line in every month of a range (SPEC section 5)",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def contract_schedule(
+    contract_id: int,
+    session: SessionDep,
+    _: ReadKey,
+    from_: Annotated[
+        str, Query(alias="from", description="First period, YYYY-MM", examples=["2026-01"])
+    ],
+    to: Annotated[
+        str,
+        Query(description="Last period, YYYY-MM (at most 120 months)", examples=["2026-12"]),
+    ],
+) -> object:
+    first, last = service.schedule_range(from_, to)
+    return await service.contract_schedule(session, contract_id=contract_id, first=first, last=last)
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{contract_id}/lines",
+    status_code=201,
+    response_model=LineRead,
+    summary="Add a line; price and dates default to the service's list price and the "
+    "contract's dates",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def add_line(contract_id: int, body: LineCreate, session: SessionDep, _: WriteKey) -> object:
+    return await service.add_line(session, contract_id=contract_id, data=body)
+
+
+@router.get(
+    "/{contract_id}/lines",
+    response_model=Page[LineRead],
+    summary="List the contract's lines",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def list_lines(contract_id: int, session: SessionDep, _: ReadKey, page: PageDep) -> object:
+    return await service.list_lines(session, contract_id=contract_id, page=page)
+
+
+@router.get(
+    LINE_PATH,
+    response_model=LineRead,
+    summary="Get a contract line with its adjustment history",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def get_line(contract_id: int, line_id: int, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_line(session, contract_id=contract_id, line_id=line_id)
+
+
+@router.patch(
+    LINE_PATH,
+    response_model=LineRead,
+    summary="Change a contract line",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def update_line(
+    contract_id: int, line_id: int, body: LineUpdate, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.update_line(session, contract_id=contract_id, line_id=line_id, data=body)
+
+
+@router.delete(
+    LINE_PATH,
+    status_code=204,
+    response_class=Response,
+    summary="Delete a contract line that has no adjustments",
+    responses={**AUTH, **problem_responses(404, 409)},
+)
+async def delete_line(contract_id: int, line_id: int, session: SessionDep, _: WriteKey) -> None:
+    await service.delete_line(session, contract_id=contract_id, line_id=line_id)
+
+
+# --- adjustments -----------------------------------------------------------------------------
+
+
+@router.post(
+    LINE_PATH + "/adjustments",
+    status_code=201,
+    response_model=AdjustmentRead,
+    summary="Record a quantity change from a date on (past or future)",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def add_adjustment(
+    contract_id: int, line_id: int, body: AdjustmentCreate, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.add_adjustment(
+        session, contract_id=contract_id, line_id=line_id, data=body
+    )
+
+
+@router.get(
+    LINE_PATH + "/adjustments",
+    response_model=Page[AdjustmentRead],
+    summary="List a line's adjustments in recording order",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def list_adjustments(
+    contract_id: int, line_id: int, session: SessionDep, _: ReadKey, page: PageDep
+) -> object:
+    return await service.list_adjustments(
+        session, contract_id=contract_id, line_id=line_id, page=page
+    )
+
+
+@router.delete(
+    LINE_PATH + "/adjustments/{adjustment_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an adjustment recorded by mistake",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def delete_adjustment(
+    contract_id: int, line_id: int, adjustment_id: int, session: SessionDep, _: WriteKey
+) -> None:
+    await service.delete_adjustment(
+        session, contract_id=contract_id, line_id=line_id, adjustment_id=adjustment_id
+    )

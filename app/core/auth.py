@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from app.api_keys.models import SCOPE_RANK, ApiKey, Scope
 from app.core.config import Settings
-from app.core.db import SessionDep, utcnow
+from app.core.db import utcnow
 from app.core.errors import Forbidden, Unauthorized
 
 logger = logging.getLogger("app.auth")
@@ -65,7 +65,7 @@ class Principal:
     key_hash: str
 
     def allows(self, scope: Scope) -> bool:
-        return max(SCOPE_RANK[s] for s in self.scopes) >= SCOPE_RANK[scope]
+        return max((SCOPE_RANK[s] for s in self.scopes), default=0) >= SCOPE_RANK[scope]
 
 
 def _challenge() -> dict[str, str]:
@@ -73,7 +73,6 @@ def _challenge() -> dict[str, str]:
 
 
 async def authenticate(
-    session: AsyncSession,
     maker: async_sessionmaker[AsyncSession],
     settings: Settings,
     token: str | None,
@@ -87,7 +86,10 @@ async def authenticate(
     if env_key and hmac.compare_digest(presented, hash_key(env_key)):
         return Principal(None, ENV_ADMIN_NAME, frozenset(Scope), presented)
     lookup = select(ApiKey).where(col(ApiKey.key_hash) == presented)
-    stored = (await session.execute(lookup)).scalar()
+    # A short session of its own, closed before _touch takes a connection: a request
+    # never holds two pooled connections at once (a burst would starve the pool).
+    async with maker() as session:
+        stored = (await session.execute(lookup)).scalar()
     # The lookup is by hash; compare again in constant time all the same.
     if stored is None or not hmac.compare_digest(stored.key_hash, presented):
         raise Unauthorized("The API key is not valid.", headers=_challenge())
@@ -113,12 +115,11 @@ async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings:
 def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         request: Request,
-        session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     ) -> Principal:
         token = credentials.credentials if credentials else None
         principal = await authenticate(
-            session, request.app.state.sessionmaker, request.app.state.settings, token
+            request.app.state.sessionmaker, request.app.state.settings, token
         )
         if not principal.allows(scope):
             raise Forbidden(f"This API key lacks the '{scope.value}' scope.")

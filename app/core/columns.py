@@ -13,13 +13,15 @@ from app.core.money import ExactDecimal
 
 
 def created_at_field() -> Any:
-    return Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    return Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False, default=utcnow)
+    )
 
 
 def updated_at_field() -> Any:
     return Field(
         default_factory=utcnow,
-        sa_column=Column(UtcDateTime(), nullable=False, onupdate=utcnow),
+        sa_column=Column(UtcDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
     )
 
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.db import UtcDateTime, utcnow
 from app.core.errors import PROBLEM_BASE, PROBLEM_JSON
+from app.core.logging import current_request_id
 
 logger = logging.getLogger("app.idempotency")
 
@@ -42,7 +43,7 @@ class IdempotencyRecord(SQLModel, table=True):
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow,
-        sa_column=Column(UtcDateTime(), nullable=False, index=True),
+        sa_column=Column(UtcDateTime(), nullable=False, index=True, default=utcnow),
     )
 
 
@@ -52,6 +53,10 @@ def _aware(moment: datetime) -> datetime:
 
 def _problem(status: int, code: str, title: str, detail: str) -> tuple[int, bytes]:
     body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    # Like every other problem answer, quote the request id (the header alone is easy to lose).
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     return status, json.dumps(body).encode()
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -59,7 +60,8 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
+    # A pool checkout that timed out: the database is saturated or gone.
+    if isinstance(exc, (OperationalError, PoolTimeout)):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

@@ -1,5 +1,83 @@
-"""HTTP for services (being built)."""
+"""HTTP for the catalog of services: parse, call the service, shape."""
 
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.services import service
+from app.services.models import ServiceCreate, ServiceRead, ServiceUpdate
 
 router = api_router(prefix="/services", tags=["services"])
+
+AUTH = problem_responses(401, 403)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ServiceRead,
+    summary="Add a service to the catalog",
+    responses={**AUTH, **problem_responses(409, 422)},
+)
+async def create_service(body: ServiceCreate, session: SessionDep, _: WriteKey) -> object:
+    return await service.create_service(session, data=body)
+
+
+@router.get(
+    "",
+    response_model=Page[ServiceRead],
+    summary="List the catalog",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def list_services(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    q: Annotated[str | None, Query(description="Search in name and sku")] = None,
+    vendor_id: int | None = None,
+    active: bool | None = None,
+    sku: Annotated[str | None, Query(description="Exact SKU")] = None,
+) -> object:
+    return await service.list_services(
+        session, page=page, q=q, vendor_id=vendor_id, active=active, sku=sku
+    )
+
+
+@router.get(
+    "/{service_id}",
+    response_model=ServiceRead,
+    summary="Get a service",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def get_service(service_id: int, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_service(session, service_id=service_id)
+
+
+@router.patch(
+    "/{service_id}",
+    response_model=ServiceRead,
+    summary="Change a service",
+    responses={**AUTH, **problem_responses(404, 409, 422)},
+)
+async def update_service(
+    service_id: int, body: ServiceUpdate, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.update_service(session, service_id=service_id, data=body)
+
+
+@router.delete(
+    "/{service_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a service that no contract line or asset references",
+    responses={**AUTH, **problem_responses(404, 409)},
+)
+async def delete_service(service_id: int, session: SessionDep, _: WriteKey) -> None:
+    await service.delete_service(session, service_id=service_id)

@@ -1,5 +1,79 @@
-"""HTTP for vendors (being built)."""
+"""HTTP for vendors: parse, call the service, shape. The webhook secret appears only in
+the answer to the create."""
 
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.vendors import service
+from app.vendors.models import VendorCreate, VendorCreated, VendorRead, VendorUpdate
 
 router = api_router(prefix="/vendors", tags=["vendors"])
+
+AUTH = problem_responses(401, 403)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=VendorCreated,
+    summary="Create a vendor (the answer shows its webhook secret, once)",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> object:
+    return await service.create_vendor(session, data=body)
+
+
+@router.get(
+    "",
+    response_model=Page[VendorRead],
+    summary="List vendors",
+    responses={**AUTH, **problem_responses(422)},
+)
+async def list_vendors(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    q: Annotated[str | None, Query(description="Search in name")] = None,
+) -> object:
+    return await service.list_vendors(session, page=page, q=q)
+
+
+@router.get(
+    "/{vendor_id}",
+    response_model=VendorRead,
+    summary="Get a vendor",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def get_vendor(vendor_id: int, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_vendor(session, vendor_id=vendor_id)
+
+
+@router.patch(
+    "/{vendor_id}",
+    response_model=VendorRead,
+    summary="Change a vendor",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def update_vendor(
+    vendor_id: int, body: VendorUpdate, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.update_vendor(session, vendor_id=vendor_id, data=body)
+
+
+@router.delete(
+    "/{vendor_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a vendor that nothing references",
+    responses={**AUTH, **problem_responses(404, 409)},
+)
+async def delete_vendor(vendor_id: int, session: SessionDep, _: WriteKey) -> None:
+    await service.delete_vendor(session, vendor_id=vendor_id)
