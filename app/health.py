@@ -16,7 +16,9 @@ class Health(BaseModel):
     database: str | None = None
 
 
-@router.get("/healthz", summary="The process is up", response_model=Health)
+@router.get(
+    "/healthz", summary="The process is up", response_model=Health, response_model_exclude_none=True
+)
 async def healthz() -> Health:
     return Health(status="ok")
 

@@ -6,7 +6,6 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,7 +17,13 @@ from app.contracts.router import router as contracts_router
 from app.core.auth import ensure_admin_key
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import PROBLEM_JSON, FieldError, Problem, install_error_handlers
+from app.core.errors import (
+    PROBLEM_JSON,
+    FieldError,
+    Problem,
+    install_error_handlers,
+    status_title,
+)
 from app.core.idempotency import IdempotencyMiddleware, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
@@ -136,7 +141,7 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             if operation.get("security"):
                 for status in ("401", "403"):
-                    responses.setdefault(status, {"description": HTTPStatus(int(status)).phrase})
+                    responses.setdefault(status, {"description": status_title(int(status))})
             for status, answer in responses.items():
                 if status[0] in "45":
                     if answer.get("description") == "Validation Error":

@@ -95,6 +95,20 @@ class ServiceUnavailable(AppError):
     code = "service-unavailable"
 
 
+# RFC 9110 titles, fixed here so answers and the OpenAPI document do not depend on the
+# Python version (3.13 renamed several http.HTTPStatus phrases).
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_title(status: int) -> str:
+    if status in _TITLES:
+        return _TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def field_error(field: str, message: str, kind: str = "value_error") -> dict[str, str]:
     return {"field": field, "message": message, "type": kind}
 
@@ -111,10 +125,7 @@ def problem_response(
 ) -> JSONResponse:
     from app.core.logging import current_request_id
 
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
+    title = status_title(status)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (code or title.lower().replace(" ", "-")),
         "title": title,
@@ -224,7 +235,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entry documenting problem answers for a route."""
     return {
         status: {
-            "description": HTTPStatus(status).phrase,
+            "description": status_title(status),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
