@@ -35,7 +35,8 @@ class Contract(SQLModel, table=True):
     start_date: date = Field(sa_column=Column(Date, nullable=False))
     end_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     status: str = Field(
-        default=ContractStatus.active.value, sa_column=Column(String(16), nullable=False)
+        default=ContractStatus.active.value,
+        sa_column=Column(String(16), nullable=False, default=ContractStatus.active.value),
     )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

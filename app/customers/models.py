@@ -21,7 +21,7 @@ class Customer(SQLModel, table=True):
     external_ref: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True, unique=True)
     )
-    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -34,7 +34,7 @@ class Service(SQLModel, table=True):
     vendor_id: int | None = fk_field("vendor.id", nullable=True)
     vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     revenue_account: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
-    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -24,7 +24,7 @@ class Vendor(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(200), nullable=False, index=True))
-    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
+    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False, default="USD"))
     # Kept as given: verifying an HMAC needs the key itself. Never returned after
     # creation (SPEC section 3: write-only).
     webhook_secret: str = Field(sa_column=Column(String(200), nullable=False))
