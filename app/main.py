@@ -29,7 +29,9 @@ from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
 from app.services.router import router as services_router
+from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendors.router import router as vendors_router
+from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("app")
 
@@ -49,6 +51,8 @@ TAGS = [
     {"name": "services", "description": "The catalog of what the MSP sells"},
     {"name": "contracts", "description": "Recurring contracts, lines, adjustments, schedules"},
     {"name": "assets", "description": "Devices and seats deployed at customers"},
+    {"name": "vendor-invoices", "description": "Vendor invoices in, matching, unmapped lines"},
+    {"name": "webhooks", "description": "Signed vendor pushes and their inbox"},
     {"name": "api-keys", "description": "API keys (admin)"},
     {"name": "health", "description": "Probes"},
 ]
@@ -105,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services_router,
         contracts_router,
         assets_router,
+        vendor_invoices_router,
+        webhooks_router,
         api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -7,7 +7,9 @@ from app.core.db import metadata
 from app.core.idempotency import IdempotencyRecord
 from app.customers.models import Customer, VendorAccount
 from app.services.models import Service
+from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.vendors.models import Vendor
+from app.webhooks.models import WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -20,5 +22,8 @@ __all__ = [
     "Service",
     "Vendor",
     "VendorAccount",
+    "VendorInvoice",
+    "VendorInvoiceLine",
+    "WebhookEvent",
     "metadata",
 ]

@@ -44,7 +44,7 @@ from app.core.crud import (
 )
 from app.core.errors import Invalid, NotFound, field_error
 from app.core.pagination import Page, PageParams, paginate
-from app.core.periods import Period, day_before, month_count, months_between
+from app.core.periods import Period, day_before, months_between, period_range_params
 from app.customers.models import Customer
 from app.services.models import Service
 
@@ -357,21 +357,7 @@ async def delete_adjustment(
 
 def schedule_range(from_text: str, to_text: str) -> tuple[Period, Period]:
     """The `from`/`to` query of a schedule: two periods, in order, at most 120 months."""
-    errors = []
-    periods: dict[str, Period] = {}
-    for name, text in (("from", from_text), ("to", to_text)):
-        try:
-            periods[name] = Period.parse(text)
-        except ValueError as exc:
-            errors.append(field_error(f"query.{name}", str(exc), "period"))
-    if errors:
-        raise Invalid("The schedule range is not valid: see errors.", errors=errors)
-    first, last = periods["from"], periods["to"]
-    if first > last:
-        raise _invalid("query.to", f"to ({last}) must not be before from ({first}).")
-    if month_count(first, last) > MAX_SCHEDULE_MONTHS:
-        raise _invalid("query.to", f"a schedule covers at most {MAX_SCHEDULE_MONTHS} months.")
-    return first, last
+    return period_range_params(from_text, to_text, max_months=MAX_SCHEDULE_MONTHS)
 
 
 async def contract_schedule(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+from fastapi import Depends, Query
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -102,3 +103,60 @@ PeriodField = Annotated[
         {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2026-10"]}
     ),
 ]
+
+
+# --- query parameters ----------------------------------------------------------------------
+
+
+def parse_period_param(text: str, name: str) -> Period:
+    """A YYYY-MM query parameter; a bad one is a 422 naming `query.<name>`."""
+    from app.core.errors import Invalid, field_error
+
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Invalid(
+            f"{name} is not a valid period.",
+            errors=[field_error(f"query.{name}", str(exc), "period")],
+        ) from None
+
+
+def period_range_params(from_text: str, to_text: str, *, max_months: int) -> tuple[Period, Period]:
+    """The `from`/`to` query pair of a range: two periods, in order, at most `max_months`."""
+    from app.core.errors import Invalid, field_error
+
+    errors = []
+    periods: dict[str, Period] = {}
+    for name, text in (("from", from_text), ("to", to_text)):
+        try:
+            periods[name] = Period.parse(text)
+        except ValueError as exc:
+            errors.append(field_error(f"query.{name}", str(exc), "period"))
+    if errors:
+        raise Invalid("The period range is not valid: see errors.", errors=errors)
+    first, last = periods["from"], periods["to"]
+    if first > last:
+        message = f"to ({last}) must not be before from ({first})."
+        raise Invalid(message, errors=[field_error("query.to", message, "period_order")])
+    if month_count(first, last) > max_months:
+        message = f"a range covers at most {max_months} months."
+        raise Invalid(message, errors=[field_error("query.to", message, "period_range")])
+    return first, last
+
+
+def _period_query(
+    period: Annotated[str, Query(description="A calendar month, YYYY-MM", examples=["2026-10"])],
+) -> Period:
+    return parse_period_param(period, "period")
+
+
+def _optional_period_query(
+    period: Annotated[
+        str | None, Query(description="A calendar month, YYYY-MM", examples=["2026-10"])
+    ] = None,
+) -> Period | None:
+    return None if period is None else parse_period_param(period, "period")
+
+
+PeriodQuery = Annotated[Period, Depends(_period_query)]
+OptionalPeriodQuery = Annotated[Period | None, Depends(_optional_period_query)]

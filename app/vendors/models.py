@@ -13,6 +13,7 @@ from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, updated_at_field
+from app.core.db import UtcDateTime
 from app.core.schemas import ReadModel
 from app.core.types import Currency, Name
 
@@ -28,6 +29,13 @@ class Vendor(SQLModel, table=True):
     # Kept as given: verifying an HMAC needs the key itself. Never returned after
     # creation (SPEC section 3: write-only).
     webhook_secret: str = Field(sa_column=Column(String(200), nullable=False))
+    # After a rotation the old secret keeps verifying until this moment (24 hours).
+    previous_webhook_secret: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True)
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

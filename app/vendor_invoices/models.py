@@ -1,0 +1,159 @@
+"""Vendor invoices: the cost side of every audit (SPEC sections 3 and 4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel
+from pydantic import Field as PField
+from sqlalchemy import Column, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.columns import created_at_field, decimal_field, fk_field
+from app.core.money import Amount, AmountOut, SignedQuantity, SignedUnitPrice
+from app.core.periods import PeriodField
+from app.core.schemas import ReadModel
+from app.core.types import Currency, Name
+
+MAX_LINES = 50_000
+
+
+class InvoiceSource(StrEnum):
+    api = "api"
+    csv = "csv"
+    webhook = "webhook"
+
+
+class VendorInvoice(SQLModel, table=True):
+    __tablename__ = "vendor_invoice"
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "invoice_number"),
+        Index("ix_vendor_invoice_period_vendor_id", "period", "vendor_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vendor_id: int = fk_field("vendor.id", index=False)
+    invoice_number: str = Field(sa_column=Column(String(100), nullable=False))
+    invoice_date: date = Field(sa_column=Column(Date, nullable=False))
+    # YYYY-MM: text sorts and compares like the calendar.
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    total: Decimal = decimal_field(2)
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = created_at_field()
+
+
+class VendorInvoiceLine(SQLModel, table=True):
+    """One charge. vendor_id and period repeat the invoice's (invoices never change) so
+    that matching and audits filter and join lines without the invoice table."""
+
+    __tablename__ = "vendor_invoice_line"
+    __table_args__ = (
+        Index("ix_vendor_invoice_line_period_vendor_id", "period", "vendor_id"),
+        Index("ix_vendor_invoice_line_vendor_id_vendor_sku", "vendor_id", "vendor_sku"),
+        Index("ix_vendor_invoice_line_vendor_id_account_ref", "vendor_id", "account_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = fk_field("vendor_invoice.id")
+    vendor_id: int = fk_field("vendor.id", index=False)
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    line_no: int = Field(sa_column=Column(Integer, nullable=False))
+    vendor_sku: str = Field(sa_column=Column(String(200), nullable=False))
+    account_ref: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    quantity: Decimal = decimal_field(4)
+    unit_cost: Decimal = decimal_field(4)
+    amount: Decimal = decimal_field(2)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class InvoiceLineIn(BaseModel):
+    vendor_sku: Name = PField(description="How the vendor names the service")
+    account_ref: Name = PField(description="How the vendor names the customer")
+    description: str | None = PField(default=None, max_length=2000)
+    quantity: SignedQuantity
+    unit_cost: SignedUnitPrice
+    amount: Amount | None = PField(
+        default=None, description="Defaults to quantity x unit_cost rounded half-up to the cent"
+    )
+
+
+class VendorInvoicePayload(BaseModel):
+    """A vendor invoice as a vendor sends it (the webhook body: no vendor_id)."""
+
+    invoice_number: Name
+    invoice_date: date
+    period: PeriodField
+    currency: Currency | None = PField(
+        default=None, description="Must equal the vendor's currency; defaults to it"
+    )
+    total: Amount
+    lines: list[InvoiceLineIn] = PField(min_length=1, max_length=MAX_LINES)
+
+
+class VendorInvoiceCreate(VendorInvoicePayload):
+    vendor_id: int
+
+
+class InvoiceLineRead(ReadModel):
+    id: int
+    line_no: int
+    vendor_sku: str
+    account_ref: str
+    description: str | None
+    quantity: SignedQuantity
+    unit_cost: SignedUnitPrice
+    amount: Amount
+    service_id: int | None = PField(
+        description="The service matched by (vendor_id, vendor_sku), or null (SPEC section 3)"
+    )
+    customer_id: int | None = PField(
+        description="The customer matched by (vendor_id, account_ref), or null (SPEC section 3)"
+    )
+
+
+class VendorInvoiceRead(ReadModel):
+    id: int
+    vendor_id: int
+    invoice_number: str
+    invoice_date: date
+    period: str
+    currency: str
+    total: Amount
+    lines_total: AmountOut = PField(description="Sum of the line amounts")
+    line_count: int
+    source: InvoiceSource
+    created_at: datetime
+
+
+class VendorInvoiceDetail(VendorInvoiceRead):
+    lines: list[InvoiceLineRead]
+
+
+class UnmappedSku(BaseModel):
+    vendor_id: int
+    vendor_sku: str
+    line_count: int
+    amount: AmountOut
+
+
+class UnmappedAccount(BaseModel):
+    vendor_id: int
+    account_ref: str
+    line_count: int
+    amount: AmountOut
+
+
+class Unmapped(BaseModel):
+    period: PeriodField
+    skus: list[UnmappedSku] = PField(
+        description="Vendor SKUs that match no service of their vendor, biggest amount first"
+    )
+    accounts: list[UnmappedAccount] = PField(
+        description="Account refs that match no customer's vendor account, biggest amount first"
+    )

@@ -1,0 +1,102 @@
+"""HTTP for vendor invoices and the unmapped to-do list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.api_keys.models import Scope
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.periods import OptionalPeriodQuery, PeriodQuery
+from app.core.routing import api_router
+from app.vendor_invoices import service
+from app.vendor_invoices.models import (
+    Unmapped,
+    VendorInvoiceCreate,
+    VendorInvoiceDetail,
+    VendorInvoiceRead,
+)
+
+router = api_router(tags=["vendor-invoices"])
+
+
+@router.post(
+    "/vendor-invoices",
+    status_code=201,
+    response_model=VendorInvoiceDetail,
+    summary="Record a vendor invoice",
+    description="`amount` defaults to quantity x unit_cost rounded half-up; the currency "
+    "must be the vendor's; the same (vendor_id, invoice_number) again is a 409.",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_invoice(body: VendorInvoiceCreate, session: SessionDep, _: WriteKey) -> object:
+    return await service.create_invoice(session, data=body)
+
+
+@router.get(
+    "/vendor-invoices",
+    response_model=Page[VendorInvoiceRead],
+    summary="List vendor invoices",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_invoices(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    period: OptionalPeriodQuery,
+    vendor_id: int | None = None,
+    invoice_number: str | None = None,
+) -> object:
+    return await service.list_invoices(
+        session, page=page, vendor_id=vendor_id, period=period, invoice_number=invoice_number
+    )
+
+
+@router.get(
+    "/vendor-invoices/{invoice_id}",
+    response_model=VendorInvoiceDetail,
+    summary="Get a vendor invoice with its lines and what each matches",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_invoice(invoice_id: int, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_invoice(session, invoice_id=invoice_id)
+
+
+@router.delete(
+    "/vendor-invoices/{invoice_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a vendor invoice",
+    description="A 409 once an audit has used it, unless `force=true` with an admin key.",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def delete_invoice(
+    invoice_id: int,
+    session: SessionDep,
+    principal: WriteKey,
+    force: Annotated[bool, Query(description="Delete even if an audit used it (admin)")] = False,
+) -> None:
+    await service.delete_invoice(
+        session, invoice_id=invoice_id, force=force, is_admin=principal.allows(Scope.admin)
+    )
+
+
+@router.get(
+    "/unmapped",
+    response_model=Unmapped,
+    summary="Vendor SKUs and account refs that match nothing, for a period",
+    description="The to-do list to clear before an audit: add a service's vendor_sku or a "
+    "customer's vendor account and old invoices match without re-ingesting them.",
+    responses=problem_responses(401, 403, 422),
+)
+async def unmapped(
+    session: SessionDep,
+    _: ReadKey,
+    period: PeriodQuery,
+    vendor_id: int | None = None,
+) -> object:
+    return await service.unmapped(session, period=period, vendor_id=vendor_id)

@@ -1,0 +1,272 @@
+"""Vendor invoices in: one ingestion path for JSON, CSV and webhooks, views with matching,
+the unmapped to-do list, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.crud import get_or_404, require_reference
+from app.core.errors import Conflict, Forbidden, Invalid, field_error
+from app.core.money import round_half_up
+from app.core.pagination import Page, PageParams, paginate
+from app.core.periods import Period
+from app.customers.models import VendorAccount
+from app.services.models import Service
+from app.vendor_invoices.matching import join_matches, matched_lines
+from app.vendor_invoices.models import (
+    InvoiceLineRead,
+    InvoiceSource,
+    Unmapped,
+    UnmappedAccount,
+    UnmappedSku,
+    VendorInvoice,
+    VendorInvoiceCreate,
+    VendorInvoiceDetail,
+    VendorInvoiceLine,
+    VendorInvoicePayload,
+    VendorInvoiceRead,
+)
+from app.vendors.models import Vendor
+from app.webhooks.models import WebhookEvent
+
+DUPLICATE_NUMBER = "duplicate invoice number"
+
+
+class DuplicateInvoice(Conflict):
+    """The vendor already sent this invoice number (SPEC section 3: 409, never a copy)."""
+
+    code = "duplicate-invoice"
+
+
+async def ingest(
+    session: AsyncSession,
+    *,
+    vendor: Vendor,
+    payload: VendorInvoicePayload,
+    source: InvoiceSource,
+    field_prefix: str = "body",
+) -> VendorInvoice:
+    """Validate against the vendor and store the invoice with its lines in bulk.
+
+    Does not commit: the caller's transaction also holds, for a webhook, the inbox
+    event. A race on the invoice number ends in the unique constraint."""
+    assert vendor.id is not None
+    currency = payload.currency or vendor.currency
+    if currency != vendor.currency:
+        message = f"the invoice currency {currency} differs from the vendor's {vendor.currency}"
+        raise Invalid(
+            f"Invoice {payload.invoice_number}: {message}.",
+            errors=[field_error(f"{field_prefix}.currency", message, "currency_mismatch")],
+        )
+    existing = await session.scalar(
+        select(col(VendorInvoice.id)).where(
+            col(VendorInvoice.vendor_id) == vendor.id,
+            col(VendorInvoice.invoice_number) == payload.invoice_number,
+        )
+    )
+    if existing is not None:
+        raise DuplicateInvoice(
+            f"Vendor {vendor.id} already sent invoice {payload.invoice_number} "
+            f"(invoice {existing}): {DUPLICATE_NUMBER}.",
+            errors=[field_error(f"{field_prefix}.invoice_number", DUPLICATE_NUMBER, "duplicate")],
+            extra={"invoice_id": existing},
+        )
+    period = str(payload.period)
+    invoice = VendorInvoice(
+        vendor_id=vendor.id,
+        invoice_number=payload.invoice_number,
+        invoice_date=payload.invoice_date,
+        period=period,
+        currency=currency,
+        total=payload.total,
+        source=source.value,
+    )
+    session.add(invoice)
+    await session.flush()
+    rows = [
+        {
+            "invoice_id": invoice.id,
+            "vendor_id": vendor.id,
+            "period": period,
+            "line_no": number,
+            "vendor_sku": line.vendor_sku,
+            "account_ref": line.account_ref,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_cost": line.unit_cost,
+            # SPEC section 3: amount defaults to quantity x unit_cost, rounded half-up.
+            "amount": line.amount
+            if line.amount is not None
+            else round_half_up(line.quantity * line.unit_cost),
+        }
+        for number, line in enumerate(payload.lines, start=1)
+    ]
+    # One multi-row INSERT (executemany / insertmanyvalues), not one statement per line.
+    await session.execute(insert(VendorInvoiceLine), rows)
+    return invoice
+
+
+async def create_invoice(
+    session: AsyncSession, *, data: VendorInvoiceCreate
+) -> VendorInvoiceDetail:
+    vendor = await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
+    invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
+    await session.commit()
+    return await get_invoice(session, invoice_id=_id(invoice))
+
+
+def _id(invoice: VendorInvoice) -> int:
+    assert invoice.id is not None
+    return invoice.id
+
+
+async def _summaries(
+    session: AsyncSession, invoices: Sequence[VendorInvoice]
+) -> list[VendorInvoiceRead]:
+    """Line count and line total of each invoice, in one aggregate query."""
+    ids = [_id(invoice) for invoice in invoices]
+    totals: dict[int, tuple[int, Any]] = {}
+    if ids:
+        rows = await session.execute(
+            select(
+                col(VendorInvoiceLine.invoice_id),
+                func.count(),
+                func.sum(col(VendorInvoiceLine.amount)),
+            )
+            .where(col(VendorInvoiceLine.invoice_id).in_(ids))
+            .group_by(col(VendorInvoiceLine.invoice_id))
+        )
+        totals = {invoice_id: (count, amount) for invoice_id, count, amount in rows.all()}
+    result = []
+    for invoice in invoices:
+        count, amount = totals.get(_id(invoice), (0, None))
+        result.append(
+            VendorInvoiceRead.model_validate(
+                {
+                    **invoice.model_dump(),
+                    "line_count": count,
+                    "lines_total": amount if amount is not None else 0,
+                }
+            )
+        )
+    return result
+
+
+async def get_invoice(session: AsyncSession, *, invoice_id: int) -> VendorInvoiceDetail:
+    invoice = await get_or_404(session, VendorInvoice, invoice_id, "vendor invoice")
+    rows = (
+        await session.execute(
+            matched_lines(col(VendorInvoiceLine.invoice_id) == invoice_id).order_by(
+                col(VendorInvoiceLine.line_no)
+            )
+        )
+    ).all()
+    lines = [
+        InvoiceLineRead.model_validate(
+            {**line.model_dump(), "service_id": service_id, "customer_id": customer_id}
+        )
+        for line, service_id, customer_id in rows
+    ]
+    (summary,) = await _summaries(session, [invoice])
+    return VendorInvoiceDetail.model_validate({**summary.model_dump(), "lines": lines})
+
+
+async def list_invoices(
+    session: AsyncSession,
+    *,
+    page: PageParams,
+    vendor_id: int | None = None,
+    period: Period | None = None,
+    invoice_number: str | None = None,
+) -> Page[VendorInvoiceRead]:
+    stmt = select(VendorInvoice)
+    if vendor_id is not None:
+        stmt = stmt.where(col(VendorInvoice.vendor_id) == vendor_id)
+    if period is not None:
+        stmt = stmt.where(col(VendorInvoice.period) == str(period))
+    if invoice_number is not None:
+        stmt = stmt.where(col(VendorInvoice.invoice_number) == invoice_number.strip())
+    found: Page[VendorInvoice] = await paginate(session, stmt, VendorInvoice.id, page)
+    return Page[VendorInvoiceRead](
+        items=await _summaries(session, found.items), next_cursor=found.next_cursor
+    )
+
+
+async def invoice_in_use(session: AsyncSession, *, invoice_id: int) -> str | None:
+    """Why the invoice may not simply be deleted, or None. Audits that used it will
+    answer here once they exist (the audits issue)."""
+    del session, invoice_id
+    return None
+
+
+async def delete_invoice(
+    session: AsyncSession, *, invoice_id: int, force: bool, is_admin: bool
+) -> None:
+    await get_or_404(session, VendorInvoice, invoice_id, "vendor invoice")
+    reason = await invoice_in_use(session, invoice_id=invoice_id)
+    if reason is not None:
+        if not force:
+            raise Conflict(
+                f"Vendor invoice {invoice_id} {reason}; delete with ?force=true (admin key)."
+            )
+        if not is_admin:
+            raise Forbidden("Deleting an invoice an audit used needs an admin key.")
+    # The inbox keeps the event; it just no longer points at an invoice.
+    await session.execute(
+        update(WebhookEvent)
+        .where(col(WebhookEvent.invoice_id) == invoice_id)
+        .values(invoice_id=None)
+    )
+    await session.execute(
+        delete(VendorInvoiceLine).where(col(VendorInvoiceLine.invoice_id) == invoice_id)
+    )
+    await session.execute(delete(VendorInvoice).where(col(VendorInvoice.id) == invoice_id))
+    await session.commit()
+
+
+async def unmapped(
+    session: AsyncSession, *, period: Period, vendor_id: int | None = None
+) -> Unmapped:
+    """The to-do list before an audit: distinct unmatched SKUs and account refs of the
+    period, with their line counts and amounts, biggest amount first."""
+    line = VendorInvoiceLine
+    conditions: list[Any] = [col(line.period) == str(period)]
+    if vendor_id is not None:
+        conditions.append(col(line.vendor_id) == vendor_id)
+    amount = func.sum(col(line.amount))
+    skus = await session.execute(
+        join_matches(
+            select(col(line.vendor_id), col(line.vendor_sku), func.count(), amount).select_from(
+                line
+            )
+        )
+        .where(*conditions, col(Service.id).is_(None))
+        .group_by(col(line.vendor_id), col(line.vendor_sku))
+        .order_by(amount.desc(), col(line.vendor_id), col(line.vendor_sku))
+    )
+    accounts = await session.execute(
+        join_matches(
+            select(col(line.vendor_id), col(line.account_ref), func.count(), amount).select_from(
+                line
+            )
+        )
+        .where(*conditions, col(VendorAccount.id).is_(None))
+        .group_by(col(line.vendor_id), col(line.account_ref))
+        .order_by(amount.desc(), col(line.vendor_id), col(line.account_ref))
+    )
+    return Unmapped(
+        period=period,
+        skus=[
+            UnmappedSku(vendor_id=v, vendor_sku=sku, line_count=n, amount=a)
+            for v, sku, n, a in skus.all()
+        ],
+        accounts=[
+            UnmappedAccount(vendor_id=v, account_ref=ref, line_count=n, amount=a)
+            for v, ref, n, a in accounts.all()
+        ],
+    )
