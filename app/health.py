@@ -17,10 +17,18 @@ class Health(BaseModel):
 
 
 @router.get(
-    "/healthz", summary="The process is up", response_model=Health, response_model_exclude_none=True
+    "/healthz",
+    summary="The process is up",
+    response_model=Health,
+    response_model_exclude_none=True,
 )
 async def healthz() -> Health:
     return Health(status="ok")
+
+
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> None:
+    """Load balancers that probe with HEAD."""
 
 
 @router.get(

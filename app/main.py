@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from app.core.errors import (
     install_error_handlers,
     status_title,
 )
-from app.core.idempotency import IdempotencyMiddleware, purge_expired
+from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
@@ -142,9 +143,11 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
         model_schema.pop("$defs", None)
         components[model.__name__] = model_schema
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if method == "post" and is_idempotent_path(path):
+                _document_idempotency(operation)
             if operation.get("security"):
                 for status in ("401", "403"):
                     responses.setdefault(status, {"description": status_title(int(status))})
@@ -155,6 +158,26 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
                     answer["content"] = problem
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    text = json.dumps(schema.get("paths", {})) + json.dumps(components)
+    for name in [n for n in components if f'"#/components/schemas/{n}"' not in text]:
+        if name not in ("Problem", "FieldError"):
+            components.pop(name)
+
+
+def _document_idempotency(operation: dict[str, Any]) -> None:
+    """SPEC section 2: every create takes an Idempotency-Key."""
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Retry-safe creates: the same key and body answer the first answer "
+            "again and create nothing; the same key with another body is a 422; a retry while "
+            "the first is still running is a 409. Kept 24 hours, per API key.",
+            "schema": {"type": "string", "maxLength": 255},
+        }
+    )
+    operation["responses"].setdefault("409", {"description": "Conflict"})
 
 
 def serve() -> FastAPI:

@@ -11,6 +11,11 @@ from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.vendors.models import Vendor
 from app.webhooks.models import WebhookEvent
 
+# Ids are never reused on SQLite either (AUTOINCREMENT), so an id a client stored, or
+# an idempotent replay, never names another record later.
+for _table in metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True
+
 __all__ = [
     "ApiKey",
     "Asset",

@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
-    sa.UniqueConstraint('key_hash', name=op.f('uq_api_key_key_hash'))
+    sa.UniqueConstraint('key_hash', name=op.f('uq_api_key_key_hash')),
+    sqlite_autoincrement=True
     )
     op.create_table('customer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -37,7 +38,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer')),
-    sa.UniqueConstraint('external_ref', name=op.f('uq_customer_external_ref'))
+    sa.UniqueConstraint('external_ref', name=op.f('uq_customer_external_ref')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_name'), ['name'], unique=False)
@@ -54,7 +56,8 @@ def upgrade() -> None:
     sa.Column('body', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_record')),
-    sa.UniqueConstraint('scope', 'method', 'path', 'key', name=op.f('uq_idempotency_record_scope_method_path_key'))
+    sa.UniqueConstraint('scope', 'method', 'path', 'key', name=op.f('uq_idempotency_record_scope_method_path_key')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_record_created_at'), ['created_at'], unique=False)
@@ -66,7 +69,8 @@ def upgrade() -> None:
     sa.Column('webhook_secret', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('vendor', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vendor_name'), ['name'], unique=False)
@@ -83,7 +87,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_contract_customer_id_customer'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contract')),
-    sa.UniqueConstraint('external_ref', name=op.f('uq_contract_external_ref'))
+    sa.UniqueConstraint('external_ref', name=op.f('uq_contract_external_ref')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('contract', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contract_customer_id'), ['customer_id'], unique=False)
@@ -105,7 +110,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_service_vendor_id_vendor'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service')),
     sa.UniqueConstraint('sku', name=op.f('uq_service_sku')),
-    sa.UniqueConstraint('vendor_id', 'vendor_sku', name=op.f('uq_service_vendor_id_vendor_sku'))
+    sa.UniqueConstraint('vendor_id', 'vendor_sku', name=op.f('uq_service_vendor_id_vendor_sku')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('service', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_vendor_id'), ['vendor_id'], unique=False)
@@ -119,7 +125,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_vendor_account_customer_id_customer'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_vendor_account_vendor_id_vendor'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor_account')),
-    sa.UniqueConstraint('vendor_id', 'account_ref', name=op.f('uq_vendor_account_vendor_id_account_ref'))
+    sa.UniqueConstraint('vendor_id', 'account_ref', name=op.f('uq_vendor_account_vendor_id_account_ref')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('vendor_account', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vendor_account_customer_id'), ['customer_id'], unique=False)
@@ -138,7 +145,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_asset_customer_id_customer'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], name=op.f('fk_asset_service_id_service'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_asset')),
-    sa.UniqueConstraint('external_ref', name=op.f('uq_asset_external_ref'))
+    sa.UniqueConstraint('external_ref', name=op.f('uq_asset_external_ref')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('asset', schema=None) as batch_op:
         batch_op.create_index('ix_asset_customer_id_service_id', ['customer_id', 'service_id'], unique=False)
@@ -157,7 +165,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], name=op.f('fk_contract_line_contract_id_contract'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], name=op.f('fk_contract_line_service_id_service'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_line'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_line')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('contract_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contract_line_contract_id'), ['contract_id'], unique=False)
@@ -171,7 +180,8 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['line_id'], ['contract_line.id'], name=op.f('fk_contract_line_adjustment_line_id_contract_line'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_line_adjustment'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_line_adjustment')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('contract_line_adjustment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contract_line_adjustment_line_id'), ['line_id'], unique=False)

@@ -30,7 +30,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_vendor_invoice_vendor_id_vendor'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor_invoice')),
-    sa.UniqueConstraint('vendor_id', 'invoice_number', name=op.f('uq_vendor_invoice_vendor_id_invoice_number'))
+    sa.UniqueConstraint('vendor_id', 'invoice_number', name=op.f('uq_vendor_invoice_vendor_id_invoice_number')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('vendor_invoice', schema=None) as batch_op:
         batch_op.create_index('ix_vendor_invoice_period_vendor_id', ['period', 'vendor_id'], unique=False)
@@ -49,7 +50,8 @@ def upgrade() -> None:
     sa.Column('amount', sa.Numeric(precision=20, scale=2).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['vendor_invoice.id'], name=op.f('fk_vendor_invoice_line_invoice_id_vendor_invoice'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_vendor_invoice_line_vendor_id_vendor'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor_invoice_line'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vendor_invoice_line')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('vendor_invoice_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vendor_invoice_line_invoice_id'), ['invoice_id'], unique=False)
@@ -74,7 +76,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['invoice_id'], ['vendor_invoice.id'], name=op.f('fk_webhook_event_invoice_id_vendor_invoice'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_webhook_event_vendor_id_vendor'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_event')),
-    sa.UniqueConstraint('vendor_id', 'webhook_id', name=op.f('uq_webhook_event_vendor_id_webhook_id'))
+    sa.UniqueConstraint('vendor_id', 'webhook_id', name=op.f('uq_webhook_event_vendor_id_webhook_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('webhook_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_event_invoice_id'), ['invoice_id'], unique=False)

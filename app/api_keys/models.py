@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
+from pydantic import field_validator
 from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UtcDateTime, utcnow
-from app.core.schemas import ReadModel
+from app.core.schemas import InputModel, ReadModel
 
 
 class Scope(StrEnum):
@@ -43,7 +43,7 @@ class ApiKey(SQLModel, table=True):
     )
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(InputModel):
     name: str = PField(min_length=1, max_length=200, examples=["PSA integration"])
     scopes: list[Scope] = PField(min_length=1, examples=[["read", "write"]])
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlalchemy import Column, Date, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, fk_field, updated_at_field
-from app.core.schemas import ReadModel
-from app.core.types import Name, OptionalRef
+from app.core.schemas import InputModel, ReadModel
+from app.core.types import Day, Id, Name, OptionalRef
 
 
 class Asset(SQLModel, table=True):
@@ -33,24 +32,24 @@ class Asset(SQLModel, table=True):
     updated_at: datetime = updated_at_field()
 
 
-class AssetCreate(BaseModel):
-    customer_id: int
-    service_id: int
+class AssetCreate(InputModel):
+    customer_id: Id
+    service_id: Id
     name: Name
     serial: OptionalRef = None
     external_ref: OptionalRef = PField(default=None, description="The PSA's configuration item id")
-    installed_on: date
-    removed_on: date | None = PField(default=None, description="First day no longer deployed")
+    installed_on: Day
+    removed_on: Day | None = PField(default=None, description="First day no longer deployed")
 
 
-class AssetUpdate(BaseModel):
-    customer_id: int | None = None
-    service_id: int | None = None
+class AssetUpdate(InputModel):
+    customer_id: Id | None = None
+    service_id: Id | None = None
     name: Name | None = None
     serial: OptionalRef = None
     external_ref: OptionalRef = None
-    installed_on: date | None = None
-    removed_on: date | None = None
+    installed_on: Day | None = None
+    removed_on: Day | None = None
 
 
 class AssetRead(ReadModel):

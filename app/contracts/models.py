@@ -14,8 +14,8 @@ from sqlmodel import Field, SQLModel
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
 from app.core.money import AmountOut, Quantity, QuantityOut, UnitPrice
 from app.core.periods import PeriodField
-from app.core.schemas import ReadModel
-from app.core.types import Name, OptionalRef
+from app.core.schemas import InputModel, ReadModel
+from app.core.types import Day, FreeText, Id, Name, OptionalRef
 
 
 class ContractStatus(StrEnum):
@@ -73,21 +73,21 @@ class ContractLineAdjustment(SQLModel, table=True):
 # --- schemas ---------------------------------------------------------------------------------
 
 
-class ContractCreate(BaseModel):
-    customer_id: int
+class ContractCreate(InputModel):
+    customer_id: Id
     name: Name
     external_ref: OptionalRef = None
-    start_date: date
-    end_date: date | None = PField(
+    start_date: Day
+    end_date: Day | None = PField(
         default=None, description="Last day of service; null = open-ended"
     )
 
 
-class ContractUpdate(BaseModel):
+class ContractUpdate(InputModel):
     name: Name | None = None
     external_ref: OptionalRef = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
 
 class ContractRead(ReadModel):
@@ -102,17 +102,17 @@ class ContractRead(ReadModel):
     updated_at: datetime
 
 
-class ContractCancel(BaseModel):
-    effective_date: date = PField(
+class ContractCancel(InputModel):
+    effective_date: Day = PField(
         description="Last day of service: at least the day before start_date, "
         "at most the current end_date."
     )
 
 
-class AdjustmentCreate(BaseModel):
-    effective_date: date = PField(description="The new quantity applies from this day on")
+class AdjustmentCreate(InputModel):
+    effective_date: Day = PField(description="The new quantity applies from this day on")
     quantity: Quantity
-    note: str | None = PField(default=None, max_length=2000)
+    note: FreeText = None
 
 
 class AdjustmentRead(ReadModel):
@@ -124,26 +124,25 @@ class AdjustmentRead(ReadModel):
     created_at: datetime
 
 
-class LineCreate(BaseModel):
-    service_id: int
+class LineCreate(InputModel):
+    service_id: Id
     quantity: Quantity
     unit_price: UnitPrice | None = PField(
         default=None, description="Defaults to the service's list price"
     )
-    start_date: date | None = PField(default=None, description="Defaults to the contract's dates")
-    end_date: date | None = None
-    description: str | None = PField(default=None, max_length=2000)
+    start_date: Day | None = PField(default=None, description="Defaults to the contract's dates")
+    end_date: Day | None = None
+    description: FreeText = None
 
 
-class LineUpdate(BaseModel):
-    quantity: Quantity | None = PField(
-        default=None,
-        description="Corrects the starting quantity; record changes over time as adjustments",
-    )
+class LineUpdate(InputModel):
+    """Corrections of a line. Its quantity changes only through adjustments, so that the
+    line's history stays as recorded."""
+
     unit_price: UnitPrice | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    description: str | None = PField(default=None, max_length=2000)
+    start_date: Day | None = None
+    end_date: Day | None = None
+    description: FreeText = None
 
 
 class LineRead(ReadModel):

@@ -227,18 +227,3 @@ async def list_adjustments(
     return await service.list_adjustments(
         session, contract_id=contract_id, line_id=line_id, page=page
     )
-
-
-@router.delete(
-    LINE_PATH + "/adjustments/{adjustment_id}",
-    status_code=204,
-    response_class=Response,
-    summary="Remove an adjustment recorded by mistake",
-    responses={**AUTH, **problem_responses(404)},
-)
-async def delete_adjustment(
-    contract_id: int, line_id: int, adjustment_id: int, session: SessionDep, _: WriteKey
-) -> None:
-    await service.delete_adjustment(
-        session, contract_id=contract_id, line_id=line_id, adjustment_id=adjustment_id
-    )

@@ -152,6 +152,16 @@ async def update_contract(
             values.get("start_date", contract.start_date),
             values.get("end_date", contract.end_date),
         )
+    if contract.status == ContractStatus.cancelled.value and "end_date" in values:
+        new_end, current_end = values["end_date"], contract.end_date
+        if new_end is None or (current_end is not None and new_end > current_end):
+            # SPEC section 3: a cancellation only ever shortens; reopening would bill
+            # months the customer cancelled.
+            raise _invalid(
+                "body.end_date",
+                f"contract {contract_id} is cancelled: its end_date ({current_end}) may only "
+                "move earlier.",
+            )
     if "external_ref" in values:
         await _check_external_ref(session, values["external_ref"], contract_id)
     apply(contract, values)
@@ -295,7 +305,7 @@ async def update_line(
     session: AsyncSession, *, contract_id: int, line_id: int, data: LineUpdate
 ) -> LineRead:
     line = await _get_line(session, contract_id, line_id)
-    values = changes(data, required=("quantity", "unit_price"))
+    values = changes(data, required=("unit_price",))
     if "start_date" in values or "end_date" in values:
         contract = await get_contract(session, contract_id=contract_id)
         _check_line_dates(
@@ -339,17 +349,6 @@ async def list_adjustments(
     await _get_line(session, contract_id, line_id)
     stmt = select(ContractLineAdjustment).where(col(ContractLineAdjustment.line_id) == line_id)
     return await paginate(session, stmt, ContractLineAdjustment.id, page)
-
-
-async def delete_adjustment(
-    session: AsyncSession, *, contract_id: int, line_id: int, adjustment_id: int
-) -> None:
-    await _get_line(session, contract_id, line_id)
-    adjustment = await session.get(ContractLineAdjustment, adjustment_id)
-    if adjustment is None or adjustment.line_id != line_id:
-        raise NotFound(f"adjustment {adjustment_id} does not exist on contract line {line_id}")
-    await session.delete(adjustment)
-    await session.commit()
 
 
 # --- schedule --------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     # How long Idempotency-Key records are honoured (SPEC section 2: 24 hours).
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # An Idempotency-Key still "in progress" after this long is taken as abandoned (its
+    # process died) and may be claimed again.
+    idempotency_abandon_seconds: int = Field(default=300, ge=1)
     # last_used_at on API keys is refreshed at most this often, so reads stay reads.
     api_key_touch_interval_seconds: int = Field(default=60, ge=0)
 

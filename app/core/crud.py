@@ -95,6 +95,11 @@ def search(stmt: Select[Any], columns: Sequence[Any], q: str | None) -> Select[A
     """Case-insensitive substring search over the given columns (the `q` filter)."""
     if not q or not q.strip():
         return stmt
+    if "\x00" in q:
+        raise Invalid(
+            "The search text is not valid.",
+            errors=[field_error("query.q", "must not contain NUL characters", "value_error")],
+        )
     needle = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{needle}%"
     return stmt.where(or_(*(func.lower(column).like(pattern, escape="\\") for column in columns)))

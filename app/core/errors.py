@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -224,11 +224,25 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The last line of defence behind validation: a value the database refuses (out of
+    # range, a character it cannot store) is the client's input, not a server fault.
+    logger.info("data error: %s", exc.__class__.__name__)
+    return problem_response(
+        request,
+        422,
+        code="validation-error",
+        detail="A value cannot be stored: it is out of range or holds characters the "
+        "database refuses.",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

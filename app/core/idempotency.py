@@ -47,6 +47,27 @@ class IdempotencyRecord(SQLModel, table=True):
     )
 
 
+# Secrets shown once (a new API key, a vendor's webhook secret) are not kept for replay:
+# a replay answers the same record with the secret left out.
+SECRET_FIELDS = ("key", "webhook_secret")
+REDACTED = "[shown only in the first answer]"
+
+
+def redact(body: bytes) -> bytes:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(document, dict) or not any(
+        isinstance(document.get(name), str) for name in SECRET_FIELDS
+    ):
+        return body
+    for name in SECRET_FIELDS:
+        if isinstance(document.get(name), str):
+            document[name] = REDACTED
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -80,6 +101,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def is_idempotent_path(path: str) -> bool:
+    """POSTs that honour Idempotency-Key: every API path but the vendor webhooks, which
+    have their own redelivery key (webhook-id, SPEC section 4)."""
+    return path.startswith("/api/v1/") and not path.startswith("/api/v1/webhooks/")
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,9 +115,7 @@ class IdempotencyMiddleware:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or not scope["path"].startswith("/api/v1/")
-            # Webhooks have their own redelivery key (webhook-id, SPEC section 4).
-            or scope["path"].startswith("/api/v1/webhooks/")
+            or not is_idempotent_path(scope["path"])
         ):
             await self.app(scope, receive, send)
             return
@@ -126,8 +151,12 @@ class IdempotencyMiddleware:
         record_scope = hashlib.sha256(token.encode()).hexdigest()
         path = scope["path"]
 
-        ttl = timedelta(seconds=scope["app"].state.settings.idempotency_ttl_seconds)
-        record_id = await self._claim(maker, ttl, record_scope, path, key, fingerprint, send)
+        settings = scope["app"].state.settings
+        ttl = timedelta(seconds=settings.idempotency_ttl_seconds)
+        abandon_after = timedelta(seconds=settings.idempotency_abandon_seconds)
+        record_id = await self._claim(
+            maker, ttl, abandon_after, record_scope, path, key, fingerprint, send
+        )
         if record_id is None:
             return
 
@@ -164,7 +193,7 @@ class IdempotencyMiddleware:
                 if record is not None:
                     record.status_code = status
                     record.content_type = captured["content_type"] or "application/json"
-                    record.body = b"".join(captured["body"])
+                    record.body = redact(b"".join(captured["body"]))
                     await session.commit()
         else:
             await self._release(maker, record_id)
@@ -173,6 +202,7 @@ class IdempotencyMiddleware:
         self,
         maker: Any,
         ttl: timedelta,
+        abandon_after: timedelta,
         record_scope: str,
         path: str,
         key: str,
@@ -203,7 +233,11 @@ class IdempotencyMiddleware:
                 )
                 if existing is None:
                     continue  # released meanwhile: claim again
-                if utcnow() - _aware(existing.created_at) > ttl:
+                age = utcnow() - _aware(existing.created_at)
+                # A record still in progress long after any request could take belongs
+                # to a process that died: it must not block retries for 24 hours.
+                abandoned = existing.status_code is None and age > abandon_after
+                if age > ttl or abandoned:
                     await session.execute(
                         delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id)
                     )

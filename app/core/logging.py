@@ -55,8 +55,12 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # uvicorn's own access log would duplicate ours, without the request id.
+    # uvicorn's own access log would duplicate ours, without the request id; its other
+    # lines go through our handler, as JSON too.
     logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:

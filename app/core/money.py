@@ -7,12 +7,13 @@ never a binary float in the money path.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
-from sqlalchemy import BigInteger, Numeric
+from sqlalchemy import BigInteger, Numeric, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -57,6 +58,18 @@ class ExactDecimal(TypeDecorator[Decimal]):
     impl = Numeric
     cache_ok = True
 
+    class comparator_factory(TypeDecorator.Comparator[Decimal]):  # noqa: N801 - SQLAlchemy's name
+        """Only +, - and comparisons are exact on the stored form of both databases (a
+        scaled integer on SQLite): products and quotients must go through sql_product."""
+
+        def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError(
+                "multiplying or dividing an ExactDecimal column in SQL is not exact on "
+                "SQLite's scaled integers: use app.core.money.sql_product"
+            )
+
+        __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __mod__ = __floordiv__ = _refuse
+
     def __init__(self, scale: int = 4, precision: int = 20) -> None:
         super().__init__()
         self.scale = scale
@@ -92,6 +105,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return f"ExactDecimal(scale={self.scale}, precision={self.precision})"
 
 
+def sql_product(left: Any, left_scale: int, right: Any, right_scale: int) -> Any:
+    """left x right in SQL, exact on both databases: the raw stored values multiply (on
+    SQLite scaled integers, whose scales add up) and the result reads back as a Decimal
+    with left_scale + right_scale places. Use it for sums of quantity x unit_cost."""
+    scale = left_scale + right_scale
+    raw = type_coerce(left, Numeric()) * type_coerce(right, Numeric())
+    return type_coerce(raw, ExactDecimal(scale=scale, precision=38))
+
+
 # --- API types -----------------------------------------------------------------------------
 
 
@@ -107,8 +129,11 @@ def _parse(value: Any) -> Decimal:
         # reaches here from Python callers; read it from its shortest text.
         dec = Decimal(repr(value))
     elif isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL_TEXT.match(text) and text.lower().lstrip("+-") not in _SPECIALS:
+            raise ValueError("must be a decimal number such as 12.50")
         try:
-            dec = Decimal(value.strip())
+            dec = Decimal(text)
         except InvalidOperation:
             raise ValueError("must be a decimal number such as 12.50") from None
     else:
@@ -116,6 +141,11 @@ def _parse(value: Any) -> Decimal:
     if not dec.is_finite():
         raise ValueError("must be a finite number (no NaN or Infinity)")
     return dec
+
+
+_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# Named so that the answer says "finite", not "not a number".
+_SPECIALS = {"nan", "snan", "inf", "infinity"}
 
 
 def _validator(places: int, non_negative: bool) -> BeforeValidator:
@@ -129,7 +159,8 @@ def _validator(places: int, non_negative: bool) -> BeforeValidator:
             raise ValueError("must be greater than or equal to 0")
         if abs(dec) >= MAX_ABS:
             raise ValueError(f"must be less than {MAX_ABS:f} in absolute value")
-        return dec.quantize(Decimal(1).scaleb(-places))
+        # + 0 turns -0 into 0, so the answer and later reads agree.
+        return dec.quantize(Decimal(1).scaleb(-places)) + 0
 
     return BeforeValidator(validate)
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Invalid, field_error
+from app.core.types import MAX_ID
 
 T = TypeVar("T")
 
@@ -57,9 +58,10 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.urlsafe_b64decode(padded.encode()).decode()
         version, _, value = text.partition(":")
-        if version != "v1":
+        last_id = int(value)
+        if version != "v1" or not 0 <= last_id <= MAX_ID:
             raise ValueError
-        return int(value)
+        return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Invalid(
             "The cursor is not one this service issued.",

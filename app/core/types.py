@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 # ISO 4217 active codes (fund and precious-metal codes left out).
@@ -36,8 +38,15 @@ Currency = Annotated[
 ]
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it on both backends alike.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _not_blank(value: str) -> str:
-    value = value.strip()
+    value = _no_nul(value).strip()
     if not value:
         raise ValueError("must not be blank")
     return value
@@ -46,7 +55,7 @@ def _not_blank(value: str) -> str:
 def _blank_to_none(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip()
+    value = _no_nul(value).strip()
     return value or None
 
 
@@ -55,3 +64,26 @@ ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_
 OptionalRef = Annotated[
     str | None, Field(default=None, max_length=200), AfterValidator(_blank_to_none)
 ]
+
+FreeText = Annotated[
+    str | None, Field(default=None, max_length=2000), AfterValidator(_blank_to_none)
+]
+
+# Ids fit PostgreSQL's integer; anything larger names nothing (404/422, never a 500).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+# The calendar this service reasons about; outside it no month arithmetic is meaningful.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+def _in_calendar(value: date | None) -> date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_in_calendar)]

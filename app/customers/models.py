@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, fk_field, updated_at_field
-from app.core.schemas import ReadModel
-from app.core.types import Name, OptionalRef
+from app.core.schemas import InputModel, ReadModel
+from app.core.types import Id, Name, OptionalRef
 
 
 class Customer(SQLModel, table=True):
@@ -37,13 +36,13 @@ class VendorAccount(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class CustomerCreate(BaseModel):
+class CustomerCreate(InputModel):
     name: Name
     external_ref: OptionalRef = None
     active: bool = True
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(InputModel):
     name: Name | None = None
     external_ref: OptionalRef = None
     active: bool | None = None
@@ -58,8 +57,8 @@ class CustomerRead(ReadModel):
     updated_at: datetime
 
 
-class VendorAccountCreate(BaseModel):
-    vendor_id: int
+class VendorAccountCreate(InputModel):
+    vendor_id: Id
     account_ref: Name
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel
 from sqlalchemy import Boolean, CheckConstraint, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
 from app.core.money import UnitPrice
-from app.core.schemas import ReadModel
-from app.core.types import Name, OptionalRef, ShortText
+from app.core.schemas import InputModel, ReadModel
+from app.core.types import Id, Name, OptionalRef, ShortText
 
 
 class Service(SQLModel, table=True):
@@ -39,25 +38,25 @@ class Service(SQLModel, table=True):
     updated_at: datetime = updated_at_field()
 
 
-class ServiceCreate(BaseModel):
+class ServiceCreate(InputModel):
     name: Name
     sku: ShortText
     unit: ShortText
     unit_price: UnitPrice
     unit_cost: UnitPrice
-    vendor_id: int | None = None
+    vendor_id: Id | None = None
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
     active: bool = True
 
 
-class ServiceUpdate(BaseModel):
+class ServiceUpdate(InputModel):
     name: Name | None = None
     sku: ShortText | None = None
     unit: ShortText | None = None
     unit_price: UnitPrice | None = None
     unit_cost: UnitPrice | None = None
-    vendor_id: int | None = None
+    vendor_id: Id | None = None
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
     active: bool | None = None
