@@ -11,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath
 
 router = api_router(prefix="/api-keys", tags=["api-keys"])
 
@@ -44,7 +45,7 @@ async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> obje
     summary="Get an API key",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def get_api_key(key_id: int, session: SessionDep, _: AdminKey) -> object:
+async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> object:
     return await service.get_api_key(session, key_id=key_id)
 
 
@@ -55,5 +56,5 @@ async def get_api_key(key_id: int, session: SessionDep, _: AdminKey) -> object:
     summary="Delete (revoke) an API key",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def delete_api_key(key_id: int, session: SessionDep, _: AdminKey) -> None:
+async def delete_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> None:
     await service.delete_api_key(session, key_id=key_id)

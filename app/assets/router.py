@@ -14,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath, IdQuery
 
 router = api_router(prefix="/assets", tags=["assets"])
 
@@ -41,8 +42,8 @@ async def list_assets(
     session: SessionDep,
     _: ReadKey,
     page: PageDep,
-    customer_id: int | None = None,
-    service_id: int | None = None,
+    customer_id: IdQuery = None,
+    service_id: IdQuery = None,
     q: Annotated[str | None, Query(description="Search in name, serial and external_ref")] = None,
     active_on: Annotated[
         date | None,
@@ -65,7 +66,7 @@ async def list_assets(
     summary="Get an asset",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_asset(asset_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_asset(session, asset_id=asset_id)
 
 
@@ -76,7 +77,7 @@ async def get_asset(asset_id: int, session: SessionDep, _: ReadKey) -> object:
     responses={**AUTH, **problem_responses(404, 409, 422)},
 )
 async def update_asset(
-    asset_id: int, body: AssetUpdate, session: SessionDep, _: WriteKey
+    asset_id: IdPath, body: AssetUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_asset(session, asset_id=asset_id, data=body)
 
@@ -88,5 +89,5 @@ async def update_asset(
     summary="Delete an asset",
     responses={**AUTH, **problem_responses(404)},
 )
-async def delete_asset(asset_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_asset(asset_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     await service.delete_asset(session, asset_id=asset_id)

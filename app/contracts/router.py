@@ -28,6 +28,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath, IdQuery
 
 router = api_router(prefix="/contracts", tags=["contracts"])
 
@@ -59,7 +60,7 @@ async def list_contracts(
     session: SessionDep,
     _: ReadKey,
     page: PageDep,
-    customer_id: int | None = None,
+    customer_id: IdQuery = None,
     status: ContractStatus | None = None,
     q: Annotated[str | None, Query(description="Search in name and external_ref")] = None,
     active_on: Annotated[
@@ -78,7 +79,7 @@ async def list_contracts(
     summary="Get a contract with its lines and their adjustment history",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_contract(contract_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_contract_detail(session, contract_id=contract_id)
 
 
@@ -89,7 +90,7 @@ async def get_contract(contract_id: int, session: SessionDep, _: ReadKey) -> obj
     responses={**AUTH, **problem_responses(404, 409, 422)},
 )
 async def update_contract(
-    contract_id: int, body: ContractUpdate, session: SessionDep, _: WriteKey
+    contract_id: IdPath, body: ContractUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_contract(session, contract_id=contract_id, data=body)
 
@@ -101,7 +102,7 @@ async def update_contract(
     summary="Delete a contract that has no lines",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def delete_contract(contract_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_contract(contract_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     await service.delete_contract(session, contract_id=contract_id)
 
 
@@ -112,7 +113,7 @@ async def delete_contract(contract_id: int, session: SessionDep, _: WriteKey) ->
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def cancel_contract(
-    contract_id: int, body: ContractCancel, session: SessionDep, _: WriteKey
+    contract_id: IdPath, body: ContractCancel, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.cancel_contract(session, contract_id=contract_id, data=body)
 
@@ -124,7 +125,7 @@ async def cancel_contract(
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def contract_schedule(
-    contract_id: int,
+    contract_id: IdPath,
     session: SessionDep,
     _: ReadKey,
     from_: Annotated[
@@ -150,7 +151,9 @@ async def contract_schedule(
     "contract's dates",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def add_line(contract_id: int, body: LineCreate, session: SessionDep, _: WriteKey) -> object:
+async def add_line(
+    contract_id: IdPath, body: LineCreate, session: SessionDep, _: WriteKey
+) -> object:
     return await service.add_line(session, contract_id=contract_id, data=body)
 
 
@@ -160,7 +163,7 @@ async def add_line(contract_id: int, body: LineCreate, session: SessionDep, _: W
     summary="List the contract's lines",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def list_lines(contract_id: int, session: SessionDep, _: ReadKey, page: PageDep) -> object:
+async def list_lines(contract_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep) -> object:
     return await service.list_lines(session, contract_id=contract_id, page=page)
 
 
@@ -170,7 +173,7 @@ async def list_lines(contract_id: int, session: SessionDep, _: ReadKey, page: Pa
     summary="Get a contract line with its adjustment history",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_line(contract_id: int, line_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_line(contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_line(session, contract_id=contract_id, line_id=line_id)
 
 
@@ -181,7 +184,7 @@ async def get_line(contract_id: int, line_id: int, session: SessionDep, _: ReadK
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def update_line(
-    contract_id: int, line_id: int, body: LineUpdate, session: SessionDep, _: WriteKey
+    contract_id: IdPath, line_id: IdPath, body: LineUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_line(session, contract_id=contract_id, line_id=line_id, data=body)
 
@@ -193,7 +196,9 @@ async def update_line(
     summary="Delete a contract line that has no adjustments",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def delete_line(contract_id: int, line_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_line(
+    contract_id: IdPath, line_id: IdPath, session: SessionDep, _: WriteKey
+) -> None:
     await service.delete_line(session, contract_id=contract_id, line_id=line_id)
 
 
@@ -208,7 +213,7 @@ async def delete_line(contract_id: int, line_id: int, session: SessionDep, _: Wr
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def add_adjustment(
-    contract_id: int, line_id: int, body: AdjustmentCreate, session: SessionDep, _: WriteKey
+    contract_id: IdPath, line_id: IdPath, body: AdjustmentCreate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.add_adjustment(
         session, contract_id=contract_id, line_id=line_id, data=body
@@ -222,7 +227,7 @@ async def add_adjustment(
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def list_adjustments(
-    contract_id: int, line_id: int, session: SessionDep, _: ReadKey, page: PageDep
+    contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
 ) -> object:
     return await service.list_adjustments(
         session, contract_id=contract_id, line_id=line_id, page=page

@@ -11,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath, IdQuery
 from app.customers import service
 from app.customers.models import (
     CustomerCreate,
@@ -61,7 +62,7 @@ async def list_customers(
     summary="Get a customer",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_customer(customer_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_customer(session, customer_id=customer_id)
 
 
@@ -72,7 +73,7 @@ async def get_customer(customer_id: int, session: SessionDep, _: ReadKey) -> obj
     responses={**AUTH, **problem_responses(404, 409, 422)},
 )
 async def update_customer(
-    customer_id: int, body: CustomerUpdate, session: SessionDep, _: WriteKey
+    customer_id: IdPath, body: CustomerUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_customer(session, customer_id=customer_id, data=body)
 
@@ -84,7 +85,7 @@ async def update_customer(
     summary="Delete a customer that nothing references",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def delete_customer(customer_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_customer(customer_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     await service.delete_customer(session, customer_id=customer_id)
 
 
@@ -96,7 +97,7 @@ async def delete_customer(customer_id: int, session: SessionDep, _: WriteKey) ->
     responses={**AUTH, **problem_responses(404, 409, 422)},
 )
 async def add_vendor_account(
-    customer_id: int, body: VendorAccountCreate, session: SessionDep, _: WriteKey
+    customer_id: IdPath, body: VendorAccountCreate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.add_vendor_account(session, customer_id=customer_id, data=body)
 
@@ -108,11 +109,11 @@ async def add_vendor_account(
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def list_vendor_accounts(
-    customer_id: int,
+    customer_id: IdPath,
     session: SessionDep,
     _: ReadKey,
     page: PageDep,
-    vendor_id: int | None = None,
+    vendor_id: IdQuery = None,
 ) -> object:
     return await service.list_vendor_accounts(
         session, customer_id=customer_id, page=page, vendor_id=vendor_id
@@ -127,6 +128,6 @@ async def list_vendor_accounts(
     responses={**AUTH, **problem_responses(404)},
 )
 async def delete_vendor_account(
-    customer_id: int, account_id: int, session: SessionDep, _: WriteKey
+    customer_id: IdPath, account_id: IdPath, session: SessionDep, _: WriteKey
 ) -> None:
     await service.delete_vendor_account(session, customer_id=customer_id, account_id=account_id)

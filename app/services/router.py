@@ -11,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath, IdQuery
 from app.services import service
 from app.services.models import ServiceCreate, ServiceRead, ServiceUpdate
 
@@ -41,7 +42,7 @@ async def list_services(
     _: ReadKey,
     page: PageDep,
     q: Annotated[str | None, Query(description="Search in name and sku")] = None,
-    vendor_id: int | None = None,
+    vendor_id: IdQuery = None,
     active: bool | None = None,
     sku: Annotated[str | None, Query(description="Exact SKU")] = None,
 ) -> object:
@@ -56,7 +57,7 @@ async def list_services(
     summary="Get a service",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_service(service_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_service(session, service_id=service_id)
 
 
@@ -67,7 +68,7 @@ async def get_service(service_id: int, session: SessionDep, _: ReadKey) -> objec
     responses={**AUTH, **problem_responses(404, 409, 422)},
 )
 async def update_service(
-    service_id: int, body: ServiceUpdate, session: SessionDep, _: WriteKey
+    service_id: IdPath, body: ServiceUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_service(session, service_id=service_id, data=body)
 
@@ -79,5 +80,5 @@ async def update_service(
     summary="Delete a service that no contract line or asset references",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def delete_service(service_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_service(service_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     await service.delete_service(session, service_id=service_id)
