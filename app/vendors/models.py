@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, updated_at_field
 from app.core.db import UtcDateTime
-from app.core.schemas import ReadModel
+from app.core.schemas import InputModel, ReadModel
 from app.core.types import Currency, Name
 
 SECRET_PREFIX = "whsec_"
@@ -86,4 +86,21 @@ class VendorRead(ReadModel):
 class VendorCreated(VendorRead):
     webhook_secret: str = PField(
         description="The webhook signing secret. Shown only in this answer: store it now."
+    )
+
+
+class WebhookSecretRotate(InputModel):
+    webhook_secret: WebhookSecret = PField(
+        default=None,
+        description="The new secret, whsec_ + base64 of 24 to 64 random bytes; generated "
+        "when not given.",
+    )
+
+
+class WebhookSecretRotated(BaseModel):
+    webhook_secret: str = PField(
+        description="The new webhook signing secret. Shown only in this answer: store it now."
+    )
+    previous_secret_expires_at: datetime = PField(
+        description="Until this moment (24 hours from now) the previous secret still verifies."
     )

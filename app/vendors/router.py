@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Body, Query, Response
 
 from app.core.auth import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
+from app.core.types import IdPath
 from app.vendors import service
-from app.vendors.models import VendorCreate, VendorCreated, VendorRead, VendorUpdate
+from app.vendors.models import (
+    VendorCreate,
+    VendorCreated,
+    VendorRead,
+    VendorUpdate,
+    WebhookSecretRotate,
+    WebhookSecretRotated,
+)
 
 router = api_router(prefix="/vendors", tags=["vendors"])
 
@@ -77,3 +85,21 @@ async def update_vendor(
 )
 async def delete_vendor(vendor_id: int, session: SessionDep, _: WriteKey) -> None:
     await service.delete_vendor(session, vendor_id=vendor_id)
+
+
+@router.post(
+    "/{vendor_id}/webhook-secret",
+    response_model=WebhookSecretRotated,
+    summary="Rotate the webhook secret (the old one keeps verifying for 24 hours)",
+    description="Returns the new secret, once. Send no body to have one generated.",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def rotate_webhook_secret(
+    vendor_id: IdPath,
+    session: SessionDep,
+    _: WriteKey,
+    body: Annotated[WebhookSecretRotate | None, Body()] = None,
+) -> object:
+    return await service.rotate_webhook_secret(
+        session, vendor_id=vendor_id, data=body or WebhookSecretRotate()
+    )

@@ -5,17 +5,31 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crud import apply, changes, ensure_unreferenced, get_or_404, search
+from app.core.db import utcnow
+from app.core.errors import Invalid, field_error
 from app.core.pagination import Page, PageParams, paginate
 from app.customers.models import VendorAccount
 from app.services.models import Service
-from app.vendors.models import SECRET_PREFIX, Vendor, VendorCreate, VendorUpdate
+from app.vendor_invoices.models import VendorInvoice
+from app.vendors.models import (
+    SECRET_PREFIX,
+    Vendor,
+    VendorCreate,
+    VendorUpdate,
+    WebhookSecretRotate,
+    WebhookSecretRotated,
+)
+from app.webhooks.models import WebhookEvent
 
 SECRET_BYTES = 32
+# How long the replaced secret keeps verifying, so a vendor can switch without a gap.
+ROTATION_GRACE = timedelta(hours=24)
 
 
 def generate_webhook_secret() -> str:
@@ -62,7 +76,31 @@ async def delete_vendor(session: AsyncSession, *, vendor_id: int) -> None:
         [
             ("services", Service.vendor_id),
             ("vendor accounts", VendorAccount.vendor_id),
+            ("vendor invoices", VendorInvoice.vendor_id),
+            ("webhook events", WebhookEvent.vendor_id),
         ],
     )
     await session.delete(vendor)
     await session.commit()
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, *, vendor_id: int, data: WebhookSecretRotate
+) -> WebhookSecretRotated:
+    """A new secret verifies at once; the old one keeps verifying for ROTATION_GRACE.
+    A second rotation within the grace period retires the oldest secret at once: only
+    the current and the one before it ever verify."""
+    vendor = await get_vendor(session, vendor_id=vendor_id)
+    new_secret = data.webhook_secret or generate_webhook_secret()
+    if new_secret == vendor.webhook_secret:
+        message = "must differ from the current secret"
+        raise Invalid(
+            f"The new webhook secret {message}.",
+            errors=[field_error("body.webhook_secret", message, "unchanged")],
+        )
+    expires_at = utcnow() + ROTATION_GRACE
+    vendor.previous_webhook_secret = vendor.webhook_secret
+    vendor.previous_secret_expires_at = expires_at
+    vendor.webhook_secret = new_secret
+    await session.commit()
+    return WebhookSecretRotated(webhook_secret=new_secret, previous_secret_expires_at=expires_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -65,3 +66,10 @@ class WebhookEventRead(ReadModel):
 class WebhookEventDetail(WebhookEventRead):
     headers: dict[str, str] = PField(description="The webhook-* and content headers received")
     body: str = PField(description="The raw body as received")
+
+
+class WebhookDelivered(BaseModel):
+    """The answer to a processed delivery (and to every redelivery of its webhook-id)."""
+
+    event: WebhookEventRead
+    invoice_id: int = PField(description="The vendor invoice the delivery created")
