@@ -61,7 +61,7 @@ WebhookSecret = Annotated[
 ]
 
 
-class VendorCreate(BaseModel):
+class VendorCreate(InputModel):
     name: Name
     currency: Currency = "USD"
     webhook_secret: WebhookSecret = PField(
@@ -70,7 +70,7 @@ class VendorCreate(BaseModel):
     )
 
 
-class VendorUpdate(BaseModel):
+class VendorUpdate(InputModel):
     name: Name | None = None
     currency: Currency | None = None
 

@@ -60,7 +60,7 @@ async def list_vendors(
     summary="Get a vendor",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_vendor(vendor_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_vendor(session, vendor_id=vendor_id)
 
 
@@ -71,7 +71,7 @@ async def get_vendor(vendor_id: int, session: SessionDep, _: ReadKey) -> object:
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def update_vendor(
-    vendor_id: int, body: VendorUpdate, session: SessionDep, _: WriteKey
+    vendor_id: IdPath, body: VendorUpdate, session: SessionDep, _: WriteKey
 ) -> object:
     return await service.update_vendor(session, vendor_id=vendor_id, data=body)
 
@@ -83,7 +83,7 @@ async def update_vendor(
     summary="Delete a vendor that nothing references",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def delete_vendor(vendor_id: int, session: SessionDep, _: WriteKey) -> None:
+async def delete_vendor(vendor_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     await service.delete_vendor(session, vendor_id=vendor_id)
 
 

@@ -86,6 +86,7 @@ base64 part of the vendor's `whsec_` secret). No API key.
     },
 )
 async def receive_invoice(
+    # Any id, even one that names nothing, is answered 401 like a bad signature.
     vendor_id: int,
     request: Request,
     maker: MakerDep,
