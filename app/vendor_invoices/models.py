@@ -15,7 +15,7 @@ from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.money import Amount, AmountOut, SignedQuantity, SignedUnitPrice
 from app.core.periods import PeriodField
 from app.core.schemas import ReadModel
-from app.core.types import Currency, Name
+from app.core.types import Currency, Day, FreeText, Id, Name
 
 MAX_LINES = 50_000
 
@@ -75,7 +75,7 @@ class VendorInvoiceLine(SQLModel, table=True):
 class InvoiceLineIn(BaseModel):
     vendor_sku: Name = PField(description="How the vendor names the service")
     account_ref: Name = PField(description="How the vendor names the customer")
-    description: str | None = PField(default=None, max_length=2000)
+    description: FreeText = None
     quantity: SignedQuantity
     unit_cost: SignedUnitPrice
     amount: Amount | None = PField(
@@ -87,7 +87,7 @@ class VendorInvoicePayload(BaseModel):
     """A vendor invoice as a vendor sends it (the webhook body: no vendor_id)."""
 
     invoice_number: Name
-    invoice_date: date
+    invoice_date: Day
     period: PeriodField
     currency: Currency | None = PField(
         default=None, description="Must equal the vendor's currency; defaults to it"
@@ -97,7 +97,7 @@ class VendorInvoicePayload(BaseModel):
 
 
 class VendorInvoiceCreate(VendorInvoicePayload):
-    vendor_id: int
+    vendor_id: Id
 
 
 class InvoiceLineRead(ReadModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import File, Form, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 
 from app.api_keys.models import Scope
 from app.core.auth import ReadKey, WriteKey
@@ -12,8 +14,9 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.periods import OptionalPeriodQuery, PeriodQuery
-from app.core.routing import api_router
-from app.vendor_invoices import service
+from app.core.routing import DecimalRoute, api_router
+from app.core.types import IdPath, IdQuery
+from app.vendor_invoices import csv_import, service
 from app.vendor_invoices.models import (
     Unmapped,
     VendorInvoiceCreate,
@@ -48,12 +51,101 @@ async def list_invoices(
     _: ReadKey,
     page: PageDep,
     period: OptionalPeriodQuery,
-    vendor_id: int | None = None,
+    vendor_id: IdQuery = None,
     invoice_number: str | None = None,
 ) -> object:
     return await service.list_invoices(
         session, page=page, vendor_id=vendor_id, period=period, invoice_number=invoice_number
     )
+
+
+class FormRoute(DecimalRoute):
+    """Validation errors of a form route name `form.<field>` (and `file` for the upload),
+    as the errors the import itself reports do, instead of FastAPI's `body.<field>`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def form_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise RequestValidationError(
+                    [_form_location(error) for error in exc.errors()], body=exc.body
+                ) from None
+
+        return form_handler
+
+
+def _form_location(error: Any) -> Any:
+    loc = tuple(error.get("loc", ()))
+    if loc[:1] == ("body",) and len(loc) > 1:
+        loc = ("file",) if loc[1] == "file" else ("form", *loc[1:])
+    return {**error, "loc": loc}
+
+
+IMPORT_DESCRIPTION = f"""
+The same invoice as `POST /vendor-invoices`, its lines from a CSV file (UTF-8, with or
+without a BOM) whose header is
+
+    {csv_import.HEADER}
+
+Columns may come in any order and in any case; `description` and `amount` are optional
+(an empty amount is quantity x unit_cost rounded half-up); other columns are ignored. The
+separator is `,` or `;` (read from the header line); with `;`, numbers may use a decimal
+comma (`1,50`). Quoted fields, CRLF and blank lines are fine. At most {csv_import.MAX_LINES}
+rows.
+
+A bad row fails the whole import, nothing is stored: the 422 lists every bad row and
+column as `file.line <n>.<column>`, `n` being the line of the file as an editor numbers it
+(at most {csv_import.MAX_ERRORS} errors are listed; `error_count` counts them all). Bad
+form fields are `form.<field>`.
+"""
+
+
+async def import_invoice(
+    session: SessionDep,
+    _: WriteKey,
+    file: Annotated[UploadFile, File(description=f"The CSV file; header: {csv_import.HEADER}")],
+    vendor_id: Annotated[
+        str, Form(description="The vendor's id", json_schema_extra={"type": "integer"})
+    ],
+    invoice_number: Annotated[str, Form(description="The vendor's invoice number")],
+    invoice_date: Annotated[
+        str, Form(description="YYYY-MM-DD", json_schema_extra={"format": "date"})
+    ],
+    period: Annotated[str, Form(description="The month invoiced, YYYY-MM", examples=["2026-10"])],
+    total: Annotated[str, Form(description="The invoice total, e.g. 1234.50")],
+    currency: Annotated[
+        str | None, Form(description="ISO 4217; must be the vendor's, which is the default")
+    ] = None,
+) -> object:
+    # Read one byte past the limit so that the parser can tell a file that is too large.
+    content = await file.read(csv_import.MAX_FILE_BYTES + 1)
+    fields = {
+        "vendor_id": vendor_id,
+        "invoice_number": invoice_number,
+        "invoice_date": invoice_date,
+        "period": period,
+        "total": total,
+        "currency": currency,
+    }
+    return await csv_import.import_invoice(session, fields=fields, content=content)
+
+
+# Registered before /vendor-invoices/{invoice_id}, so that no path parameter ever takes
+# "import" for an id.
+router.add_api_route(
+    "/vendor-invoices/import",
+    import_invoice,
+    methods=["POST"],
+    status_code=201,
+    response_model=VendorInvoiceDetail,
+    summary="Import a vendor invoice from a CSV file",
+    description=IMPORT_DESCRIPTION,
+    responses=problem_responses(401, 403, 409, 422),
+    route_class_override=FormRoute,
+)
 
 
 @router.get(
@@ -62,7 +154,7 @@ async def list_invoices(
     summary="Get a vendor invoice with its lines and what each matches",
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: int, session: SessionDep, _: ReadKey) -> object:
+async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> object:
     return await service.get_invoice(session, invoice_id=invoice_id)
 
 
@@ -75,7 +167,7 @@ async def get_invoice(invoice_id: int, session: SessionDep, _: ReadKey) -> objec
     responses=problem_responses(401, 403, 404, 409),
 )
 async def delete_invoice(
-    invoice_id: int,
+    invoice_id: IdPath,
     session: SessionDep,
     principal: WriteKey,
     force: Annotated[bool, Query(description="Delete even if an audit used it (admin)")] = False,
@@ -97,6 +189,6 @@ async def unmapped(
     session: SessionDep,
     _: ReadKey,
     period: PeriodQuery,
-    vendor_id: int | None = None,
+    vendor_id: IdQuery = None,
 ) -> object:
     return await service.unmapped(session, period=period, vendor_id=vendor_id)

@@ -190,6 +190,12 @@ async def list_invoices(
     if period is not None:
         stmt = stmt.where(col(VendorInvoice.period) == str(period))
     if invoice_number is not None:
+        if "\x00" in invoice_number:  # PostgreSQL text cannot hold NUL: a 422, not a 500
+            message = "must not contain NUL characters"
+            raise Invalid(
+                "The invoice_number filter is not valid.",
+                errors=[field_error("query.invoice_number", message, "value_error")],
+            )
         stmt = stmt.where(col(VendorInvoice.invoice_number) == invoice_number.strip())
     found: Page[VendorInvoice] = await paginate(session, stmt, VendorInvoice.id, page)
     return Page[VendorInvoiceRead](
