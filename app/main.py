@@ -14,6 +14,8 @@ from fastapi.openapi.utils import get_openapi
 
 from app.api_keys.router import router as api_keys_router
 from app.assets.router import router as assets_router
+from app.audits.router import router as audits_router
+from app.billing.router import router as billing_router
 from app.contracts.router import router as contracts_router
 from app.core.auth import ensure_admin_key
 from app.core.config import Settings, get_settings
@@ -54,6 +56,9 @@ TAGS = [
     {"name": "assets", "description": "Devices and seats deployed at customers"},
     {"name": "vendor-invoices", "description": "Vendor invoices in, matching, unmapped lines"},
     {"name": "webhooks", "description": "Signed vendor pushes and their inbox"},
+    {"name": "customer-invoices", "description": "Invoices to customers"},
+    {"name": "audits", "description": "Audits: the leaks of SPEC section 6 and the money at stake"},
+    {"name": "reports", "description": "Reports"},
     {"name": "api-keys", "description": "API keys (admin)"},
     {"name": "health", "description": "Probes"},
 ]
@@ -112,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets_router,
         vendor_invoices_router,
         webhooks_router,
+        billing_router,
+        audits_router,
         api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -2,6 +2,8 @@
 
 from app.api_keys.models import ApiKey
 from app.assets.models import Asset
+from app.audits.models import Audit, Finding, FindingEvent
+from app.billing.models import BillingRun, CustomerInvoice, CustomerInvoiceLine
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
 from app.core.db import metadata
 from app.core.idempotency import IdempotencyRecord
@@ -18,6 +20,12 @@ for _table in metadata.tables.values():
 
 __all__ = [
     "ApiKey",
+    "Audit",
+    "BillingRun",
+    "CustomerInvoice",
+    "CustomerInvoiceLine",
+    "Finding",
+    "FindingEvent",
     "Asset",
     "Contract",
     "ContractLine",

@@ -1,0 +1,404 @@
+"""Everything an audit of one period needs, gathered set-based: contract positions from
+the month arithmetic, vendor charges through the shared matching query, assets and
+customer invoices, each as one aggregate query (SPEC sections 5 and 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.assets.models import Asset
+from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
+from app.contracts import arithmetic
+from app.core.money import sql_product
+from app.core.periods import Period
+from app.customers.models import Customer
+from app.services.models import Service
+from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
+from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
+from app.vendors.models import Vendor
+
+ZERO = Decimal(0)
+Pair = tuple[int, int]  # (customer_id, service_id)
+
+
+@dataclass
+class ContractPosition:
+    """A customer's lines of one service in the month (SPEC section 5)."""
+
+    units: Decimal = ZERO  # contracted units: quantity on the month's last day
+    price_weight: Decimal = ZERO  # sum of units x unit_price of the lines counted
+    revenue: Decimal = ZERO  # sum of the lines' rounded revenues
+    in_house_cost: Decimal = ZERO  # the same proration at the service's unit_cost
+
+    @property
+    def unit_price(self) -> Fraction | None:
+        """Contract unit price: the quantity-weighted mean of the unit prices of the lines
+        counted in the contracted units, exact (SPEC section 5)."""
+        if self.units == 0:
+            return None
+        return Fraction(self.price_weight) / Fraction(self.units)
+
+
+@dataclass
+class VendorPosition:
+    """Matched vendor lines of one (customer, service) in the month (SPEC section 5)."""
+
+    vendor_id: int
+    units: Decimal = ZERO
+    amount: Decimal = ZERO
+    line_count: int = 0
+
+    @property
+    def mean_cost(self) -> Fraction | None:
+        """Vendor mean unit cost: sum amount / sum quantity, exact (SPEC section 6)."""
+        if self.units == 0:
+            return None
+        return Fraction(self.amount) / Fraction(self.units)
+
+
+@dataclass(frozen=True)
+class InvoiceCharge:
+    """What one vendor invoice charged one (customer, service)."""
+
+    invoice_id: int
+    invoice_number: str
+    invoice_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PriceRise:
+    """Lines of one vendor invoice and one service above its standard unit_cost."""
+
+    invoice_id: int
+    invoice_number: str
+    vendor_id: int
+    service_id: int
+    quantity: Decimal  # sum of the quantities of those lines
+    cost: Decimal  # sum of quantity x unit_cost of those lines, exact
+
+
+@dataclass(frozen=True)
+class UnmappedLine:
+    line_id: int
+    invoice_id: int
+    invoice_number: str
+    vendor_id: int
+    vendor_sku: str
+    account_ref: str
+    amount: Decimal
+    service_id: int | None
+    customer_id: int | None
+
+
+@dataclass(frozen=True)
+class InvoiceTotal:
+    invoice_id: int
+    invoice_number: str
+    vendor_id: int
+    total: Decimal
+    lines_total: Decimal
+
+
+@dataclass
+class AuditData:
+    period: Period
+    vendor_id: int | None
+    customers: dict[int, str] = field(default_factory=dict)
+    services: dict[int, Service] = field(default_factory=dict)
+    vendors: dict[int, str] = field(default_factory=dict)
+    contracts: dict[Pair, ContractPosition] = field(default_factory=dict)
+    customer_revenue: dict[int, Decimal] = field(default_factory=dict)
+    vendor_positions: dict[Pair, VendorPosition] = field(default_factory=dict)
+    charges: dict[Pair, list[InvoiceCharge]] = field(default_factory=dict)
+    vendors_invoicing: set[int] = field(default_factory=set)
+    price_rises: list[PriceRise] = field(default_factory=list)
+    previous_mean_cost: dict[int, Fraction] = field(default_factory=dict)
+    unmapped: list[UnmappedLine] = field(default_factory=list)
+    invoice_totals: list[InvoiceTotal] = field(default_factory=list)
+    billed_customers: set[int] = field(default_factory=set)
+    invoiced_units: dict[Pair, Decimal] = field(default_factory=dict)
+    deployed: dict[Pair, int] = field(default_factory=dict)
+    last_contract_end: dict[Pair, date] = field(default_factory=dict)
+    # Narrowed to customers (the per-customer report): services of theirs charged above
+    # the standard unit_cost.
+    price_rise_pairs: set[Pair] = field(default_factory=set)
+
+
+async def load(
+    session: AsyncSession,
+    *,
+    period: Period,
+    vendor_id: int | None = None,
+    customer_ids: Collection[int] | None = None,
+) -> AuditData:
+    """Gather the audit's inputs for the period; `customer_ids` narrows everything to
+    those customers (the per-customer report)."""
+    data = AuditData(period=period, vendor_id=vendor_id)
+    first, last = period.first_day, period.last_day
+    month = str(period)
+
+    data.services = {s.id: s for s in (await session.scalars(select(Service))).all() if s.id}
+    vendor_rows: Any = (await session.execute(select(col(Vendor.id), col(Vendor.name)))).all()
+    data.vendors = dict(vendor_rows)
+
+    # Contract positions: the one month-arithmetic module (SPEC section 5).
+    terms = await arithmetic.load_line_terms(
+        session, customer_ids=customer_ids, overlapping=(first, last)
+    )
+    for line in terms:
+        service = data.services[line.service_id]
+        position = data.contracts.setdefault(
+            (line.customer_id, line.service_id), ContractPosition()
+        )
+        units = arithmetic.contracted_units(line, period)
+        position.units += units
+        position.price_weight += units * line.unit_price
+        revenue = arithmetic.revenue(line, period)
+        position.revenue += revenue
+        if service.vendor_id is None:
+            position.in_house_cost += arithmetic.in_house_cost(line, period, service.unit_cost)
+        data.customer_revenue[line.customer_id] = (
+            data.customer_revenue.get(line.customer_id, ZERO) + revenue
+        )
+
+    line_t = VendorInvoiceLine
+    vendor_filter: list[Any] = [col(line_t.period) == month]
+    if vendor_id is not None:
+        vendor_filter.append(col(line_t.vendor_id) == vendor_id)
+    matched_filter = [
+        *vendor_filter,
+        matched_service_id.isnot(None),
+        matched_customer_id.isnot(None),
+    ]
+    if customer_ids is not None:
+        matched_filter.append(matched_customer_id.in_(list(customer_ids)))
+
+    # Vendor positions and per-invoice charges of matched lines (SPEC section 5).
+    rows: Any = await session.execute(
+        join_matches(
+            select(
+                matched_customer_id,
+                matched_service_id,
+                col(line_t.vendor_id),
+                col(line_t.invoice_id),
+                func.sum(col(line_t.quantity)),
+                func.sum(col(line_t.amount)),
+                func.count(),
+            ).select_from(line_t)
+        )
+        .where(*matched_filter)
+        .group_by(
+            matched_customer_id, matched_service_id, col(line_t.vendor_id), col(line_t.invoice_id)
+        )
+    )
+    per_invoice: list[tuple[int, int, int, int, Decimal]] = []
+    for customer_id, service_id, line_vendor, invoice_id, quantity, amount, count in rows.all():
+        charged = data.vendor_positions.setdefault(
+            (customer_id, service_id), VendorPosition(vendor_id=line_vendor)
+        )
+        charged.units += quantity
+        charged.amount += amount
+        charged.line_count += count
+        per_invoice.append((customer_id, service_id, line_vendor, invoice_id, amount))
+
+    invoices = await _invoices(session, month, vendor_id)
+    for customer_id, service_id, _vendor, invoice_id, amount in per_invoice:
+        number, invoice_date = invoices[invoice_id][:2]
+        data.charges.setdefault((customer_id, service_id), []).append(
+            InvoiceCharge(invoice_id, number, invoice_date, amount)
+        )
+    data.vendors_invoicing = {vendor for _n, _d, vendor, _t in invoices.values()}
+
+    if customer_ids is None:
+        await _load_vendor_side(session, data, vendor_filter, invoices)
+    else:
+        rises: Any = await session.execute(
+            join_matches(select(matched_customer_id, matched_service_id).select_from(line_t))
+            .where(*matched_filter, col(line_t.unit_cost) > col(Service.unit_cost))
+            .distinct()
+        )
+        data.price_rise_pairs = {(c, s) for c, s in rises.all()}
+
+    # Customer invoices: who is billed for the month, and the units invoiced.
+    billed = select(distinct(col(CustomerInvoice.customer_id))).where(
+        col(CustomerInvoice.period) == month,
+        col(CustomerInvoice.status) != InvoiceStatus.void.value,
+    )
+    invoiced = (
+        select(
+            col(CustomerInvoice.customer_id),
+            col(CustomerInvoiceLine.service_id),
+            func.sum(col(CustomerInvoiceLine.quantity)),
+        )
+        .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
+        .where(
+            col(CustomerInvoice.period) == month,
+            col(CustomerInvoice.status) != InvoiceStatus.void.value,
+            col(CustomerInvoiceLine.service_id).isnot(None),
+        )
+        .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
+    )
+    # Deployed units: assets counted on the month's last day (SPEC sections 3 and 5).
+    deployed = (
+        select(col(Asset.customer_id), col(Asset.service_id), func.count())
+        .where(
+            col(Asset.installed_on) <= last,
+            or_(col(Asset.removed_on).is_(None), col(Asset.removed_on) > last),
+        )
+        .group_by(col(Asset.customer_id), col(Asset.service_id))
+    )
+    if customer_ids is not None:
+        ids = list(customer_ids)
+        billed = billed.where(col(CustomerInvoice.customer_id).in_(ids))
+        invoiced = invoiced.where(col(CustomerInvoice.customer_id).in_(ids))
+        deployed = deployed.where(col(Asset.customer_id).in_(ids))
+    data.billed_customers = set((await session.scalars(billed)).all())
+    data.invoiced_units = {
+        (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
+    }
+    deployed_rows: Any = (await session.execute(deployed)).all()
+    data.deployed = {(c, s): n for c, s, n in deployed_rows}
+
+    await _last_contract_ends(session, data, period)
+    customer_query = select(col(Customer.id), col(Customer.name))
+    if customer_ids is not None:
+        customer_query = customer_query.where(col(Customer.id).in_(list(customer_ids)))
+    customer_rows: Any = (await session.execute(customer_query)).all()
+    data.customers = dict(customer_rows)
+    return data
+
+
+async def _invoices(
+    session: AsyncSession, month: str, vendor_id: int | None
+) -> dict[int, tuple[str, date, int, Decimal]]:
+    query = select(
+        col(VendorInvoice.id),
+        col(VendorInvoice.invoice_number),
+        col(VendorInvoice.invoice_date),
+        col(VendorInvoice.vendor_id),
+        col(VendorInvoice.total),
+    ).where(col(VendorInvoice.period) == month)
+    if vendor_id is not None:
+        query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
+    rows: Any = (await session.execute(query)).all()
+    return {i: (n, d, v, t) for i, n, d, v, t in rows}
+
+
+async def _load_vendor_side(
+    session: AsyncSession,
+    data: AuditData,
+    vendor_filter: list[Any],
+    invoices: dict[int, tuple[str, date, int, Decimal]],
+) -> None:
+    """Findings about vendor invoices as such: price rises, unmapped lines, totals."""
+    line_t = VendorInvoiceLine
+    # PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost.
+    rises: Any = await session.execute(
+        select(
+            col(line_t.invoice_id),
+            col(line_t.vendor_id),
+            col(Service.id),
+            func.sum(col(line_t.quantity)),
+            func.sum(sql_product(col(line_t.quantity), 4, col(line_t.unit_cost), 4)),
+        )
+        .join(
+            Service,
+            and_(
+                col(Service.vendor_id) == col(line_t.vendor_id),
+                col(Service.vendor_sku) == col(line_t.vendor_sku),
+            ),
+        )
+        .where(*vendor_filter, col(line_t.unit_cost) > col(Service.unit_cost))
+        .group_by(col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id))
+    )
+    data.price_rises = [
+        PriceRise(invoice_id, invoices[invoice_id][0], vendor, service_id, quantity, cost)
+        for invoice_id, vendor, service_id, quantity, cost in rises.all()
+    ]
+    if data.price_rises:
+        previous = str(data.period.previous())
+        prior_filter: list[Any] = [col(line_t.period) == previous]
+        if data.vendor_id is not None:
+            prior_filter.append(col(line_t.vendor_id) == data.vendor_id)
+        prior: Any = await session.execute(
+            join_matches(
+                select(
+                    matched_service_id,
+                    func.sum(col(line_t.quantity)),
+                    func.sum(col(line_t.amount)),
+                ).select_from(line_t)
+            )
+            .where(*prior_filter, matched_service_id.isnot(None))
+            .group_by(matched_service_id)
+        )
+        data.previous_mean_cost = {
+            service_id: Fraction(amount) / Fraction(quantity)
+            for service_id, quantity, amount in prior.all()
+            if quantity
+        }
+
+    # UNMAPPED_SKU / UNMAPPED_ACCOUNT: one per vendor line that matches nothing.
+    unmapped: Any = await session.execute(
+        join_matches(
+            select(
+                col(line_t.id),
+                col(line_t.invoice_id),
+                col(line_t.vendor_id),
+                col(line_t.vendor_sku),
+                col(line_t.account_ref),
+                col(line_t.amount),
+                matched_service_id,
+                matched_customer_id,
+            ).select_from(line_t)
+        ).where(*vendor_filter, or_(matched_service_id.is_(None), matched_customer_id.is_(None)))
+    )
+    data.unmapped = [
+        UnmappedLine(
+            line_id, invoice_id, invoices[invoice_id][0], vendor, sku, ref, amount, sid, cid
+        )
+        for line_id, invoice_id, vendor, sku, ref, amount, sid, cid in unmapped.all()
+    ]
+
+    # INVOICE_TOTAL_MISMATCH: each invoice's total against the sum of its lines.
+    sums: Any = await session.execute(
+        select(col(line_t.invoice_id), func.sum(col(line_t.amount)))
+        .where(*vendor_filter)
+        .group_by(col(line_t.invoice_id))
+    )
+    line_sums = dict(sums.all())
+    data.invoice_totals = [
+        InvoiceTotal(invoice_id, number, vendor, total, line_sums.get(invoice_id, ZERO))
+        for invoice_id, (number, _date, vendor, total) in invoices.items()
+    ]
+
+
+async def _last_contract_ends(session: AsyncSession, data: AuditData, period: Period) -> None:
+    """For messages about orphaned cost: when the pair's last contract line ended."""
+    orphans = {
+        pair
+        for pair in data.vendor_positions
+        if data.contracts.get(pair, ContractPosition()).units == 0
+    }
+    if not orphans:
+        return
+    terms = await arithmetic.load_line_terms(
+        session,
+        customer_ids={c for c, _ in orphans},
+        service_ids={s for _, s in orphans},
+    )
+    for line in terms:
+        pair = (line.customer_id, line.service_id)
+        end = line.end
+        if pair in orphans and end is not None and end < period.last_day:
+            if pair not in data.last_contract_end or end > data.last_contract_end[pair]:
+                data.last_contract_end[pair] = end

@@ -1,0 +1,191 @@
+"""Audit runs, their findings, and the status history that survives re-runs (SPEC section 6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel
+from pydantic import Field as PField
+from sqlalchemy import Column, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from app.core.columns import created_at_field, decimal_field, fk_field
+from app.core.db import UtcDateTime
+from app.core.money import AmountOut, PriceOut, QuantityOut
+from app.core.periods import PeriodField
+from app.core.schemas import InputModel, ReadModel
+from app.core.types import FreeText, Id
+
+
+class FindingType(StrEnum):
+    ORPHANED_COST = "ORPHANED_COST"
+    UNBILLED_UNITS = "UNBILLED_UNITS"
+    OVERBILLED_UNITS = "OVERBILLED_UNITS"
+    PRICE_INCREASE = "PRICE_INCREASE"
+    NEGATIVE_MARGIN = "NEGATIVE_MARGIN"
+    UNMAPPED_SKU = "UNMAPPED_SKU"
+    UNMAPPED_ACCOUNT = "UNMAPPED_ACCOUNT"
+    DUPLICATE_CHARGE = "DUPLICATE_CHARGE"
+    INVOICE_TOTAL_MISMATCH = "INVOICE_TOTAL_MISMATCH"
+    MISSING_BILLING = "MISSING_BILLING"
+    UNBILLED_ASSETS = "UNBILLED_ASSETS"
+
+
+class Severity(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class FindingStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+    dismissed = "dismissed"
+
+
+class Audit(SQLModel, table=True):
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(sa_column=Column(String(7), nullable=False, index=True))
+    vendor_id: int | None = fk_field("vendor.id", nullable=True, index=False)
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    finding_count: int = Field(sa_column=Column(Integer, nullable=False))
+    total_impact: Decimal = decimal_field(2)
+    # {"TYPE": {"count": n, "impact": "..."}}: fixed when the audit runs.
+    by_type: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = created_at_field()
+
+
+class Finding(SQLModel, table=True):
+    __tablename__ = "finding"
+    __table_args__ = (
+        Index("ix_finding_audit_id_type", "audit_id", "type"),
+        Index("ix_finding_fingerprint", "fingerprint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    audit_id: int = fk_field("audit.id", index=False)
+    type: str = Field(sa_column=Column(String(32), nullable=False))
+    severity: str = Field(sa_column=Column(String(8), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    # Same type, customer, service, vendor, vendor invoice (and sku/account for the
+    # UNMAPPED_* types) in the same period: the same finding across re-runs.
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    customer_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    service_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    vendor_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    vendor_invoice_id: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, index=True)
+    )
+    vendor_invoice_line_id: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True)
+    )
+    vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    account_ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    expected_quantity: Decimal | None = decimal_field(4, nullable=True)
+    actual_quantity: Decimal | None = decimal_field(4, nullable=True)
+    expected_unit_amount: Decimal | None = decimal_field(4, nullable=True)
+    actual_unit_amount: Decimal | None = decimal_field(4, nullable=True)
+    previous_unit_cost: Decimal | None = decimal_field(4, nullable=True)
+    impact: Decimal = decimal_field(2)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status_changed_by: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True)
+    )
+    status_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    created_at: datetime = created_at_field()
+
+
+class FindingEvent(SQLModel, table=True):
+    """A status or note change, kept by fingerprint so a re-run's finding shows it too."""
+
+    __tablename__ = "finding_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    finding_id: int = fk_field("finding.id", index=False)
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_by: str = Field(sa_column=Column(String(200), nullable=False))
+    changed_at: datetime = created_at_field()
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class AuditCreate(InputModel):
+    period: PeriodField
+    vendor_id: Id | None = PField(
+        default=None,
+        description="Only findings about this vendor's invoices and services "
+        "(MISSING_BILLING and UNBILLED_ASSETS are left out)",
+    )
+
+
+class TypeSummary(BaseModel):
+    count: int
+    impact: AmountOut
+
+
+class AuditSummary(BaseModel):
+    count: int
+    total_impact: AmountOut
+    by_type: dict[str, TypeSummary]
+
+
+class AuditRead(ReadModel):
+    id: int
+    period: str
+    vendor_id: int | None
+    created_by: str
+    created_at: datetime
+    summary: AuditSummary
+
+
+class FindingEventRead(ReadModel):
+    status: FindingStatus
+    note: str | None
+    changed_by: str
+    changed_at: datetime
+
+
+class FindingRead(ReadModel):
+    id: int
+    audit_id: int
+    type: FindingType
+    severity: Severity
+    status: FindingStatus
+    customer_id: int | None
+    service_id: int | None
+    vendor_id: int | None
+    vendor_invoice_id: int | None
+    vendor_invoice_line_id: int | None
+    vendor_sku: str | None
+    account_ref: str | None
+    expected_quantity: QuantityOut | None
+    actual_quantity: QuantityOut | None
+    expected_unit_amount: PriceOut | None
+    actual_unit_amount: PriceOut | None
+    previous_unit_cost: PriceOut | None
+    impact: AmountOut
+    message: str
+    note: str | None
+    status_changed_by: str | None
+    status_changed_at: datetime | None
+    created_at: datetime
+
+
+class FindingDetail(FindingRead):
+    history: list[FindingEventRead]
+
+
+class FindingUpdate(InputModel):
+    status: FindingStatus | None = None
+    note: FreeText = None

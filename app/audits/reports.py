@@ -1,0 +1,48 @@
+"""Schemas of the per-customer audit report (SPEC section 6)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from app.core.money import AmountOut, PriceOut, QuantityOut
+from app.core.periods import PeriodField
+
+
+class CustomerAuditRow(BaseModel):
+    service_id: int
+    service_name: str
+    sku: str
+    vendor_id: int | None
+    contracted_units: QuantityOut
+    vendor_units: QuantityOut
+    deployed_units: QuantityOut
+    invoiced_units: QuantityOut
+    contract_unit_price: PriceOut | None = Field(
+        description="Quantity-weighted mean unit price of the lines counted (SPEC section 5)"
+    )
+    vendor_mean_unit_cost: PriceOut | None = Field(
+        description="Sum of matched vendor amounts / sum of their quantities"
+    )
+    revenue: AmountOut
+    cost: AmountOut
+    profit: AmountOut
+    margin: Decimal | None = Field(
+        description="profit / revenue, 4 decimals; null when revenue is 0"
+    )
+    finding_types: list[str] = Field(description="Finding types of SPEC section 6 that apply")
+
+
+class CustomerAuditReport(BaseModel):
+    customer_id: int
+    customer_name: str
+    period: PeriodField
+    rows: list[CustomerAuditRow]
+    revenue: AmountOut
+    cost: AmountOut
+    profit: AmountOut
+    margin: Decimal | None
+    finding_types: list[str] = Field(
+        description="Customer-level finding types that apply (MISSING_BILLING)"
+    )

@@ -1,0 +1,169 @@
+"""HTTP for audits, findings and the per-customer audit report."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Query
+from pydantic import TypeAdapter, ValidationError
+
+from app.audits import service
+from app.audits.models import (
+    AuditCreate,
+    AuditRead,
+    FindingDetail,
+    FindingRead,
+    FindingStatus,
+    FindingType,
+    FindingUpdate,
+)
+from app.audits.reports import CustomerAuditReport
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import Invalid, field_error, problem_responses
+from app.core.money import NonNegativeAmount
+from app.core.pagination import Page, PageDep
+from app.core.periods import OptionalPeriodQuery, PeriodQuery
+from app.core.routing import api_router
+from app.core.types import MAX_ID, IdPath, IdQuery
+
+router = api_router()
+
+_AMOUNT = TypeAdapter(NonNegativeAmount)
+
+
+def _min_impact(
+    min_impact: Annotated[
+        str | None, Query(description="Only findings with at least this impact", examples=["10"])
+    ] = None,
+) -> Decimal | None:
+    if min_impact is None:
+        return None
+    try:
+        return _AMOUNT.validate_python(min_impact)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise Invalid(
+            "min_impact is not valid.", errors=[field_error("query.min_impact", message)]
+        ) from None
+
+
+@router.post(
+    "/audits",
+    status_code=201,
+    response_model=AuditRead,
+    tags=["audits"],
+    summary="Run an audit of a period",
+    description="Computes every finding type of SPEC section 6 for the period (optionally one "
+    "vendor) and stores the run; findings found again keep their status, note and history.",
+    responses=problem_responses(401, 403, 422),
+)
+async def run_audit(body: AuditCreate, session: SessionDep, principal: WriteKey) -> object:
+    return await service.run_audit(session, data=body, actor=principal.name)
+
+
+@router.get(
+    "/audits",
+    response_model=Page[AuditRead],
+    tags=["audits"],
+    summary="List audits",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_audits(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    period: OptionalPeriodQuery,
+    vendor_id: IdQuery = None,
+) -> object:
+    return await service.list_audits(session, page=page, period=period, vendor_id=vendor_id)
+
+
+@router.get(
+    "/audits/{audit_id}",
+    response_model=AuditRead,
+    tags=["audits"],
+    summary="Get an audit with its summary",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_audit(audit_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_audit(session, audit_id=audit_id)
+
+
+@router.get(
+    "/audits/{audit_id}/findings",
+    response_model=Page[FindingRead],
+    tags=["audits"],
+    summary="List an audit's findings, biggest impact first",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_findings(
+    audit_id: IdPath,
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    min_impact: Annotated[Decimal | None, Depends(_min_impact)],
+    type: FindingType | None = None,
+    customer_id: IdQuery = None,
+    service_id: IdQuery = None,
+    vendor_id: IdQuery = None,
+    status: FindingStatus | None = None,
+) -> object:
+    return await service.list_findings(
+        session,
+        audit_id=audit_id,
+        page=page,
+        type=type,
+        customer_id=customer_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        status=status,
+        min_impact=min_impact,
+    )
+
+
+@router.get(
+    "/findings/{finding_id}",
+    response_model=FindingDetail,
+    tags=["audits"],
+    summary="Get a finding with its status history",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_finding(finding_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_finding(session, finding_id=finding_id)
+
+
+@router.patch(
+    "/findings/{finding_id}",
+    response_model=FindingDetail,
+    tags=["audits"],
+    summary="Set a finding's status and note",
+    description="open, acknowledged, resolved or dismissed; records who (the key's name) and "
+    "when. The status and note carry over to the same finding in later audits of the period.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_finding(
+    finding_id: IdPath, body: FindingUpdate, session: SessionDep, principal: WriteKey
+) -> object:
+    return await service.update_finding(
+        session, finding_id=finding_id, data=body, actor=principal.name
+    )
+
+
+@router.get(
+    "/reports/customer-audit",
+    response_model=CustomerAuditReport,
+    tags=["reports"],
+    summary="A customer's audit for a period, one row per service",
+    description="Contracted, vendor, deployed and invoiced units, contract unit price, vendor "
+    "mean unit cost, revenue, cost, profit, margin and the finding types that apply.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def customer_audit(
+    session: SessionDep,
+    _: ReadKey,
+    period: PeriodQuery,
+    customer_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+) -> object:
+    return await service.customer_audit(session, customer_id=customer_id, period=period)

@@ -1,0 +1,454 @@
+"""One rule per finding type of SPEC section 6, named after its code. Each reads the
+aggregates of `AuditData` (gathered set-based in data.py) and returns finding drafts;
+impacts are computed exactly and rounded half-up once; a finding whose impact rounds to
+0.00 or less is not produced.
+
+Quantities and unit amounts on a finding: `expected_*` is the contract's side (contracted
+units, contract unit price, or the standard cost for PRICE_INCREASE), `actual_*` is what
+was observed (vendor units and mean unit cost, or deployed units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from app.audits.data import AuditData, ContractPosition, Pair, VendorPosition
+from app.audits.models import FindingType, Severity
+from app.core.money import format_amount, format_price, format_quantity, round_half_up
+
+ZERO = Decimal(0)
+NO_CONTRACT = ContractPosition()
+
+
+@dataclass(frozen=True)
+class Draft:
+    type: FindingType
+    impact: Decimal
+    message: str
+    customer_id: int | None = None
+    service_id: int | None = None
+    vendor_id: int | None = None
+    vendor_invoice_id: int | None = None
+    vendor_invoice_line_id: int | None = None
+    vendor_sku: str | None = None
+    account_ref: str | None = None
+    expected_quantity: Decimal | None = None
+    actual_quantity: Decimal | None = None
+    expected_unit_amount: Decimal | None = None
+    actual_unit_amount: Decimal | None = None
+    previous_unit_cost: Decimal | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.type]
+
+
+SEVERITY = {
+    FindingType.ORPHANED_COST: Severity.high,
+    FindingType.UNBILLED_UNITS: Severity.high,
+    FindingType.MISSING_BILLING: Severity.high,
+    FindingType.UNBILLED_ASSETS: Severity.high,
+    FindingType.DUPLICATE_CHARGE: Severity.high,
+    FindingType.PRICE_INCREASE: Severity.medium,
+    FindingType.NEGATIVE_MARGIN: Severity.medium,
+    FindingType.OVERBILLED_UNITS: Severity.medium,
+    FindingType.INVOICE_TOTAL_MISMATCH: Severity.medium,
+    FindingType.UNMAPPED_SKU: Severity.low,
+    FindingType.UNMAPPED_ACCOUNT: Severity.low,
+}
+
+
+def unit(value: Fraction | Decimal | None) -> Decimal | None:
+    """A unit amount as stored on a finding: 4 places, half-up (the impact itself is
+    computed from the exact value)."""
+    return None if value is None else round_half_up(Fraction(value), 4)
+
+
+class _Names:
+    def __init__(self, data: AuditData) -> None:
+        self.data = data
+
+    def customer(self, customer_id: int | None) -> str:
+        return self.data.customers.get(customer_id or 0, f"customer {customer_id}")
+
+    def service(self, service_id: int | None) -> str:
+        service = self.data.services.get(service_id or 0)
+        return service.name if service else f"service {service_id}"
+
+    def vendor(self, vendor_id: int | None) -> str:
+        return self.data.vendors.get(vendor_id or 0, f"vendor {vendor_id}")
+
+
+def _q(value: Decimal) -> str:
+    return format_quantity(value)
+
+
+def _m(value: Decimal | Fraction) -> str:
+    return format_amount(round_half_up(Fraction(value)))
+
+
+def _p(value: Fraction | Decimal) -> str:
+    return format_price(round_half_up(Fraction(value), 4))
+
+
+def _pairs(data: AuditData) -> Iterable[tuple[Pair, ContractPosition, VendorPosition]]:
+    for pair, charged in sorted(data.vendor_positions.items()):
+        yield pair, data.contracts.get(pair, NO_CONTRACT), charged
+
+
+def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after its code
+    """Matched vendor lines for (customer, service) whose contracted units are 0: the MSP
+    pays for something nobody is billed for. Impact: the sum of their amounts."""
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), contract, charged in _pairs(data):
+        if contract.units != 0:
+            continue
+        impact = round_half_up(charged.amount)
+        if impact <= 0:
+            continue
+        ended = data.last_contract_end.get((customer_id, service_id))
+        why = f"contract ended {ended}" if ended else "no contract line was ever sold"
+        drafts.append(
+            Draft(
+                FindingType.ORPHANED_COST,
+                impact,
+                f"{names.customer(customer_id)}: {names.vendor(charged.vendor_id)} charged "
+                f"{_q(charged.units)} x {names.service(service_id)} ({_m(charged.amount)}) for "
+                f"{data.period}, but no active contract covers it ({why}).",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=charged.vendor_id,
+                expected_quantity=contract.units,
+                actual_quantity=charged.units,
+                actual_unit_amount=unit(charged.mean_cost),
+            )
+        )
+    return drafts
+
+
+def UNBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
+    """Vendor units > contracted units > 0. Impact: (vendor - contracted units) x contract
+    unit price."""
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), contract, charged in _pairs(data):
+        price = contract.unit_price
+        if price is None or not charged.units > contract.units > 0:
+            continue
+        missing = charged.units - contract.units
+        impact = round_half_up(Fraction(missing) * price)
+        if impact <= 0:
+            continue
+        drafts.append(
+            Draft(
+                FindingType.UNBILLED_UNITS,
+                impact,
+                f"{names.customer(customer_id)}: {names.vendor(charged.vendor_id)} charged "
+                f"{_q(charged.units)} x {names.service(service_id)} for {data.period} but the "
+                f"contract bills {_q(contract.units)}; {_q(missing)} unbilled at {_p(price)} "
+                f"= {format_amount(impact)}.",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=charged.vendor_id,
+                expected_quantity=contract.units,
+                actual_quantity=charged.units,
+                expected_unit_amount=unit(price),
+                actual_unit_amount=unit(charged.mean_cost),
+            )
+        )
+    return drafts
+
+
+def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
+    """Contracted units > vendor units, for a vendor service whose vendor has at least one
+    invoice for the month. Impact: (contracted - vendor units) x contract unit price."""
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), contract in sorted(data.contracts.items()):
+        service = data.services[service_id]
+        vendor_id = service.vendor_id
+        if vendor_id is None or vendor_id not in data.vendors_invoicing:
+            continue
+        if data.vendor_id is not None and vendor_id != data.vendor_id:
+            continue
+        price = contract.unit_price
+        charged = data.vendor_positions.get((customer_id, service_id))
+        vendor_units = charged.units if charged else ZERO
+        if price is None or not contract.units > vendor_units:
+            continue
+        extra = contract.units - vendor_units
+        impact = round_half_up(Fraction(extra) * price)
+        if impact <= 0:
+            continue
+        drafts.append(
+            Draft(
+                FindingType.OVERBILLED_UNITS,
+                impact,
+                f"{names.customer(customer_id)}: the contract bills {_q(contract.units)} x "
+                f"{names.service(service_id)} for {data.period} but {names.vendor(vendor_id)} "
+                f"charged {_q(vendor_units)}; {_q(extra)} units at {_p(price)} "
+                f"= {format_amount(impact)} billed without a vendor seat.",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=vendor_id,
+                expected_quantity=contract.units,
+                actual_quantity=vendor_units,
+                expected_unit_amount=unit(price),
+                actual_unit_amount=unit(charged.mean_cost) if charged else None,
+            )
+        )
+    return drafts
+
+
+def PRICE_INCREASE(data: AuditData) -> list[Draft]:  # noqa: N802
+    """Vendor lines matched to a service whose unit_cost exceeds the service's standard
+    unit_cost, one finding per (vendor invoice, service). Impact: sum over those lines of
+    (unit_cost - standard) x quantity."""
+    names, drafts = _Names(data), []
+    for rise in sorted(data.price_rises, key=lambda r: (r.invoice_id, r.service_id)):
+        service = data.services[rise.service_id]
+        standard = service.unit_cost
+        impact = round_half_up(Fraction(rise.cost) - Fraction(standard) * Fraction(rise.quantity))
+        if impact <= 0:
+            continue
+        mean = Fraction(rise.cost) / Fraction(rise.quantity) if rise.quantity else None
+        previous = data.previous_mean_cost.get(rise.service_id)
+        before = (
+            f"; the mean unit cost in {data.period.previous()} was {_p(previous)}"
+            if previous is not None
+            else ""
+        )
+        charged = f"a mean {_p(mean)}" if mean is not None else "more"
+        drafts.append(
+            Draft(
+                FindingType.PRICE_INCREASE,
+                impact,
+                f"{names.vendor(rise.vendor_id)} invoice {rise.invoice_number} charged "
+                f"{names.service(rise.service_id)} at {charged} per unit against the standard "
+                f"cost {format_price(standard)} ({_q(rise.quantity)} units, "
+                f"{format_amount(impact)} more){before}.",
+                service_id=rise.service_id,
+                vendor_id=rise.vendor_id,
+                vendor_invoice_id=rise.invoice_id,
+                actual_quantity=rise.quantity,
+                expected_unit_amount=standard,
+                actual_unit_amount=unit(mean),
+                previous_unit_cost=unit(previous),
+            )
+        )
+    return drafts
+
+
+def NEGATIVE_MARGIN(data: AuditData) -> list[Draft]:  # noqa: N802
+    """Contracted units > 0 and vendor units > 0, and the contract unit price < the vendor's
+    mean unit cost. Impact: (mean cost - contract unit price) x min(contracted, vendor)."""
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), contract, charged in _pairs(data):
+        price, cost = contract.unit_price, charged.mean_cost
+        if price is None or cost is None or not (contract.units > 0 and charged.units > 0):
+            continue
+        if not price < cost:
+            continue
+        units = min(contract.units, charged.units)
+        impact = round_half_up((cost - price) * Fraction(units))
+        if impact <= 0:
+            continue
+        drafts.append(
+            Draft(
+                FindingType.NEGATIVE_MARGIN,
+                impact,
+                f"{names.customer(customer_id)}: {names.service(service_id)} sells at "
+                f"{_p(price)} per unit but {names.vendor(charged.vendor_id)} charges a mean "
+                f"{_p(cost)} for {data.period}; {_q(units)} units lose {format_amount(impact)}.",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=charged.vendor_id,
+                expected_quantity=contract.units,
+                actual_quantity=charged.units,
+                expected_unit_amount=unit(price),
+                actual_unit_amount=unit(cost),
+            )
+        )
+    return drafts
+
+
+def _unmapped(data: AuditData, kind: FindingType) -> list[Draft]:
+    names, drafts = _Names(data), []
+    for line in sorted(data.unmapped, key=lambda u: u.line_id):
+        if kind is FindingType.UNMAPPED_SKU and line.service_id is not None:
+            continue
+        if kind is FindingType.UNMAPPED_ACCOUNT and line.customer_id is not None:
+            continue
+        impact = round_half_up(line.amount)
+        if impact <= 0:
+            continue
+        vendor = names.vendor(line.vendor_id)
+        if kind is FindingType.UNMAPPED_SKU:
+            what = (
+                f"SKU '{line.vendor_sku}' matches no service of {vendor}: set a service's "
+                "vendor_sku"
+            )
+        else:
+            what = (
+                f"account '{line.account_ref}' matches no customer's {vendor} account: add a "
+                "vendor account to the customer"
+            )
+        drafts.append(
+            Draft(
+                kind,
+                impact,
+                f"{vendor} invoice {line.invoice_number}: {what} ({format_amount(impact)} "
+                f"for {data.period}).",
+                customer_id=line.customer_id,
+                service_id=line.service_id,
+                vendor_id=line.vendor_id,
+                vendor_invoice_id=line.invoice_id,
+                vendor_invoice_line_id=line.line_id,
+                vendor_sku=line.vendor_sku,
+                account_ref=line.account_ref,
+            )
+        )
+    return drafts
+
+
+def UNMAPPED_SKU(data: AuditData) -> list[Draft]:  # noqa: N802
+    """A vendor line whose vendor_sku matches no service of that vendor. Impact: its amount."""
+    return _unmapped(data, FindingType.UNMAPPED_SKU)
+
+
+def UNMAPPED_ACCOUNT(data: AuditData) -> list[Draft]:  # noqa: N802
+    """A vendor line whose account_ref matches no customer's vendor account. Impact: its
+    amount."""
+    return _unmapped(data, FindingType.UNMAPPED_ACCOUNT)
+
+
+def DUPLICATE_CHARGE(data: AuditData) -> list[Draft]:  # noqa: N802
+    """The same (vendor, customer, service) charged on more than one invoice of that vendor
+    for the month. Impact: the amounts on all but the earliest invoice (by invoice_date,
+    then number)."""
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), charges in sorted(data.charges.items()):
+        if len(charges) < 2:
+            continue
+        ordered = sorted(charges, key=lambda c: (c.invoice_date, c.invoice_number))
+        impact = round_half_up(sum((c.amount for c in ordered[1:]), ZERO))
+        if impact <= 0:
+            continue
+        vendor_id = data.vendor_positions[(customer_id, service_id)].vendor_id
+        numbers = ", ".join(c.invoice_number for c in ordered)
+        drafts.append(
+            Draft(
+                FindingType.DUPLICATE_CHARGE,
+                impact,
+                f"{names.customer(customer_id)}: {names.vendor(vendor_id)} charged "
+                f"{names.service(service_id)} on {len(ordered)} invoices for {data.period} "
+                f"({numbers}); {format_amount(impact)} beyond the first, "
+                f"{ordered[0].invoice_number}.",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=vendor_id,
+            )
+        )
+    return drafts
+
+
+def INVOICE_TOTAL_MISMATCH(data: AuditData) -> list[Draft]:  # noqa: N802
+    """A vendor invoice whose total differs from the sum of its line amounts. Impact: the
+    absolute difference."""
+    names, drafts = _Names(data), []
+    for invoice in sorted(data.invoice_totals, key=lambda i: i.invoice_id):
+        impact = round_half_up(abs(invoice.total - invoice.lines_total))
+        if impact <= 0:
+            continue
+        drafts.append(
+            Draft(
+                FindingType.INVOICE_TOTAL_MISMATCH,
+                impact,
+                f"{names.vendor(invoice.vendor_id)} invoice {invoice.invoice_number}: the total "
+                f"is {format_amount(invoice.total)} but its lines add up to "
+                f"{format_amount(invoice.lines_total)} (difference {format_amount(impact)}).",
+                vendor_id=invoice.vendor_id,
+                vendor_invoice_id=invoice.invoice_id,
+            )
+        )
+    return drafts
+
+
+def MISSING_BILLING(data: AuditData) -> list[Draft]:  # noqa: N802
+    """A customer with contracted revenue > 0 in the month and no customer invoice for it
+    (a void one does not count). Impact: the contracted revenue."""
+    if data.vendor_id is not None:
+        return []
+    names, drafts = _Names(data), []
+    for customer_id, revenue in sorted(data.customer_revenue.items()):
+        if revenue <= 0 or customer_id in data.billed_customers:
+            continue
+        drafts.append(
+            Draft(
+                FindingType.MISSING_BILLING,
+                revenue,
+                f"{names.customer(customer_id)}: contracted revenue of {format_amount(revenue)} "
+                f"for {data.period}, but no customer invoice for the month.",
+                customer_id=customer_id,
+            )
+        )
+    return drafts
+
+
+def UNBILLED_ASSETS(data: AuditData) -> list[Draft]:  # noqa: N802
+    """Deployed units > contracted units for (customer, service). Impact: (deployed -
+    contracted units) x contract unit price, or the service's list price when nothing is
+    contracted."""
+    if data.vendor_id is not None:
+        return []
+    names, drafts = _Names(data), []
+    for (customer_id, service_id), count in sorted(data.deployed.items()):
+        contract = data.contracts.get((customer_id, service_id), NO_CONTRACT)
+        deployed = Decimal(count)
+        if not deployed > contract.units:
+            continue
+        service = data.services[service_id]
+        price = contract.unit_price
+        if price is None:
+            price = Fraction(service.unit_price)
+        missing = deployed - contract.units
+        impact = round_half_up(Fraction(missing) * price)
+        if impact <= 0:
+            continue
+        last_day = data.period.last_day
+        drafts.append(
+            Draft(
+                FindingType.UNBILLED_ASSETS,
+                impact,
+                f"{names.customer(customer_id)}: {_q(deployed)} x {service.name} deployed on "
+                f"{last_day} but the contract bills {_q(contract.units)}; {_q(missing)} at "
+                f"{_p(price)} = {format_amount(impact)} unbilled.",
+                customer_id=customer_id,
+                service_id=service_id,
+                vendor_id=service.vendor_id,
+                expected_quantity=contract.units,
+                actual_quantity=deployed,
+                expected_unit_amount=unit(price),
+            )
+        )
+    return drafts
+
+
+RULES: dict[FindingType, Callable[[AuditData], list[Draft]]] = {
+    FindingType.ORPHANED_COST: ORPHANED_COST,
+    FindingType.UNBILLED_UNITS: UNBILLED_UNITS,
+    FindingType.OVERBILLED_UNITS: OVERBILLED_UNITS,
+    FindingType.PRICE_INCREASE: PRICE_INCREASE,
+    FindingType.NEGATIVE_MARGIN: NEGATIVE_MARGIN,
+    FindingType.UNMAPPED_SKU: UNMAPPED_SKU,
+    FindingType.UNMAPPED_ACCOUNT: UNMAPPED_ACCOUNT,
+    FindingType.DUPLICATE_CHARGE: DUPLICATE_CHARGE,
+    FindingType.INVOICE_TOTAL_MISMATCH: INVOICE_TOTAL_MISMATCH,
+    FindingType.MISSING_BILLING: MISSING_BILLING,
+    FindingType.UNBILLED_ASSETS: UNBILLED_ASSETS,
+}
+
+
+def run_rules(data: AuditData) -> list[Draft]:
+    return [draft for rule in RULES.values() for draft in rule(data)]

@@ -1,0 +1,390 @@
+"""Audit runs: gather, apply the rules, store the findings with the status history of the
+same findings in earlier runs of the period; findings' status changes; the per-customer
+audit report (SPEC section 6)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections import defaultdict
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.audits import data as audit_data
+from app.audits.models import (
+    Audit,
+    AuditCreate,
+    AuditRead,
+    AuditSummary,
+    Finding,
+    FindingDetail,
+    FindingEvent,
+    FindingEventRead,
+    FindingRead,
+    FindingStatus,
+    FindingType,
+    FindingUpdate,
+    TypeSummary,
+)
+from app.audits.reports import CustomerAuditReport, CustomerAuditRow
+from app.audits.rules import Draft, run_rules, unit
+from app.core.crud import get_or_404, require_reference
+from app.core.db import utcnow
+from app.core.errors import Invalid, field_error
+from app.core.money import round_half_up
+from app.core.pagination import Page, PageParams, paginate
+from app.core.periods import Period
+from app.core.types import MAX_ID
+from app.customers.models import Customer
+from app.vendors.models import Vendor
+
+ZERO = Decimal(0)
+UNMAPPED = {FindingType.UNMAPPED_SKU, FindingType.UNMAPPED_ACCOUNT}
+
+
+def fingerprint(period: Period, draft: Draft) -> str:
+    """SPEC section 6: the same finding is the same type, customer, service, vendor and
+    vendor invoice (and, for UNMAPPED_*, the same vendor_sku and account_ref), in the
+    same period."""
+    parts: list[Any] = [
+        str(period),
+        draft.type.value,
+        draft.customer_id,
+        draft.service_id,
+        draft.vendor_id,
+        draft.vendor_invoice_id,
+    ]
+    if draft.type in UNMAPPED:
+        parts += [draft.vendor_sku, draft.account_ref]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _summary(audit: Audit) -> AuditSummary:
+    return AuditSummary(
+        count=audit.finding_count,
+        total_impact=audit.total_impact,
+        by_type={k: TypeSummary(**v) for k, v in json.loads(audit.by_type).items()},
+    )
+
+
+def _audit_read(audit: Audit) -> AuditRead:
+    return AuditRead.model_validate({**audit.model_dump(), "summary": _summary(audit)})
+
+
+async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> AuditRead:
+    if data.vendor_id is not None:
+        await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
+    gathered = await audit_data.load(session, period=data.period, vendor_id=data.vendor_id)
+    drafts = run_rules(gathered)
+    prints = [fingerprint(data.period, draft) for draft in drafts]
+    carried = await _carried_over(session, data.period, set(prints))
+
+    by_type: dict[str, dict[str, Any]] = {}
+    for draft in drafts:
+        entry = by_type.setdefault(draft.type.value, {"count": 0, "impact": ZERO})
+        entry["count"] += 1
+        entry["impact"] += draft.impact
+    total = sum((draft.impact for draft in drafts), ZERO)
+    audit = Audit(
+        period=str(data.period),
+        vendor_id=data.vendor_id,
+        created_by=actor,
+        finding_count=len(drafts),
+        total_impact=total,
+        by_type=json.dumps(
+            {k: {"count": v["count"], "impact": f"{v['impact']:.2f}"} for k, v in by_type.items()}
+        ),
+    )
+    session.add(audit)
+    await session.flush()
+    now = utcnow()
+    rows = []
+    for draft, print_ in zip(drafts, prints, strict=True):
+        previous = carried.get(print_)
+        rows.append(
+            {
+                "audit_id": audit.id,
+                "type": draft.type.value,
+                "severity": draft.severity.value,
+                "status": previous["status"] if previous else FindingStatus.open.value,
+                "note": previous["note"] if previous else None,
+                "status_changed_by": previous["status_changed_by"] if previous else None,
+                "status_changed_at": previous["status_changed_at"] if previous else None,
+                "fingerprint": print_,
+                "customer_id": draft.customer_id,
+                "service_id": draft.service_id,
+                "vendor_id": draft.vendor_id,
+                "vendor_invoice_id": draft.vendor_invoice_id,
+                "vendor_invoice_line_id": draft.vendor_invoice_line_id,
+                "vendor_sku": draft.vendor_sku,
+                "account_ref": draft.account_ref,
+                "expected_quantity": draft.expected_quantity,
+                "actual_quantity": draft.actual_quantity,
+                "expected_unit_amount": draft.expected_unit_amount,
+                "actual_unit_amount": draft.actual_unit_amount,
+                "previous_unit_cost": draft.previous_unit_cost,
+                "impact": draft.impact,
+                "message": draft.message,
+                "created_at": now,
+            }
+        )
+    if rows:
+        await session.execute(insert(Finding), rows)
+    await session.commit()
+    return _audit_read(audit)
+
+
+async def _carried_over(
+    session: AsyncSession, period: Period, prints: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The latest status and note of each finding found again, from earlier audits of the
+    period: only findings someone changed are read (not every finding ever stored)."""
+    if not prints:
+        return {}
+    rows: Any = await session.execute(
+        select(
+            col(Finding.fingerprint),
+            col(Finding.status),
+            col(Finding.note),
+            col(Finding.status_changed_by),
+            col(Finding.status_changed_at),
+        )
+        .join(Audit, col(Audit.id) == col(Finding.audit_id))
+        .where(col(Audit.period) == str(period), col(Finding.status_changed_at).isnot(None))
+        .order_by(col(Finding.id))
+    )
+    carried: dict[str, dict[str, Any]] = {}
+    for print_, status, note, by, at in rows.all():
+        if print_ in prints:  # later rows (higher ids) replace earlier ones
+            carried[print_] = {
+                "status": status,
+                "note": note,
+                "status_changed_by": by,
+                "status_changed_at": at,
+            }
+    return carried
+
+
+async def list_audits(
+    session: AsyncSession, *, page: PageParams, period: Period | None, vendor_id: int | None
+) -> Page[AuditRead]:
+    stmt = select(Audit)
+    if period is not None:
+        stmt = stmt.where(col(Audit.period) == str(period))
+    if vendor_id is not None:
+        stmt = stmt.where(col(Audit.vendor_id) == vendor_id)
+    return await paginate(session, stmt, Audit.id, page, to_item=_audit_read)
+
+
+async def get_audit(session: AsyncSession, *, audit_id: int) -> AuditRead:
+    return _audit_read(await get_or_404(session, Audit, audit_id, "audit"))
+
+
+def _encode(impact: Decimal, finding_id: int) -> str:
+    return base64.urlsafe_b64encode(f"f1:{impact}:{finding_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[Decimal, int]:
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        version, impact, ident = text.split(":")
+        value, finding_id = Decimal(impact), int(ident)
+        if version != "f1" or not value.is_finite() or not 0 <= finding_id <= MAX_ID:
+            raise ValueError
+        return value, finding_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, ArithmeticError):
+        raise Invalid(
+            "The cursor is not one this service issued.",
+            errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],
+        ) from None
+
+
+async def list_findings(
+    session: AsyncSession,
+    *,
+    audit_id: int,
+    page: PageParams,
+    type: FindingType | None = None,
+    customer_id: int | None = None,
+    service_id: int | None = None,
+    vendor_id: int | None = None,
+    status: FindingStatus | None = None,
+    min_impact: Decimal | None = None,
+) -> Page[FindingRead]:
+    """Biggest impact first (then by id), paged by a cursor on (impact, id)."""
+    await get_or_404(session, Audit, audit_id, "audit")
+    stmt = select(Finding).where(col(Finding.audit_id) == audit_id)
+    for column, value in (
+        (Finding.type, type.value if type else None),
+        (Finding.customer_id, customer_id),
+        (Finding.service_id, service_id),
+        (Finding.vendor_id, vendor_id),
+        (Finding.status, status.value if status else None),
+    ):
+        if value is not None:
+            stmt = stmt.where(col(column) == value)
+    if min_impact is not None:
+        stmt = stmt.where(col(Finding.impact) >= min_impact)
+    if page.cursor is not None:
+        impact, last_id = _decode(page.cursor)
+        stmt = stmt.where(
+            or_(
+                col(Finding.impact) < impact,
+                and_(col(Finding.impact) == impact, col(Finding.id) > last_id),
+            )
+        )
+    stmt = stmt.order_by(col(Finding.impact).desc(), col(Finding.id)).limit(page.limit + 1)
+    found = list((await session.scalars(stmt)).all())
+    more = len(found) > page.limit
+    found = found[: page.limit]
+    last = found[-1] if more and found else None
+    return Page[FindingRead](
+        items=[FindingRead.model_validate(f) for f in found],
+        next_cursor=_encode(last.impact, last.id) if last and last.id else None,
+    )
+
+
+async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetail:
+    finding = await get_or_404(session, Finding, finding_id, "finding")
+    events = (
+        await session.scalars(
+            select(FindingEvent)
+            .where(col(FindingEvent.fingerprint) == finding.fingerprint)
+            .order_by(col(FindingEvent.id))
+        )
+    ).all()
+    return FindingDetail.model_validate(
+        {
+            **FindingRead.model_validate(finding).model_dump(),
+            "history": [FindingEventRead.model_validate(e) for e in events],
+        }
+    )
+
+
+async def update_finding(
+    session: AsyncSession, *, finding_id: int, data: FindingUpdate, actor: str
+) -> FindingDetail:
+    finding = await get_or_404(session, Finding, finding_id, "finding")
+    values = data.model_dump(exclude_unset=True)
+    if not values:
+        raise Invalid(
+            "Nothing to change: send status and/or note.",
+            errors=[field_error("body", "send status and/or note", "missing")],
+        )
+    if "status" in values and values["status"] is None:
+        raise Invalid(
+            "status cannot be null.", errors=[field_error("body.status", "must not be null")]
+        )
+    now = utcnow()
+    if "status" in values:
+        finding.status = FindingStatus(values["status"]).value
+    if "note" in values:
+        finding.note = values["note"]
+    finding.status_changed_by = actor
+    finding.status_changed_at = now
+    assert finding.id is not None
+    session.add(
+        FindingEvent(
+            fingerprint=finding.fingerprint,
+            finding_id=finding.id,
+            status=finding.status,
+            note=finding.note,
+            changed_by=actor,
+            changed_at=now,
+        )
+    )
+    await session.commit()
+    return await get_finding(session, finding_id=finding_id)
+
+
+async def invoice_audits(session: AsyncSession, *, period: str, vendor_id: int) -> list[int]:
+    """Audits that covered a vendor invoice: of its period, for all vendors or its own."""
+    rows = await session.scalars(
+        select(col(Audit.id)).where(
+            col(Audit.period) == period,
+            or_(col(Audit.vendor_id).is_(None), col(Audit.vendor_id) == vendor_id),
+        )
+    )
+    return [audit_id for audit_id in rows.all() if audit_id is not None]
+
+
+# --- the per-customer audit report -----------------------------------------------------------
+
+
+def _margin(revenue: Decimal, profit: Decimal) -> Decimal | None:
+    """SPEC section 5: profit / revenue, 4 decimals, null when revenue is 0."""
+    return None if revenue == 0 else round_half_up(Fraction(profit) / Fraction(revenue), 4)
+
+
+async def customer_audit(
+    session: AsyncSession, *, customer_id: int, period: Period
+) -> CustomerAuditReport:
+    """One row per service the customer has a contract line, a vendor charge or a
+    deployed asset for in the month, with the finding types that apply (SPEC section 6)."""
+    customer = await get_or_404(session, Customer, customer_id, "customer")
+    gathered = await audit_data.load(session, period=period, customer_ids=[customer_id])
+    types: dict[int | None, set[str]] = defaultdict(set)
+    for draft in run_rules(gathered):
+        if draft.customer_id == customer_id:
+            types[draft.service_id].add(draft.type.value)
+    for pair in gathered.price_rise_pairs:
+        types[pair[1]].add(FindingType.PRICE_INCREASE.value)
+
+    services = (
+        {s for c, s in gathered.contracts if c == customer_id}
+        | {s for c, s in gathered.vendor_positions if c == customer_id}
+        | {s for c, s in gathered.deployed if c == customer_id}
+        | {s for c, s in gathered.invoiced_units if c == customer_id}
+    )
+    rows = []
+    for service_id in sorted(services):
+        pair = (customer_id, service_id)
+        service = gathered.services[service_id]
+        contract = gathered.contracts.get(pair, audit_data.ContractPosition())
+        charged = gathered.vendor_positions.get(pair)
+        revenue = contract.revenue
+        cost = (
+            (charged.amount if charged else ZERO)
+            if service.vendor_id is not None
+            else contract.in_house_cost
+        )
+        profit = revenue - cost
+        rows.append(
+            CustomerAuditRow(
+                service_id=service_id,
+                service_name=service.name,
+                sku=service.sku,
+                vendor_id=service.vendor_id,
+                contracted_units=contract.units,
+                vendor_units=charged.units if charged else ZERO,
+                deployed_units=Decimal(gathered.deployed.get(pair, 0)),
+                invoiced_units=gathered.invoiced_units.get(pair, ZERO),
+                contract_unit_price=unit(contract.unit_price),
+                vendor_mean_unit_cost=unit(charged.mean_cost) if charged else None,
+                revenue=revenue,
+                cost=cost,
+                profit=profit,
+                margin=_margin(revenue, profit),
+                finding_types=sorted(types.get(service_id, set())),
+            )
+        )
+    revenue = sum((row.revenue for row in rows), ZERO)
+    cost = sum((row.cost for row in rows), ZERO)
+    return CustomerAuditReport(
+        customer_id=customer_id,
+        customer_name=customer.name,
+        period=period,
+        rows=rows,
+        revenue=revenue,
+        cost=cost,
+        profit=revenue - cost,
+        margin=_margin(revenue, revenue - cost),
+        finding_types=sorted(types.get(None, set())),
+    )
