@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -230,9 +230,13 @@ async def load(
         data.price_rise_pairs = {(c, s) for c, s in rises.all()}
 
     # Customer invoices: who is billed for the month, and the units invoiced.
-    billed = select(distinct(col(CustomerInvoice.customer_id))).where(
-        col(CustomerInvoice.period) == month,
-        col(CustomerInvoice.status) != InvoiceStatus.void.value,
+    billed = (
+        select(col(CustomerInvoice.customer_id))
+        .where(
+            col(CustomerInvoice.period) == month,
+            col(CustomerInvoice.status) != InvoiceStatus.void.value,
+        )
+        .distinct()
     )
     invoiced = (
         select(

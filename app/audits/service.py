@@ -304,17 +304,6 @@ async def update_finding(
     return await get_finding(session, finding_id=finding_id)
 
 
-async def invoice_audits(session: AsyncSession, *, period: str, vendor_id: int) -> list[int]:
-    """Audits that covered a vendor invoice: of its period, for all vendors or its own."""
-    rows = await session.scalars(
-        select(col(Audit.id)).where(
-            col(Audit.period) == period,
-            or_(col(Audit.vendor_id).is_(None), col(Audit.vendor_id) == vendor_id),
-        )
-    )
-    return [audit_id for audit_id in rows.all() if audit_id is not None]
-
-
 # --- the per-customer audit report -----------------------------------------------------------
 
 

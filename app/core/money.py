@@ -143,7 +143,7 @@ def _parse(value: Any) -> Decimal:
     return dec
 
 
-_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 # Named so that the answer says "finite", not "not a number".
 _SPECIALS = {"nan", "snan", "inf", "infinity"}
 

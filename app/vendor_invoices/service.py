@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.audits.models import Audit
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
 from app.core.money import round_half_up
@@ -203,18 +204,30 @@ async def list_invoices(
     )
 
 
-async def invoice_in_use(session: AsyncSession, *, invoice_id: int) -> str | None:
-    """Why the invoice may not simply be deleted, or None. Audits that used it will
-    answer here once they exist (the audits issue)."""
-    del session, invoice_id
-    return None
+async def invoice_in_use(session: AsyncSession, *, invoice: VendorInvoice) -> str | None:
+    """Why the invoice may not simply be deleted, or None: an audit of its period (for
+    every vendor, or for its own) has used it, so its findings rest on it."""
+    audits = (
+        await session.scalars(
+            select(col(Audit.id))
+            .where(
+                col(Audit.period) == invoice.period,
+                or_(col(Audit.vendor_id).is_(None), col(Audit.vendor_id) == invoice.vendor_id),
+            )
+            .order_by(col(Audit.id))
+        )
+    ).all()
+    if not audits:
+        return None
+    listed = ", ".join(str(audit_id) for audit_id in audits[:10])
+    return f"was used by audit{'s' if len(audits) > 1 else ''} {listed}"
 
 
 async def delete_invoice(
     session: AsyncSession, *, invoice_id: int, force: bool, is_admin: bool
 ) -> None:
-    await get_or_404(session, VendorInvoice, invoice_id, "vendor invoice")
-    reason = await invoice_in_use(session, invoice_id=invoice_id)
+    invoice = await get_or_404(session, VendorInvoice, invoice_id, "vendor invoice")
+    reason = await invoice_in_use(session, invoice=invoice)
     if reason is not None:
         if not force:
             raise Conflict(
