@@ -214,6 +214,57 @@ async def test_cancel_rules(client: httpx.AsyncClient) -> None:
     )
 
 
+async def test_cancelled_contract_end_date_only_moves_earlier(client: httpx.AsyncClient) -> None:
+    """A cancellation only ever shortens (SPEC section 3): PATCH cannot reopen a cancelled
+    contract, by clearing its end_date or moving it later; moving it earlier is fine."""
+    c = await customer(client)
+    k = await contract(client, c["id"], "2026-01-01", end_date="2026-12-31")
+    url = f"{API}/contracts/{k['id']}"
+    cancelled = await client.post(f"{url}/cancel", json={"effective_date": "2026-06-30"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    assert_problem(await client.patch(url, json={"end_date": None}), 422, "body.end_date")
+    assert_problem(await client.patch(url, json={"end_date": "2026-07-01"}), 422, "body.end_date")
+    # Back to the end it had before the cancellation: still later, still refused.
+    assert_problem(await client.patch(url, json={"end_date": "2026-12-31"}), 422, "body.end_date")
+    # Along with an allowed change, nothing is stored.
+    assert_problem(
+        await client.patch(url, json={"name": "Reopened", "end_date": None}), 422, "body.end_date"
+    )
+    stored = (await client.get(url)).json()
+    assert stored["end_date"] == "2026-06-30" and stored["status"] == "cancelled"
+    assert stored["name"] == "Managed services"
+
+    # The same date and an earlier one are fine; the status stays cancelled.
+    same = await client.patch(url, json={"end_date": "2026-06-30"})
+    assert same.status_code == 200, same.text
+    earlier = await client.patch(url, json={"end_date": "2026-05-31"})
+    assert earlier.status_code == 200, earlier.text
+    assert earlier.json()["end_date"] == "2026-05-31" and earlier.json()["status"] == "cancelled"
+    # ...and from there, the old 2026-06-30 is now "later".
+    assert_problem(await client.patch(url, json={"end_date": "2026-06-30"}), 422, "body.end_date")
+    # A PATCH without end_date still works on a cancelled contract.
+    renamed = await client.patch(url, json={"name": "Renamed"})
+    assert renamed.status_code == 200 and renamed.json()["end_date"] == "2026-05-31"
+
+    # A contract cancelled while open-ended cannot be made open-ended again either.
+    open_ended = await contract(client, c["id"], "2026-01-01", name="Open")
+    open_url = f"{API}/contracts/{open_ended['id']}"
+    await client.post(f"{open_url}/cancel", json={"effective_date": "2026-03-31"})
+    assert_problem(await client.patch(open_url, json={"end_date": None}), 422, "body.end_date")
+    assert_problem(
+        await client.patch(open_url, json={"end_date": "2030-01-01"}), 422, "body.end_date"
+    )
+    assert (await client.get(open_url)).json()["end_date"] == "2026-03-31"
+
+    # An active contract may still be made open-ended or longer through PATCH.
+    active = await contract(client, c["id"], "2026-01-01", end_date="2026-03-31", name="Active")
+    longer = await client.patch(f"{API}/contracts/{active['id']}", json={"end_date": "2027-03-31"})
+    assert longer.status_code == 200 and longer.json()["end_date"] == "2027-03-31"
+    unbounded = await client.patch(f"{API}/contracts/{active['id']}", json={"end_date": None})
+    assert unbounded.status_code == 200 and unbounded.json()["end_date"] is None
+
+
 async def test_auth(app: Any, client: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
     c = await customer(client)
     k = await contract(client, c["id"])
@@ -337,20 +388,33 @@ async def test_line_validation(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.patch(line_url, json={"start_date": "2026-04-02"}), 422, "body.end_date"
     )
-    assert_problem(await client.patch(line_url, json={"quantity": None}), 422, "body.quantity")
+    # The quantity changes only through adjustments (the line's history stays as
+    # recorded): PATCH does not know the field, and an unknown field is a 422 naming it.
+    for quantity in (None, "3"):
+        refused = assert_problem(
+            await client.patch(line_url, json={"quantity": quantity}), 422, "body.quantity"
+        )
+        assert refused["errors"][0]["type"] == "extra_forbidden"
+    refused_with_others = await client.patch(
+        line_url, json={"quantity": "3", "unit_price": "19.5", "description": "x"}
+    )
+    assert_problem(refused_with_others, 422, "body.quantity")
+    unchanged = (await client.get(line_url)).json()
+    assert unchanged["quantity"] == "2" and unchanged["unit_price"] == "22.00"
+    assert unchanged["description"] is None
     assert_problem(await client.patch(line_url, json={"unit_price": None}), 422, "body.unit_price")
     patched = await client.patch(
-        line_url, json={"quantity": "3", "unit_price": "19.5", "end_date": None, "description": "x"}
+        line_url, json={"unit_price": "19.5", "end_date": None, "description": "x"}
     )
     assert patched.status_code == 200, patched.text
     body = patched.json()
-    assert body["quantity"] == "3" and body["unit_price"] == "19.50"
+    assert body["quantity"] == "2" and body["unit_price"] == "19.50"
     assert body["start_date"] == "2026-04-01" and body["end_date"] is None
     assert body["description"] == "x"
     # Back to following the contract's start.
     follows = await client.patch(line_url, json={"start_date": None})
     assert follows.status_code == 200 and follows.json()["start_date"] is None
-    assert_problem(await client.patch(f"{url}/999999", json={"quantity": "1"}), 404)
+    assert_problem(await client.patch(f"{url}/999999", json={"description": "y"}), 404)
 
 
 async def test_adjustments_history_and_deletes(client: httpx.AsyncClient) -> None:
@@ -404,22 +468,31 @@ async def test_adjustments_history_and_deletes(client: httpx.AsyncClient) -> Non
 
     # Deletes: a contract with lines, a line with adjustments -> 409.
     assert_problem(await client.delete(f"{API}/contracts/{k}"), 409)
-    assert_problem(await client.delete(f"{API}/contracts/{k}/lines/{ln['id']}"), 409)
-    # Removing a mistaken entry: the history no longer has it.
-    assert (await client.delete(f"{url}/{march['id']}")).status_code == 204
-    assert_problem(await client.delete(f"{url}/{march['id']}"), 404)
+    conflict = assert_problem(await client.delete(f"{API}/contracts/{k}/lines/{ln['id']}"), 409)
+    assert conflict["referenced_by"] == ["5 adjustments"]
+    # Adjustments are history: there is no DELETE of one (no route at that path), and a
+    # mistaken entry is corrected by recording another one on the same date.
+    gone = assert_problem(await client.delete(f"{url}/{march['id']}"), 404)
+    assert "No resource" in gone["detail"]
+    # The collection only answers GET and POST.
+    collection_delete = await client.delete(url)
+    not_allowed = assert_problem(collection_delete, 405)
+    assert "DELETE" in not_allowed["detail"]
+    assert collection_delete.headers["allow"] == "GET, POST"
     got = (await client.get(f"{API}/contracts/{k}/lines/{ln['id']}")).json()
-    assert [a["id"] for a in got["adjustments"]] == [
-        before["id"],
-        march_fix["id"],
-        may["id"],
-        future["id"],
-    ]
-    for adjustment_id in (before["id"], march_fix["id"], may["id"], future["id"]):
-        assert (await client.delete(f"{url}/{adjustment_id}")).status_code == 204
-    assert (await client.delete(f"{API}/contracts/{k}/lines/{ln['id']}")).status_code == 204
-    assert_problem(await client.get(f"{API}/contracts/{k}/lines/{ln['id']}"), 404)
-    assert (await client.delete(f"{API}/contracts/{k}")).status_code == 204
+    assert [a["id"] for a in got["adjustments"]] == history
+    assert_problem(await client.delete(f"{API}/contracts/{k}/lines/{ln['id']}"), 409)
+
+    # A line without adjustments deletes; then its contract, once it has no lines.
+    other = (await contract(client, (await customer(client, "Other"))["id"], name="Other"))["id"]
+    plain = await line(client, other, s, "3")
+    assert (await client.delete(f"{API}/contracts/{other}/lines/{plain['id']}")).status_code == 204
+    assert_problem(await client.get(f"{API}/contracts/{other}/lines/{plain['id']}"), 404)
+    assert_problem(await client.delete(f"{API}/contracts/{other}/lines/{plain['id']}"), 404)
+    assert (await client.delete(f"{API}/contracts/{other}")).status_code == 204
+    assert_problem(await client.get(f"{API}/contracts/{other}"), 404)
+    # The first contract and its line are untouched.
+    assert (await client.get(f"{API}/contracts/{k}/lines/{ln['id']}")).status_code == 200
 
 
 async def test_line_of_another_contract_is_404(client: httpx.AsyncClient) -> None:
@@ -433,7 +506,7 @@ async def test_line_of_another_contract_is_404(client: httpx.AsyncClient) -> Non
     assert adj.status_code == 201
     wrong = f"{API}/contracts/{other}/lines/{ln['id']}"
     assert_problem(await client.get(wrong), 404)
-    assert_problem(await client.patch(wrong, json={"quantity": "5"}), 404)
+    assert_problem(await client.patch(wrong, json={"description": "moved"}), 404)
     assert_problem(await client.delete(wrong), 404)
     assert_problem(await client.get(f"{wrong}/adjustments"), 404)
     assert_problem(
@@ -442,19 +515,15 @@ async def test_line_of_another_contract_is_404(client: httpx.AsyncClient) -> Non
         ),
         404,
     )
-    assert_problem(await client.delete(f"{wrong}/adjustments/{adj.json()['id']}"), 404)
-    # An adjustment of another line, through a line of the right contract: 404 too.
+    # An adjustment of another line, through a line of the right contract: not listed.
     ln2 = await line(client, k, s, "1")
-    assert_problem(
-        await client.delete(
-            f"{API}/contracts/{k}/lines/{ln2['id']}/adjustments/{adj.json()['id']}"
-        ),
-        404,
-    )
+    other_history = (await client.get(f"{API}/contracts/{k}/lines/{ln2['id']}/adjustments")).json()
+    assert other_history["items"] == []
     assert_problem(await client.get(f"{API}/contracts/999999/lines"), 404)
     # Nothing changed on the real line.
     got = (await client.get(f"{API}/contracts/{k}/lines/{ln['id']}")).json()
     assert got["quantity"] == "1" and len(got["adjustments"]) == 1
+    assert got["description"] is None
 
 
 # --- schedule --------------------------------------------------------------------------------
@@ -567,6 +636,186 @@ async def test_schedule_query_validation(client: httpx.AsyncClient) -> None:
         ),
         404,
     )
+
+
+# --- schedule edge cases, every number worked by hand (SPEC section 5) -------------------------
+#
+# Revenue of a line in month M = sum over its active days of quantity(d) x unit_price, over
+# days_in(M), exact (fractions below), rounded half-up to the cent once per line and month.
+# Units = the quantity on M's last day if the line is active then, else 0.
+
+Row = tuple[int, str, str]  # (active_days, units, revenue)
+
+
+async def _schedule(
+    client: httpx.AsyncClient, contract_id: int, first: str, last: str
+) -> dict[str, Any]:
+    response = await client.get(
+        f"{API}/contracts/{contract_id}/schedule", params={"from": first, "to": last}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _rows(body: dict[str, Any]) -> dict[tuple[int, str], Row]:
+    return {
+        (r["line_id"], r["month"]): (r["active_days"], r["units"], r["revenue"])
+        for r in body["lines"]
+    }
+
+
+async def _adjust(
+    client: httpx.AsyncClient, contract_id: int, line_id: int, effective_date: str, quantity: str
+) -> None:
+    response = await client.post(
+        f"{API}/contracts/{contract_id}/lines/{line_id}/adjustments",
+        json={"effective_date": effective_date, "quantity": quantity},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_schedule_february_of_a_leap_year(client: httpx.AsyncClient) -> None:
+    _, s, k = await _setup(client, start_date="2027-02-15")
+    # 3 x 10.00 = 30.00 a month on every line.
+    whole = await line(client, k, s, "3", unit_price="10.00")
+    cut = await line(client, k, s, "3", unit_price="10.00", end_date="2028-02-14")
+    leap_day = await line(client, k, s, "3", unit_price="10.00", start_date="2028-02-29")
+    rows = _rows(await _schedule(client, k, "2027-02", "2028-02"))
+
+    # Feb 2027 has 28 days; the 15th..28th = 14: 30 x 14/28 = 15 -> 15.00, active on the 28th.
+    assert rows[(whole["id"], "2027-02")] == (14, "3", "15.00")
+    assert rows[(cut["id"], "2027-02")] == (14, "3", "15.00")
+    # Feb 2028 has 29 days: the whole month is 29/29 -> 30.00, active on the 29th.
+    assert rows[(whole["id"], "2028-02")] == (29, "3", "30.00")
+    # The same 14 days are now 14/29 of a month: 30 x 14/29 = 420/29 = 14.4827... -> 14.48;
+    # not active on the 29th -> 0 units.
+    assert rows[(cut["id"], "2028-02")] == (14, "0", "14.48")
+    # The leap day alone: 30 x 1/29 = 30/29 = 1.0344... -> 1.03, and it is the last day.
+    assert rows[(leap_day["id"], "2028-02")] == (1, "3", "1.03")
+    assert rows[(leap_day["id"], "2028-01")] == (0, "0", "0.00")
+
+
+async def test_schedule_start_on_the_31st(client: httpx.AsyncClient) -> None:
+    _, s, k = await _setup(client, start_date="2026-01-31")
+    ln = await line(client, k, s, "1", unit_price="100.00")
+    late = await line(client, k, s, "2", unit_price="15.50", start_date="2026-03-31")
+    rows = _rows(await _schedule(client, k, "2026-01", "2026-03"))
+    # January has 31 days, only the 31st active: 100 x 1/31 = 100/31 = 3.2258... -> 3.23;
+    # the 31st is the last day, so 1 unit.
+    assert rows[(ln["id"], "2026-01")] == (1, "1", "3.23")
+    assert rows[(ln["id"], "2026-02")] == (28, "1", "100.00")
+    assert rows[(ln["id"], "2026-03")] == (31, "1", "100.00")
+    # 2 x 15.50 = 31.00 a month, one day of March's 31: 31 x 1/31 = 1.00.
+    assert rows[(late["id"], "2026-03")] == (1, "2", "1.00")
+    assert rows[(late["id"], "2026-02")] == (0, "0", "0.00")
+
+
+async def test_schedule_two_adjustments_in_one_month(client: httpx.AsyncClient) -> None:
+    _, s, k = await _setup(client, start_date="2026-01-01")
+    ln = await line(client, k, s, "10", unit_price="2.50")
+    # Recorded out of order: the effective dates decide.
+    await _adjust(client, k, ln["id"], "2026-04-21", "4")
+    await _adjust(client, k, ln["id"], "2026-04-11", "17")
+    rows = _rows(await _schedule(client, k, "2026-03", "2026-05"))
+    # March: 10 x 2.50 = 25.00.
+    assert rows[(ln["id"], "2026-03")] == (31, "10", "25.00")
+    # April (30 days): 1..10 at 10 = 100, 11..20 at 17 = 170, 21..30 at 4 = 40 unit-days;
+    # 310 x 2.50 / 30 = 775/30 = 25.8333... -> 25.83; 4 units on the 30th.
+    assert rows[(ln["id"], "2026-04")] == (30, "4", "25.83")
+    # May: 4 x 2.50 = 10.00.
+    assert rows[(ln["id"], "2026-05")] == (31, "4", "10.00")
+
+
+async def test_schedule_two_adjustments_on_one_date(client: httpx.AsyncClient) -> None:
+    _, s, k = await _setup(client, start_date="2026-01-01")
+    ln = await line(client, k, s, "5", unit_price="8.00")
+    await _adjust(client, k, ln["id"], "2026-06-16", "9")
+    await _adjust(client, k, ln["id"], "2026-06-16", "7")  # recorded last on the 16th: wins
+    # Recorded later still, but on an earlier date: it does not override the 16th.
+    await _adjust(client, k, ln["id"], "2026-06-01", "6")
+    rows = _rows(await _schedule(client, k, "2026-05", "2026-07"))
+    assert rows[(ln["id"], "2026-05")] == (31, "5", "40.00")  # 5 x 8.00
+    # June (30 days): 1..15 at 6 = 90, 16..30 at 7 = 105 unit-days;
+    # 195 x 8.00 / 30 = 1560/30 = 52.00 (with 9 winning it would be 60.00).
+    assert rows[(ln["id"], "2026-06")] == (30, "7", "52.00")
+    assert rows[(ln["id"], "2026-07")] == (31, "7", "56.00")  # 7 x 8.00
+
+
+async def test_schedule_fractional_quantity_and_four_decimal_price(
+    client: httpx.AsyncClient,
+) -> None:
+    _, s, k = await _setup(client, start_date="2026-03-01")
+    backup = await line(client, k, s, "987.3", unit_price="0.0875")
+    late = await line(client, k, s, "987.3", unit_price="0.0875", start_date="2026-03-10")
+    priced = await line(client, k, s, "3", unit_price="12.3456")
+    april = await line(client, k, s, "3", unit_price="12.3456", start_date="2026-04-14")
+    rows = _rows(await _schedule(client, k, "2026-03", "2026-04"))
+    # 987.3 x 0.0875 = 9873/10 x 7/80 = 69111/800 = 86.38875 -> 86.39.
+    assert rows[(backup["id"], "2026-03")] == (31, "987.3", "86.39")
+    # From the 10th: 22 of March's 31 days: 69111/800 x 22/31 = 760221/12400
+    # = 61.3081... -> 61.31.
+    assert rows[(late["id"], "2026-03")] == (22, "987.3", "61.31")
+    assert rows[(late["id"], "2026-04")] == (30, "987.3", "86.39")
+    # 3 x 12.3456 = 37.0368 -> 37.04.
+    assert rows[(priced["id"], "2026-03")] == (31, "3", "37.04")
+    # From April 14th: 17 of 30 days: 37.0368 x 17/30 = 629.6256/30 = 20.98752 -> 20.99.
+    assert rows[(april["id"], "2026-04")] == (17, "3", "20.99")
+    assert rows[(april["id"], "2026-03")] == (0, "0", "0.00")
+    schedule = await _schedule(client, k, "2026-03", "2026-04")
+    # March: 86.39 + 61.31 + 37.04 + 0.00 = 184.74; April: 86.39 + 86.39 + 37.04 + 20.99 = 230.81.
+    assert schedule["months"] == [
+        {"month": "2026-03", "revenue": "184.74"},
+        {"month": "2026-04", "revenue": "230.81"},
+    ]
+    assert schedule["total_revenue"] == "415.55"
+
+
+async def test_schedule_half_cent_ties_round_up(client: httpx.AsyncClient) -> None:
+    _, s, k = await _setup(client, start_date="2026-04-01")
+    # 1 x 1.0050 = 1.005 exactly: the tie rounds up -> 1.01 (a binary float of 1.005 is
+    # 1.00499999..., which would round down).
+    tie = await line(client, k, s, "1", unit_price="1.0050")
+    # 1 x 1.0049 = 1.0049 -> 1.00.
+    below = await line(client, k, s, "1", unit_price="1.0049")
+    # Prorated: 20.01 x 15/30 = 10.005 exactly -> 10.01.
+    prorated_tie = await line(client, k, s, "1", unit_price="20.01", end_date="2026-04-15")
+    # 20.0099 x 15/30 = 10.00495, just below the tie -> 10.00.
+    prorated_below = await line(client, k, s, "1", unit_price="20.0099", end_date="2026-04-15")
+    body = await _schedule(client, k, "2026-04", "2026-04")
+    rows = _rows(body)
+    assert rows[(tie["id"], "2026-04")] == (30, "1", "1.01")
+    assert rows[(below["id"], "2026-04")] == (30, "1", "1.00")
+    assert rows[(prorated_tie["id"], "2026-04")] == (15, "0", "10.01")
+    assert rows[(prorated_below["id"], "2026-04")] == (15, "0", "10.00")
+    # The month sums the rounded lines: 1.01 + 1.00 + 10.01 + 10.00 = 22.02 (rounding the
+    # exact sum 22.01945 would give 22.02 as well; each line was rounded on its own above).
+    assert body["total_revenue"] == "22.02"
+
+
+async def test_schedule_cancellation_mid_month(client: httpx.AsyncClient) -> None:
+    c, s, k = await _setup(client, start_date="2026-01-01")
+    ln = await line(client, k, s, "4", unit_price="25.00")  # 100.00 a month
+    # An increase recorded after the cancellation date never applies.
+    await _adjust(client, k, ln["id"], "2026-03-20", "8")
+    cancelled = await client.post(
+        f"{API}/contracts/{k}/cancel", json={"effective_date": "2026-03-10"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    # Cancelled on the month's last day: still active then, so the units count.
+    k2 = (await contract(client, c, "2026-01-01", name="To month end"))["id"]
+    ln2 = await line(client, k2, s, "4", unit_price="25.00")
+    await client.post(f"{API}/contracts/{k2}/cancel", json={"effective_date": "2026-03-31"})
+
+    rows = _rows(await _schedule(client, k, "2026-02", "2026-04"))
+    assert rows[(ln["id"], "2026-02")] == (28, "4", "100.00")
+    # March: the 1st..10th of 31 days at 4: 100 x 10/31 = 1000/31 = 32.258... -> 32.26;
+    # not active on the 31st -> 0 units.
+    assert rows[(ln["id"], "2026-03")] == (10, "0", "32.26")
+    assert rows[(ln["id"], "2026-04")] == (0, "0", "0.00")
+    rows2 = _rows(await _schedule(client, k2, "2026-03", "2026-04"))
+    assert rows2[(ln2["id"], "2026-03")] == (31, "4", "100.00")
+    assert rows2[(ln2["id"], "2026-04")] == (0, "0", "0.00")
 
 
 # --- the loader of the month arithmetic -------------------------------------------------------
