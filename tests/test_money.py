@@ -22,7 +22,6 @@ from app.core.money import (
     format_price,
     format_quantity,
     round_half_up,
-    sql_product,
 )
 from app.services.models import Service
 
@@ -152,100 +151,62 @@ async def test_thousands_of_awkward_amounts_sum_exactly(
 # --- products in SQL -------------------------------------------------------------------------
 
 
-def _service_row(i: int, price: Decimal, cost: Decimal) -> dict[str, Any]:
-    return {
-        "name": f"P{i}",
-        "sku": f"P-{i}",
-        "unit": "GB",
-        "unit_price": price,
-        "unit_cost": cost,
-        "active": True,
-    }
-
-
-async def test_sql_product_sums_exactly(client: httpx.AsyncClient, app: Any) -> None:
-    """sql_product multiplies the stored values (scaled integers on SQLite, whose scales
-    add up to 8 places) so that SUM(quantity x unit_cost) is exact on both backends."""
-    pairs = [
-        (Decimal("1.5"), Decimal("0.0875")),  # 0.13125
-        (Decimal("3"), Decimal("0.3333")),  # 0.9999
-        (Decimal("987.3"), Decimal("0.0875")),  # 86.38875
-        (Decimal("0.0001"), Decimal("0.0001")),  # 0.00000001, the smallest product
-        (Decimal("99999.9999"), Decimal("0.0003")),  # 29.99999997
-        (Decimal("0"), Decimal("7.77")),
-    ]
-    rng = random.Random(20261128)
-    # (Without 99999.9999: its square, summed a few dozen times, is past what SQLite's
-    # 64-bit integers hold at 8 places; see the test below.)
-    small = [value for value in AWKWARD if value != "99999.9999"]
-    pairs += [(Decimal(rng.choice(small)), Decimal(rng.choice(small))) for _ in range(2000)]
-    async with app.state.sessionmaker() as session:
-        await session.execute(
-            insert(Service), [_service_row(i, price, cost) for i, (price, cost) in enumerate(pairs)]
-        )
-        await session.commit()
-        product = sql_product(col(Service.unit_price), 4, col(Service.unit_cost), 4)
-        total = await session.scalar(select(func.sum(product)))
-        first_two = await session.scalar(
-            select(func.sum(product)).where(col(Service.sku).in_(["P-0", "P-1"]))
-        )
-        each = (
-            await session.execute(select(col(Service.sku), product).order_by(col(Service.id)))
-        ).all()
-    # 1.5 x 0.0875 + 3 x 0.3333 = 0.13125 + 0.9999 = 1.13115
-    assert first_two == Decimal("1.13115")
-    assert isinstance(total, Decimal)
-    expected = sum((price * cost for price, cost in pairs), Decimal(0))
-    assert total == expected
-    assert str(total) == f"{expected:.8f}"  # eight places: the scales added up
-    assert [value for _, value in each[:6]] == [
-        Decimal("0.13125"),
-        Decimal("0.9999"),
-        Decimal("86.38875"),
-        Decimal("0.00000001"),
-        Decimal("29.99999997"),
-        Decimal("0"),
-    ]
-    assert all(isinstance(value, Decimal) for _, value in each)
-
-
-async def test_sql_product_of_large_valid_values(
-    client: httpx.AsyncClient, app: Any, backend: str, request: pytest.FixtureRequest
-) -> None:
-    """1000 x 100000000 = 10^11: both inputs, and the amount, are within the bounds of
-    SPEC section 2 (MAX_ABS = 10^12)."""
-    if backend == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: on SQLite the scaled integers multiply to 10^11 x 10^8 = 10^19, "
-                "past SQLite's 64-bit integers: the product turns into a REAL and "
-                "ExactDecimal raises TypeError (and a SUM of in-range products past "
-                "9.2 x 10^10 raises 'integer overflow'): a 500 wherever sql_product meets "
-                "such lines",
-            )
-        )
-    async with app.state.sessionmaker() as session:
-        await session.execute(insert(Service), [_service_row(0, Decimal(1000), Decimal(10**8))])
-        await session.commit()
-        product = sql_product(col(Service.unit_price), 4, col(Service.unit_cost), 4)
-        total = await session.scalar(select(func.sum(product)))
-    assert total == Decimal(10**11)
+async def test_price_increase_of_large_valid_values(client: httpx.AsyncClient) -> None:
+    """1000 x 100000000 = 10^11: every value within the bounds of SPEC section 2. The audit
+    multiplies in Python, never the scaled integers in SQL (which would pass SQLite's
+    64-bit integers: 10^11 x 10^8)."""
+    v = (await client.post("/api/v1/vendors", json={"name": "Big"})).json()
+    s = await client.post(
+        "/api/v1/services",
+        json={
+            "name": "Rack",
+            "sku": "RACK",
+            "unit": "rack",
+            "unit_price": "200000000",
+            "unit_cost": "99999999.9999",
+            "vendor_id": v["id"],
+            "vendor_sku": "BIG",
+        },
+    )
+    assert s.status_code == 201, s.text
+    invoice = await client.post(
+        "/api/v1/vendor-invoices",
+        json={
+            "vendor_id": v["id"],
+            "invoice_number": "B-1",
+            "invoice_date": "2026-03-31",
+            "period": "2026-03",
+            "total": "100000000000.00",
+            "lines": [
+                {
+                    "vendor_sku": "BIG",
+                    "account_ref": "A1",
+                    "quantity": "1000",
+                    "unit_cost": "100000000",
+                }
+            ],
+        },
+    )
+    assert invoice.status_code == 201, invoice.text
+    audit = await client.post("/api/v1/audits", json={"period": "2026-03"})
+    assert audit.status_code == 201, audit.text
+    # (100000000 - 99999999.9999) x 1000 = 0.0001 x 1000 = 0.10
+    assert audit.json()["summary"]["by_type"]["PRICE_INCREASE"] == {"count": 1, "impact": "0.10"}
 
 
 def test_multiplying_an_exact_decimal_column_in_sql_is_refused() -> None:
     """On SQLite the stored form is a scaled integer: price x 2 would double the scale's
-    meaning silently. Only +, - and comparisons are allowed; products use sql_product."""
+    meaning silently. Only +, - and comparisons are allowed."""
     price = col(Service.unit_price)
-    with pytest.raises(TypeError, match="sql_product"):
+    with pytest.raises(TypeError, match="scaled integers"):
         _ = price * 2
-    with pytest.raises(TypeError, match="sql_product"):
+    with pytest.raises(TypeError, match="scaled integers"):
         _ = 2 * price
-    with pytest.raises(TypeError, match="sql_product"):
+    with pytest.raises(TypeError, match="scaled integers"):
         _ = price * col(Service.unit_cost)
-    with pytest.raises(TypeError, match="sql_product"):
+    with pytest.raises(TypeError, match="scaled integers"):
         _ = price / 30
-    with pytest.raises(TypeError, match="sql_product"):
+    with pytest.raises(TypeError, match="scaled integers"):
         _ = price % 7
     # Sums, differences and comparisons stay available.
     assert price + col(Service.unit_cost) is not None

@@ -18,7 +18,6 @@ from sqlmodel import col
 from app.assets.models import Asset
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
 from app.contracts import arithmetic
-from app.core.money import sql_product
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.services.models import Service
@@ -307,13 +306,16 @@ async def _load_vendor_side(
     """Findings about vendor invoices as such: price rises, unmapped lines, totals."""
     line_t = VendorInvoiceLine
     # PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost.
+    # Grouped by unit_cost as well, so each group's cost is unit_cost x sum(quantity):
+    # exact in Python, with no product of scaled integers in SQL (which could overflow
+    # SQLite's 64-bit integers for large, valid values).
     rises: Any = await session.execute(
         select(
             col(line_t.invoice_id),
             col(line_t.vendor_id),
             col(Service.id),
+            col(line_t.unit_cost),
             func.sum(col(line_t.quantity)),
-            func.sum(sql_product(col(line_t.quantity), 4, col(line_t.unit_cost), 4)),
         )
         .join(
             Service,
@@ -323,11 +325,18 @@ async def _load_vendor_side(
             ),
         )
         .where(*vendor_filter, col(line_t.unit_cost) > col(Service.unit_cost))
-        .group_by(col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id))
+        .group_by(
+            col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id), col(line_t.unit_cost)
+        )
     )
+    grouped: dict[tuple[int, int, int], list[Decimal]] = {}
+    for invoice_id, vendor, service_id, unit_cost, quantity in rises.all():
+        totals = grouped.setdefault((invoice_id, vendor, service_id), [ZERO, ZERO])
+        totals[0] += quantity
+        totals[1] += unit_cost * quantity
     data.price_rises = [
         PriceRise(invoice_id, invoices[invoice_id][0], vendor, service_id, quantity, cost)
-        for invoice_id, vendor, service_id, quantity, cost in rises.all()
+        for (invoice_id, vendor, service_id), (quantity, cost) in sorted(grouped.items())
     ]
     if data.price_rises:
         previous = str(data.period.previous())

@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
-from sqlalchemy import BigInteger, Numeric, type_coerce
+from sqlalchemy import BigInteger, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -60,12 +60,13 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     class comparator_factory(TypeDecorator.Comparator[Decimal]):  # noqa: N801 - SQLAlchemy's name
         """Only +, - and comparisons are exact on the stored form of both databases (a
-        scaled integer on SQLite): products and quotients must go through sql_product."""
+        scaled integer on SQLite). Group by one factor and multiply in Python instead:
+        a product of scaled integers can also pass SQLite's 64-bit range."""
 
         def _refuse(self, *args: Any, **kwargs: Any) -> Any:
             raise TypeError(
                 "multiplying or dividing an ExactDecimal column in SQL is not exact on "
-                "SQLite's scaled integers: use app.core.money.sql_product"
+                "SQLite's scaled integers: group by one factor and multiply in Python"
             )
 
         __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __mod__ = __floordiv__ = _refuse
@@ -103,15 +104,6 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def __repr__(self) -> str:
         return f"ExactDecimal(scale={self.scale}, precision={self.precision})"
-
-
-def sql_product(left: Any, left_scale: int, right: Any, right_scale: int) -> Any:
-    """left x right in SQL, exact on both databases: the raw stored values multiply (on
-    SQLite scaled integers, whose scales add up) and the result reads back as a Decimal
-    with left_scale + right_scale places. Use it for sums of quantity x unit_cost."""
-    scale = left_scale + right_scale
-    raw = type_coerce(left, Numeric()) * type_coerce(right, Numeric())
-    return type_coerce(raw, ExactDecimal(scale=scale, precision=38))
 
 
 # --- API types -----------------------------------------------------------------------------
