@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from app.api_keys.router import router as api_keys_router
 from app.assets.router import router as assets_router
 from app.audits.router import router as audits_router
+from app.billing.router import exports_router, runs_router
 from app.billing.router import router as billing_router
 from app.contracts.router import router as contracts_router
 from app.core.auth import ensure_admin_key
@@ -57,6 +58,8 @@ TAGS = [
     {"name": "vendor-invoices", "description": "Vendor invoices in, matching, unmapped lines"},
     {"name": "webhooks", "description": "Signed vendor pushes and their inbox"},
     {"name": "customer-invoices", "description": "Invoices to customers"},
+    {"name": "billing-runs", "description": "Draft the month's customer invoices"},
+    {"name": "exports", "description": "Invoices for accounting (QuickBooks)"},
     {"name": "audits", "description": "Audits: the leaks of SPEC section 6 and the money at stake"},
     {"name": "reports", "description": "Reports"},
     {"name": "api-keys", "description": "API keys (admin)"},
@@ -118,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vendor_invoices_router,
         webhooks_router,
         billing_router,
+        runs_router,
+        exports_router,
         audits_router,
         api_keys_router,
     ):

@@ -1,0 +1,34 @@
+"""Quantity and unit price for an invoice line whose amount is fixed (a prorated revenue):
+QuickBooks refuses a line unless Amount == Qty x UnitPrice to the cent (error 6070), and
+both carry at most 4 decimals here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from app.core.money import round_half_up
+
+
+def consistent(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> bool:
+    return round_half_up(quantity * unit_price) == amount
+
+
+def quantity_and_price(
+    quantity: Fraction | Decimal, unit_price: Decimal, amount: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The closest honest (Qty, UnitPrice) whose product rounds to `amount` exactly.
+
+    1. the quantity (for a prorated line: units x active days / days in month) to 4
+       places at the line's own price;
+    2. that quantity at the price amount / quantity, to 4 places;
+    3. one unit at the amount itself (always exact).
+    """
+    qty = round_half_up(Fraction(quantity), 4)
+    if qty != 0:
+        if consistent(qty, unit_price, amount):
+            return qty, unit_price
+        price = round_half_up(Fraction(amount) / Fraction(qty), 4)
+        if price >= 0 and consistent(qty, price, amount):
+            return qty, price
+    return Decimal("1.0000"), amount.quantize(Decimal("0.0001"))
