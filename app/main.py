@@ -32,6 +32,7 @@ from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purg
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
+from app.quotes.router import router as quotes_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendors.router import router as vendors_router
@@ -62,6 +63,7 @@ TAGS = [
     {"name": "exports", "description": "Invoices for accounting (QuickBooks)"},
     {"name": "audits", "description": "Audits: the leaks of SPEC section 6 and the money at stake"},
     {"name": "reports", "description": "Reports"},
+    {"name": "quotes", "description": "Quotes priced on real costs"},
     {"name": "api-keys", "description": "API keys (admin)"},
     {"name": "health", "description": "Probes"},
 ]
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_router,
         exports_router,
         audits_router,
+        quotes_router,
         api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

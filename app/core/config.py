@@ -1,5 +1,6 @@
 """Settings from the environment (prefix MSP_): the only place configuration is read."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     # An Idempotency-Key still "in progress" after this long is taken as abandoned (its
     # process died) and may be claimed again.
     idempotency_abandon_seconds: int = Field(default=300, ge=1)
+    # Quote previews warn on lines whose margin is below this.
+    quote_margin_floor: Decimal = Field(default=Decimal("0.20"), ge=-10, le=1)
     # last_used_at on API keys is refreshed at most this often, so reads stay reads.
     api_key_touch_interval_seconds: int = Field(default=60, ge=0)
 

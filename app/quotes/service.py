@@ -1,0 +1,141 @@
+"""Quote previews priced on real costs: the latest month's actual mean vendor unit cost of
+each service (matched vendor lines, SPEC section 3's matching), else its standard cost."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.crud import require_reference
+from app.core.errors import Invalid, field_error
+from app.core.money import round_half_up
+from app.core.periods import Period
+from app.customers.models import Customer
+from app.quotes.models import (
+    CostBasis,
+    QuoteCreate,
+    QuoteLine,
+    QuotePreview,
+    QuoteWarning,
+)
+from app.services.models import Service
+from app.vendor_invoices.matching import join_matches, matched_service_id
+from app.vendor_invoices.models import VendorInvoiceLine
+
+ZERO = Decimal(0)
+
+
+def margin(revenue: Decimal, profit: Decimal) -> Decimal | None:
+    """SPEC section 5: profit / revenue, 4 decimals, null when revenue is 0."""
+    return None if revenue == 0 else round_half_up(Fraction(profit) / Fraction(revenue), 4)
+
+
+async def latest_mean_costs(
+    session: AsyncSession, service_ids: set[int]
+) -> dict[int, tuple[Period, Fraction]]:
+    """Per service, the latest period with matched vendor lines (and a non-zero quantity)
+    and its mean unit cost there: sum of amounts / sum of quantities. One grouped query."""
+    line = VendorInvoiceLine
+    rows: Any = await session.execute(
+        join_matches(
+            select(
+                matched_service_id,
+                col(line.period),
+                func.sum(col(line.quantity)),
+                func.sum(col(line.amount)),
+            ).select_from(line)
+        )
+        .where(matched_service_id.in_(service_ids))
+        .group_by(matched_service_id, col(line.period))
+    )
+    latest: dict[int, tuple[Period, Fraction]] = {}
+    for service_id, period, quantity, amount in rows.all():
+        if not quantity:
+            continue
+        month = Period.parse(period)
+        if service_id not in latest or month > latest[service_id][0]:
+            latest[service_id] = (month, Fraction(amount) / Fraction(quantity))
+    return latest
+
+
+async def preview(
+    session: AsyncSession, *, data: QuoteCreate, default_floor: Decimal
+) -> QuotePreview:
+    if data.customer_id is not None:
+        await require_reference(session, Customer, data.customer_id, "customer_id", "customer")
+    wanted = {line.service_id for line in data.lines}
+    services = {
+        s.id: s
+        for s in (await session.scalars(select(Service).where(col(Service.id).in_(wanted)))).all()
+        if s.id is not None
+    }
+    missing = [
+        field_error(f"body.lines.{i}.service_id", f"service {line.service_id} does not exist")
+        for i, line in enumerate(data.lines)
+        if line.service_id not in services
+    ]
+    if missing:
+        raise Invalid("Some lines name services that do not exist.", errors=missing)
+    vendor_services = {sid for sid, s in services.items() if s.vendor_id is not None}
+    means = await latest_mean_costs(session, vendor_services) if vendor_services else {}
+    floor = data.margin_floor if data.margin_floor is not None else default_floor
+
+    lines: list[QuoteLine] = []
+    warnings: list[QuoteWarning] = []
+    for index, item in enumerate(data.lines):
+        service = services[item.service_id]
+        price = item.unit_price if item.unit_price is not None else service.unit_price
+        found = means.get(item.service_id)
+        if found is not None:
+            basis, period, unit_cost = CostBasis.vendor_mean, found[0], found[1]
+        else:
+            basis, period, unit_cost = CostBasis.standard, None, Fraction(service.unit_cost)
+        revenue = round_half_up(Fraction(item.quantity) * Fraction(price))
+        cost = round_half_up(Fraction(item.quantity) * unit_cost)
+        profit = revenue - cost
+        line_margin = margin(revenue, profit)
+        below = (
+            line_margin is None and profit < 0 or (line_margin is not None and line_margin < floor)
+        )
+        if below:
+            shown = "n/a" if line_margin is None else f"{line_margin:.4f}"
+            warnings.append(
+                QuoteWarning(
+                    line=index,
+                    message=f"{service.name}: margin {shown} is below the floor {floor:.4f} "
+                    f"(cost {round_half_up(unit_cost, 4)} per unit, {basis.value}).",
+                )
+            )
+        lines.append(
+            QuoteLine(
+                service_id=item.service_id,
+                service_name=service.name,
+                quantity=item.quantity,
+                unit_price=price,
+                unit_cost=round_half_up(unit_cost, 4),
+                cost_basis=basis,
+                cost_period=period,
+                revenue=revenue,
+                cost=cost,
+                profit=profit,
+                margin=line_margin,
+                below_margin_floor=bool(below),
+            )
+        )
+    revenue = sum((line.revenue for line in lines), ZERO)
+    cost = sum((line.cost for line in lines), ZERO)
+    return QuotePreview(
+        customer_id=data.customer_id,
+        margin_floor=floor,
+        lines=lines,
+        revenue=revenue,
+        cost=cost,
+        profit=revenue - cost,
+        margin=margin(revenue, revenue - cost),
+        warnings=warnings,
+    )
