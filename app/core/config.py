@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     # An Idempotency-Key still "in progress" after this long is taken as abandoned (its
     # process died) and may be claimed again.
     idempotency_abandon_seconds: int = Field(default=300, ge=1)
+    # Request bodies above this are refused with a 413 problem (10,000-line invoices are
+    # a few MB; the CSV import has its own row limit).
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Browser origins allowed to call the API (CORS); empty: CORS stays off.
+    cors_origins: list[str] = Field(default_factory=list)
+    # Send Strict-Transport-Security (behind TLS only).
+    hsts: bool = False
     # Quote previews warn on lines whose margin is below this.
     quote_margin_floor: Decimal = Field(default=Decimal("0.20"), ge=-10, le=1)
     # last_used_at on API keys is refreshed at most this often, so reads stay reads.

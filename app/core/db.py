@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,7 +69,10 @@ def _lower(value: Any) -> Any:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo}
+    # Statement parameters hold secrets (webhook secrets, key hashes): never in logs or
+    # error messages, even with echo on. aiosqlite's DEBUG lines would print them too.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
