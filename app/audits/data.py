@@ -128,9 +128,10 @@ class AuditData:
     invoiced_units: dict[Pair, Decimal] = field(default_factory=dict)
     deployed: dict[Pair, int] = field(default_factory=dict)
     last_contract_end: dict[Pair, date] = field(default_factory=dict)
-    # Narrowed to customers (the per-customer report): services of theirs charged above
-    # the standard unit_cost.
-    price_rise_pairs: set[Pair] = field(default_factory=set)
+    # Narrowed to customers (the per-customer report): (customer, service, vendor invoice)
+    # of their lines charged above the standard unit_cost; `price_rises` then holds those
+    # invoices' rises, so that the PRICE_INCREASE rule says which of them are findings.
+    price_rise_lines: set[tuple[int, int, int]] = field(default_factory=set)
 
 
 async def load(
@@ -222,11 +223,22 @@ async def load(
         await _load_vendor_side(session, data, vendor_filter, invoices)
     else:
         rises: Any = await session.execute(
-            join_matches(select(matched_customer_id, matched_service_id).select_from(line_t))
+            join_matches(
+                select(
+                    matched_customer_id, matched_service_id, col(line_t.invoice_id)
+                ).select_from(line_t)
+            )
             .where(*matched_filter, col(line_t.unit_cost) > col(Service.unit_cost))
             .distinct()
         )
-        data.price_rise_pairs = {(c, s) for c, s in rises.all()}
+        data.price_rise_lines = {(c, s, i) for c, s, i in rises.all()}
+        if data.price_rise_lines:
+            # Those invoices' rises over all their lines (any customer, matched or not), as
+            # the audit computes them: a rise whose impact rounds to 0.00 is no finding.
+            ids = sorted({i for _c, _s, i in data.price_rise_lines})
+            await _load_price_rises(
+                session, data, [*vendor_filter, col(line_t.invoice_id).in_(ids)], invoices
+            )
 
     # Customer invoices: who is billed for the month, and the units invoiced.
     billed = (
@@ -305,39 +317,7 @@ async def _load_vendor_side(
 ) -> None:
     """Findings about vendor invoices as such: price rises, unmapped lines, totals."""
     line_t = VendorInvoiceLine
-    # PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost.
-    # Grouped by unit_cost as well, so each group's cost is unit_cost x sum(quantity):
-    # exact in Python, with no product of scaled integers in SQL (which could overflow
-    # SQLite's 64-bit integers for large, valid values).
-    rises: Any = await session.execute(
-        select(
-            col(line_t.invoice_id),
-            col(line_t.vendor_id),
-            col(Service.id),
-            col(line_t.unit_cost),
-            func.sum(col(line_t.quantity)),
-        )
-        .join(
-            Service,
-            and_(
-                col(Service.vendor_id) == col(line_t.vendor_id),
-                col(Service.vendor_sku) == col(line_t.vendor_sku),
-            ),
-        )
-        .where(*vendor_filter, col(line_t.unit_cost) > col(Service.unit_cost))
-        .group_by(
-            col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id), col(line_t.unit_cost)
-        )
-    )
-    grouped: dict[tuple[int, int, int], list[Decimal]] = {}
-    for invoice_id, vendor, service_id, unit_cost, quantity in rises.all():
-        totals = grouped.setdefault((invoice_id, vendor, service_id), [ZERO, ZERO])
-        totals[0] += quantity
-        totals[1] += unit_cost * quantity
-    data.price_rises = [
-        PriceRise(invoice_id, invoices[invoice_id][0], vendor, service_id, quantity, cost)
-        for (invoice_id, vendor, service_id), (quantity, cost) in sorted(grouped.items())
-    ]
+    await _load_price_rises(session, data, vendor_filter, invoices)
     if data.price_rises:
         previous = str(data.period.previous())
         prior_filter: list[Any] = [col(line_t.period) == previous]
@@ -392,6 +372,49 @@ async def _load_vendor_side(
     data.invoice_totals = [
         InvoiceTotal(invoice_id, number, vendor, total, line_sums.get(invoice_id, ZERO))
         for invoice_id, (number, _date, vendor, total) in invoices.items()
+    ]
+
+
+async def _load_price_rises(
+    session: AsyncSession,
+    data: AuditData,
+    filters: list[Any],
+    invoices: dict[int, tuple[str, date, int, Decimal]],
+) -> None:
+    """PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost, per
+    vendor invoice and service, into `data.price_rises`."""
+    line_t = VendorInvoiceLine
+    # Grouped by unit_cost as well, so each group's cost is unit_cost x sum(quantity):
+    # exact in Python, with no product of scaled integers in SQL (which could overflow
+    # SQLite's 64-bit integers for large, valid values).
+    rises: Any = await session.execute(
+        select(
+            col(line_t.invoice_id),
+            col(line_t.vendor_id),
+            col(Service.id),
+            col(line_t.unit_cost),
+            func.sum(col(line_t.quantity)),
+        )
+        .join(
+            Service,
+            and_(
+                col(Service.vendor_id) == col(line_t.vendor_id),
+                col(Service.vendor_sku) == col(line_t.vendor_sku),
+            ),
+        )
+        .where(*filters, col(line_t.unit_cost) > col(Service.unit_cost))
+        .group_by(
+            col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id), col(line_t.unit_cost)
+        )
+    )
+    grouped: dict[tuple[int, int, int], list[Decimal]] = {}
+    for invoice_id, vendor, service_id, unit_cost, quantity in rises.all():
+        totals = grouped.setdefault((invoice_id, vendor, service_id), [ZERO, ZERO])
+        totals[0] += quantity
+        totals[1] += unit_cost * quantity
+    data.price_rises = [
+        PriceRise(invoice_id, invoices[invoice_id][0], vendor, service_id, quantity, cost)
+        for (invoice_id, vendor, service_id), (quantity, cost) in sorted(grouped.items())
     ]
 
 

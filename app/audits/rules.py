@@ -110,7 +110,7 @@ def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after i
         if impact <= 0:
             continue
         ended = data.last_contract_end.get((customer_id, service_id))
-        why = f"contract ended {ended}" if ended else "no contract line was ever sold"
+        why = f"contract ended {ended}" if ended else "no contract line at the end of the month"
         drafts.append(
             Draft(
                 FindingType.ORPHANED_COST,

@@ -158,11 +158,12 @@ async def _carried_over(
         )
         .join(Audit, col(Audit.id) == col(Finding.audit_id))
         .where(col(Audit.period) == str(period), col(Finding.status_changed_at).isnot(None))
-        .order_by(col(Finding.id))
+        # The latest change wins, whichever run's finding it was made on.
+        .order_by(col(Finding.status_changed_at), col(Finding.id))
     )
     carried: dict[str, dict[str, Any]] = {}
     for print_, status, note, by, at in rows.all():
-        if print_ in prints:  # later rows (higher ids) replace earlier ones
+        if print_ in prints:  # later changes replace earlier ones
             carried[print_] = {
                 "status": status,
                 "note": note,
@@ -320,11 +321,17 @@ async def customer_audit(
     customer = await get_or_404(session, Customer, customer_id, "customer")
     gathered = await audit_data.load(session, period=period, customer_ids=[customer_id])
     types: dict[int | None, set[str]] = defaultdict(set)
+    rises: set[tuple[int | None, int | None]] = set()  # (vendor invoice, service)
     for draft in run_rules(gathered):
         if draft.customer_id == customer_id:
             types[draft.service_id].add(draft.type.value)
-    for pair in gathered.price_rise_pairs:
-        types[pair[1]].add(FindingType.PRICE_INCREASE.value)
+        if draft.type is FindingType.PRICE_INCREASE:
+            rises.add((draft.vendor_invoice_id, draft.service_id))
+    # PRICE_INCREASE findings name no customer: they apply to the customer's services
+    # charged above the standard on an invoice for which the audit produces one.
+    for _customer, service_id, invoice_id in gathered.price_rise_lines:
+        if (invoice_id, service_id) in rises:
+            types[service_id].add(FindingType.PRICE_INCREASE.value)
 
     services = (
         {s for c, s in gathered.contracts if c == customer_id}
