@@ -427,3 +427,28 @@ async def test_ten_thousand_lines(client: httpx.AsyncClient, engine: AsyncEngine
     assert listed[0]["line_count"] == 10_000
     assert Decimal(listed[0]["lines_total"]) == expected
     assert await counts(engine) == (1, 10_000)
+
+
+async def test_a_default_amount_too_large_to_store_is_422(client: httpx.AsyncClient) -> None:
+    v = (await client.post("/api/v1/vendors", json={"name": "Huge"})).json()
+    response = await client.post(
+        "/api/v1/vendor-invoices",
+        json={
+            "vendor_id": v["id"],
+            "invoice_number": "H-1",
+            "invoice_date": "2026-10-31",
+            "period": "2026-10",
+            "total": "1.00",
+            "lines": [
+                {"vendor_sku": "S", "account_ref": "A", "quantity": "1", "unit_cost": "1"},
+                {
+                    "vendor_sku": "S",
+                    "account_ref": "A",
+                    "quantity": "999999999999",
+                    "unit_cost": "999999999999",
+                },
+            ],
+        },
+    )
+    assert_problem(response, 422, "body.lines.1.amount")
+    assert (await client.get("/api/v1/vendor-invoices")).json()["items"] == []

@@ -247,10 +247,12 @@ async def export_iif(session: AsyncSession, *, period: Period) -> str:
         lines = loaded.lines.get(invoice.id or 0, [])
         customer = _iif_text(loaded.customers[invoice.customer_id].name)
         day = _iif_date(invoice.issue_date)
+        # The number is free text too (a tab in it would shift every later column).
+        number = _iif_text(invoice.number)
         total = sum((line.amount for line in lines), Decimal(0))
         rows.append(
             f"TRNS\tINVOICE\t{day}\t{AR_ACCOUNT}\t{customer}\t{_money(total)}\t"
-            f"{invoice.number}\t{invoice.period}"
+            f"{number}\t{invoice.period}"
         )
         for line in lines:
             service = loaded.services.get(line.service_id or 0)
@@ -258,7 +260,7 @@ async def export_iif(session: AsyncSession, *, period: Period) -> str:
             quantity, price = quantity_and_price(line.quantity, line.unit_price, line.amount)
             rows.append(
                 f"SPL\tINVOICE\t{day}\t{_iif_text(account)}\t{customer}\t{_money(-line.amount)}\t"
-                f"{invoice.number}\t{_iif_text(line.description)}\t"
+                f"{number}\t{_iif_text(line.description)}\t"
                 f"{format(-quantity.normalize(), 'f')}\t{format(price.normalize(), 'f')}\t"
                 f"{_iif_text(service.sku) if service else ''}"
             )

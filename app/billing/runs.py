@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -44,6 +44,7 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     invoice does not count as billing the customer (SPEC section 3), so it does not stop
     a new draft."""
     first, last = period.first_day, period.last_day
+    run = await _start_run(session, period=period, actor=actor)
     terms = await arithmetic.load_line_terms(session, overlapping=(first, last))
     billable: dict[int, list[tuple[arithmetic.LineTerms, arithmetic.LineMonth]]] = defaultdict(list)
     for line in terms:
@@ -70,17 +71,6 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
             )
         ).all()
     )
-
-    run = BillingRun(
-        period=str(period),
-        created_by=actor,
-        invoices_created=0,
-        invoices_regenerated=0,
-        customers_skipped=0,
-        total=ZERO,
-    )
-    session.add(run)
-    await session.flush()
 
     taken = set(
         (
@@ -158,6 +148,34 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     run.total = total
     await session.commit()
     return BillingRunRead.model_validate(run)
+
+
+# pg_advisory_xact_lock(namespace, key): "BILL", then the period as YYYYMM.
+_LOCK_NAMESPACE = 0x42494C4C
+
+
+async def _start_run(session: AsyncSession, *, period: Period, actor: str) -> BillingRun:
+    """Runs of one period go one at a time, so that two at once cannot both regenerate a
+    draft (each deleting the lines it saw, then inserting its own: twice the lines) or
+    both create one. PostgreSQL: a transaction-scoped advisory lock on the period, taken
+    before anything is read. SQLite: the run's INSERT, made before anything is read,
+    takes the database's write lock until the commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": _LOCK_NAMESPACE, "key": period.year * 100 + period.month},
+        )
+    run = BillingRun(
+        period=str(period),
+        created_by=actor,
+        invoices_created=0,
+        invoices_regenerated=0,
+        customers_skipped=0,
+        total=ZERO,
+    )
+    session.add(run)
+    await session.flush()
+    return run
 
 
 def _prefix(period: Period) -> str:

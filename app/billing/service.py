@@ -23,7 +23,7 @@ from app.billing.models import (
 )
 from app.core.crud import ensure_unique, get_or_404, require_reference
 from app.core.errors import Invalid, field_error
-from app.core.money import round_half_up
+from app.core.money import line_amounts
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.customers.models import Customer
@@ -45,6 +45,9 @@ async def record_invoice(
     """An invoice issued elsewhere (the PSA): it counts as billing the customer for its
     period unless void (SPEC section 3)."""
     await require_reference(session, Customer, data.customer_id, "customer_id", "customer")
+    amounts = line_amounts(
+        [(line.amount, line.quantity, line.unit_price) for line in data.lines], "body.lines"
+    )
     service_ids = {line.service_id for line in data.lines if line.service_id is not None}
     if service_ids:
         known = set(
@@ -89,12 +92,9 @@ async def record_invoice(
                 "description": line.description,
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
-                # SPEC section 3: amount defaults to quantity x unit_price, rounded half-up.
-                "amount": line.amount
-                if line.amount is not None
-                else round_half_up(line.quantity * line.unit_price),
+                "amount": amount,
             }
-            for number, line in enumerate(data.lines, start=1)
+            for number, (line, amount) in enumerate(zip(data.lines, amounts, strict=True), start=1)
         ],
     )
     await session.commit()

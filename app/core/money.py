@@ -8,6 +8,7 @@ never a binary float in the money path.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any
@@ -39,6 +40,31 @@ def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) 
     if 2 * rest >= scaled.denominator:
         whole += 1
     return Decimal(sign * whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def line_amounts(
+    lines: Sequence[tuple[Decimal | None, Decimal, Decimal]], field_prefix: str
+) -> list[Decimal]:
+    """The amount of each (amount, quantity, unit price) line: the given one, else quantity
+    x unit price rounded half-up (SPEC section 3). A default too large for any amount
+    (inputs are bounded by MAX_ABS) is a 422 naming the line, never a storage overflow."""
+    from app.core.errors import Invalid, field_error
+
+    amounts = [
+        amount if amount is not None else round_half_up(quantity * price)
+        for amount, quantity, price in lines
+    ]
+    too_large = [
+        field_error(
+            f"{field_prefix}.{i}.amount",
+            f"quantity x unit price = {amount:f} must be less than {MAX_ABS:f} in absolute value",
+        )
+        for i, amount in enumerate(amounts)
+        if abs(amount) >= MAX_ABS
+    ]
+    if too_large:
+        raise Invalid("Some line amounts are too large.", errors=too_large)
+    return amounts
 
 
 def to_fraction(value: Decimal | int) -> Fraction:

@@ -13,7 +13,7 @@ from sqlmodel import col
 from app.audits.models import Audit
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
-from app.core.money import round_half_up
+from app.core.money import line_amounts
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.customers.models import VendorAccount
@@ -77,6 +77,11 @@ async def ingest(
             errors=[field_error(f"{field_prefix}.invoice_number", DUPLICATE_NUMBER, "duplicate")],
             extra={"invoice_id": existing},
         )
+    # SPEC section 3: amount defaults to quantity x unit_cost, rounded half-up.
+    amounts = line_amounts(
+        [(line.amount, line.quantity, line.unit_cost) for line in payload.lines],
+        f"{field_prefix}.lines",
+    )
     period = str(payload.period)
     invoice = VendorInvoice(
         vendor_id=vendor.id,
@@ -100,12 +105,9 @@ async def ingest(
             "description": line.description,
             "quantity": line.quantity,
             "unit_cost": line.unit_cost,
-            # SPEC section 3: amount defaults to quantity x unit_cost, rounded half-up.
-            "amount": line.amount
-            if line.amount is not None
-            else round_half_up(line.quantity * line.unit_cost),
+            "amount": amount,
         }
-        for number, line in enumerate(payload.lines, start=1)
+        for number, (line, amount) in enumerate(zip(payload.lines, amounts, strict=True), start=1)
     ]
     # One multi-row INSERT (executemany / insertmanyvalues), not one statement per line.
     await session.execute(insert(VendorInvoiceLine), rows)
