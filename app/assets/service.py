@@ -15,7 +15,7 @@ from app.assets.models import Asset, AssetCreate, AssetUpdate
 from app.core.crud import (
     apply,
     changes,
-    ensure_unique,
+    ensure_unique_external_ref,
     get_or_404,
     require_reference,
     search,
@@ -40,15 +40,9 @@ def _check_dates(installed_on: date, removed_on: date | None) -> None:
 async def _check_external_ref(
     session: AsyncSession, external_ref: str | None, exclude_id: int | None
 ) -> None:
-    if external_ref is not None:
-        await ensure_unique(
-            session,
-            Asset,
-            [col(Asset.external_ref) == external_ref],
-            exclude_id=exclude_id,
-            field="external_ref",
-            message=f"An asset with external_ref '{external_ref}' already exists.",
-        )
+    await ensure_unique_external_ref(
+        session, Asset, external_ref, exclude_id=exclude_id, kind="asset"
+    )
 
 
 async def create_asset(session: AsyncSession, *, data: AssetCreate) -> Asset:

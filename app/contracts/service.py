@@ -36,7 +36,7 @@ from app.contracts.models import (
 from app.core.crud import (
     apply,
     changes,
-    ensure_unique,
+    ensure_unique_external_ref,
     ensure_unreferenced,
     get_or_404,
     require_reference,
@@ -63,15 +63,9 @@ def _invalid(field: str, message: str) -> Invalid:
 async def _check_external_ref(
     session: AsyncSession, external_ref: str | None, exclude_id: int | None
 ) -> None:
-    if external_ref is not None:
-        await ensure_unique(
-            session,
-            Contract,
-            [col(Contract.external_ref) == external_ref],
-            exclude_id=exclude_id,
-            field="external_ref",
-            message=f"A contract with external_ref '{external_ref}' already exists.",
-        )
+    await ensure_unique_external_ref(
+        session, Contract, external_ref, exclude_id=exclude_id, kind="contract"
+    )
 
 
 def _check_contract_dates(start_date: date, end_date: date | None) -> None:

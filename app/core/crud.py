@@ -53,6 +53,26 @@ async def ensure_unique(
         raise Conflict(message, errors=[field_error(f"body.{field}", message, "duplicate")])
 
 
+async def ensure_unique_external_ref(
+    session: AsyncSession,
+    model: type[Any],
+    external_ref: str | None,
+    *,
+    exclude_id: int | None,
+    kind: str,
+) -> None:
+    """The PSA's id of a record (`external_ref`) names one record at most: a 409."""
+    if external_ref is not None:
+        await ensure_unique(
+            session,
+            model,
+            [model.external_ref == external_ref],
+            exclude_id=exclude_id,
+            field="external_ref",
+            message=f"external_ref '{external_ref}' is already used by another {kind}.",
+        )
+
+
 async def ensure_unreferenced(
     session: AsyncSession,
     kind: str,

@@ -12,6 +12,7 @@ from app.core.crud import (
     apply,
     changes,
     ensure_unique,
+    ensure_unique_external_ref,
     ensure_unreferenced,
     get_or_404,
     require_reference,
@@ -32,15 +33,9 @@ from app.vendors.models import Vendor
 async def _check_external_ref(
     session: AsyncSession, external_ref: str | None, exclude_id: int | None
 ) -> None:
-    if external_ref is not None:
-        await ensure_unique(
-            session,
-            Customer,
-            [col(Customer.external_ref) == external_ref],
-            exclude_id=exclude_id,
-            field="external_ref",
-            message=f"A customer with external_ref '{external_ref}' already exists.",
-        )
+    await ensure_unique_external_ref(
+        session, Customer, external_ref, exclude_id=exclude_id, kind="customer"
+    )
 
 
 async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Customer:
