@@ -1,0 +1,705 @@
+"""A small, independent pure-Python reference of SPEC sections 5 and 6.
+
+Written from the SPEC text only (not from the service's code), so that the property test
+in `test_audit_property.py` can hold the service to it. Everything is computed day by day
+with exact fractions; money is rounded half-up (away from zero) to the cent once, at the
+very end, as the SPEC says. No database, no HTTP: plain records in, plain results out.
+
+Readings chosen where the SPEC is silent (the service was found to agree with each):
+- of two adjustments with the same effective date, the one recorded later wins; an
+  adjustment dated before the line starts sets the quantity the line starts with;
+- PRICE_INCREASE carries no customer; its previous unit cost is the mean (sum amount / sum
+  quantity) over every line of M-1 matched to the service, whether or not its account is
+  mapped, and its actual quantity is the units of the raised lines;
+- UNMAPPED_SKU names the customer when the line's account is mapped, UNMAPPED_ACCOUNT the
+  service when its SKU is;
+- expected / actual quantity of the per-(customer, service) types are the contracted units
+  against the vendor units (deployed units for UNBILLED_ASSETS);
+- the customer audit report has a row for each service with a line active on some day of
+  the month, a matched vendor line of the month, an asset deployed at the month's end or a
+  line on a (not void) customer invoice of the month; a row's finding types are those of
+  the audit's findings for (customer, service), plus PRICE_INCREASE when a produced
+  PRICE_INCREASE covers a raised line of that customer; the customer-level types are
+  MISSING_BILLING only.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+ZERO = Fraction(0)
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass
+class Service:
+    id: int
+    unit_price: Decimal
+    unit_cost: Decimal
+    vendor_id: int | None = None
+    vendor_sku: str | None = None
+
+
+@dataclass
+class Contract:
+    id: int
+    customer_id: int
+    start_date: date
+    end_date: date | None = None  # inclusive; None = open-ended
+
+
+@dataclass
+class Adjustment:
+    effective_date: date
+    quantity: Decimal
+
+
+@dataclass
+class Line:
+    id: int
+    contract_id: int
+    service_id: int
+    quantity: Decimal
+    unit_price: Decimal
+    start_date: date | None = None
+    end_date: date | None = None
+    adjustments: list[Adjustment] = field(default_factory=list)  # in the order recorded
+
+
+@dataclass
+class VendorAccount:
+    customer_id: int
+    vendor_id: int
+    account_ref: str
+
+
+@dataclass
+class VendorLine:
+    id: int
+    vendor_sku: str
+    account_ref: str
+    quantity: Decimal
+    unit_cost: Decimal
+    amount: Decimal
+
+
+@dataclass
+class VendorInvoice:
+    id: int
+    vendor_id: int
+    number: str
+    invoice_date: date
+    period: str
+    total: Decimal
+    lines: list[VendorLine] = field(default_factory=list)
+
+
+@dataclass
+class Asset:
+    customer_id: int
+    service_id: int
+    installed_on: date
+    removed_on: date | None = None  # first day no longer deployed
+
+
+@dataclass
+class CustomerInvoiceLine:
+    service_id: int | None
+    quantity: Decimal
+
+
+@dataclass
+class CustomerInvoice:
+    customer_id: int
+    period: str
+    status: str  # draft, posted, void
+    lines: list[CustomerInvoiceLine] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    customers: list[int] = field(default_factory=list)
+    services: dict[int, Service] = field(default_factory=dict)
+    contracts: dict[int, Contract] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)  # in creation order
+    vendor_accounts: list[VendorAccount] = field(default_factory=list)
+    vendor_invoices: list[VendorInvoice] = field(default_factory=list)
+    assets: list[Asset] = field(default_factory=list)
+    customer_invoices: list[CustomerInvoice] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def frac(value: Decimal | int | str) -> Fraction:
+    return Fraction(Decimal(value)) if not isinstance(value, int) else Fraction(value)
+
+
+def round_half_up(value: Fraction, places: int = 2) -> Decimal:
+    """Half-up, away from zero, to `places` decimals, from an exact fraction."""
+    scale = 10**places
+    magnitude = math.floor(abs(value) * scale + Fraction(1, 2))
+    signed = -magnitude if value < 0 else magnitude
+    return Decimal(signed).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def cents(value: Fraction) -> Decimal:
+    return round_half_up(value, 2)
+
+
+# ---------------------------------------------------------------------------- months
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    year, month = period.split("-")
+    return int(year), int(month)
+
+
+def days_in(period: str) -> int:
+    year, month = parse_period(period)
+    return calendar.monthrange(year, month)[1]
+
+
+def first_day(period: str) -> date:
+    year, month = parse_period(period)
+    return date(year, month, 1)
+
+
+def last_day(period: str) -> date:
+    year, month = parse_period(period)
+    return date(year, month, days_in(period))
+
+
+def previous_period(period: str) -> str:
+    year, month = parse_period(period)
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def days_of(period: str) -> list[date]:
+    start = first_day(period)
+    return [start + timedelta(days=i) for i in range(days_in(period))]
+
+
+# ---------------------------------------------------------------------------- section 5
+
+
+def line_active(world: World, line: Line, day: date) -> bool:
+    """Within the line's dates and the contract's dates (end dates inclusive)."""
+    contract = world.contracts[line.contract_id]
+    for start in (contract.start_date, line.start_date):
+        if start is not None and day < start:
+            return False
+    for end in (contract.end_date, line.end_date):
+        if end is not None and day > end:
+            return False
+    return True
+
+
+def line_quantity(line: Line, day: date) -> Fraction:
+    """The line's quantity, changed by each adjustment from its effective date on; of two
+    adjustments on one date the later recorded wins."""
+    quantity = frac(line.quantity)
+    ordered = sorted(enumerate(line.adjustments), key=lambda a: (a[1].effective_date, a[0]))
+    for _, adjustment in ordered:
+        if adjustment.effective_date <= day:
+            quantity = frac(adjustment.quantity)
+    return quantity
+
+
+def line_active_days(world: World, line: Line, period: str) -> int:
+    return sum(1 for day in days_of(period) if line_active(world, line, day))
+
+
+def line_prorated(world: World, line: Line, period: str, price: Decimal) -> Decimal:
+    """Sum over the active days d of quantity(d) x price / days_in(M), rounded once."""
+    exact = sum(
+        (
+            line_quantity(line, day) * frac(price)
+            for day in days_of(period)
+            if line_active(world, line, day)
+        ),
+        ZERO,
+    ) / days_in(period)
+    return cents(exact)
+
+
+def line_revenue(world: World, line: Line, period: str) -> Decimal:
+    return line_prorated(world, line, period, line.unit_price)
+
+
+def line_units(world: World, line: Line, period: str) -> Fraction:
+    end = last_day(period)
+    return line_quantity(line, end) if line_active(world, line, end) else ZERO
+
+
+def customer_of(world: World, line: Line) -> int:
+    return world.contracts[line.contract_id].customer_id
+
+
+@dataclass
+class Matched:
+    invoice: VendorInvoice
+    line: VendorLine
+    service_id: int | None
+    customer_id: int | None
+
+
+def match(world: World, invoice: VendorInvoice) -> list[Matched]:
+    services = {
+        (s.vendor_id, s.vendor_sku): s.id
+        for s in world.services.values()
+        if s.vendor_id is not None and s.vendor_sku is not None
+    }
+    accounts = {(a.vendor_id, a.account_ref): a.customer_id for a in world.vendor_accounts}
+    return [
+        Matched(
+            invoice,
+            vline,
+            services.get((invoice.vendor_id, vline.vendor_sku)),
+            accounts.get((invoice.vendor_id, vline.account_ref)),
+        )
+        for vline in invoice.lines
+    ]
+
+
+def matched_lines(world: World, period: str) -> list[Matched]:
+    return [m for inv in world.vendor_invoices if inv.period == period for m in match(world, inv)]
+
+
+@dataclass
+class Pair:
+    """Everything section 5 says about one (customer, service) in one month."""
+
+    contracted_units: Fraction = ZERO
+    priced_units: Fraction = ZERO  # sum of units x unit_price over the counted lines
+    revenue: Decimal = Decimal("0.00")
+    in_house_cost: Decimal = Decimal("0.00")
+    has_line: bool = False  # a line active on some day of the month
+    vendor_units: Fraction = ZERO
+    vendor_amount: Decimal = Decimal("0.00")
+    vendor_lines: list[Matched] = field(default_factory=list)
+    deployed_units: Fraction = ZERO
+    invoiced_units: Fraction = ZERO
+    invoiced: bool = False  # a line of a customer invoice (not void) of the month
+
+    @property
+    def contract_unit_price(self) -> Fraction | None:
+        if self.contracted_units == 0:
+            return None
+        return self.priced_units / self.contracted_units
+
+    @property
+    def vendor_mean_unit_cost(self) -> Fraction | None:
+        if not self.vendor_lines or self.vendor_units == 0:
+            return None
+        return frac(self.vendor_amount) / self.vendor_units
+
+
+def pairs(world: World, period: str) -> dict[tuple[int, int], Pair]:
+    result: dict[tuple[int, int], Pair] = defaultdict(Pair)
+    for line in world.lines:
+        service = world.services[line.service_id]
+        pair = result[(customer_of(world, line), line.service_id)]
+        pair.has_line = pair.has_line or line_active_days(world, line, period) > 0
+        units = line_units(world, line, period)
+        pair.contracted_units += units
+        pair.priced_units += units * frac(line.unit_price)
+        pair.revenue += line_revenue(world, line, period)
+        if service.vendor_id is None:
+            pair.in_house_cost += line_prorated(world, line, period, service.unit_cost)
+    for m in matched_lines(world, period):
+        if m.customer_id is None or m.service_id is None:
+            continue
+        pair = result[(m.customer_id, m.service_id)]
+        pair.vendor_lines.append(m)
+        pair.vendor_units += frac(m.line.quantity)
+        pair.vendor_amount += m.line.amount
+    end = last_day(period)
+    for asset in world.assets:
+        pair = result[(asset.customer_id, asset.service_id)]
+        if asset.installed_on <= end and (asset.removed_on is None or end < asset.removed_on):
+            pair.deployed_units += 1
+    for invoice in world.customer_invoices:
+        if invoice.period != period or invoice.status == "void":
+            continue
+        for cline in invoice.lines:
+            if cline.service_id is not None:
+                pair = result[(invoice.customer_id, cline.service_id)]
+                pair.invoiced = True
+                pair.invoiced_units += frac(cline.quantity)
+    return dict(result)
+
+
+def pair_cost(world: World, service_id: int, pair: Pair) -> Decimal:
+    if world.services[service_id].vendor_id is None:
+        return pair.in_house_cost
+    return pair.vendor_amount
+
+
+# ---------------------------------------------------------------------------- section 6
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    customer_id: int | None
+    service_id: int | None
+    vendor_id: int | None
+    vendor_invoice_id: int | None
+    impact: Decimal
+    vendor_invoice_line_id: int | None = None
+    vendor_sku: str | None = None
+    account_ref: str | None = None
+    expected_quantity: Fraction | None = None
+    actual_quantity: Fraction | None = None
+    previous_unit_cost: Fraction | None = None
+
+
+def _keep(findings: list[Finding], finding: Finding) -> None:
+    """A finding whose impact rounds to 0.00 or less is not produced."""
+    if finding.impact > 0:
+        findings.append(finding)
+
+
+def audit(world: World, period: str, vendor_id: int | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    table = pairs(world, period)
+    vendors_invoiced = {inv.vendor_id for inv in world.vendor_invoices if inv.period == period}
+
+    for (customer_id, service_id), pair in sorted(table.items()):
+        service = world.services[service_id]
+        svc_vendor = service.vendor_id
+        price = pair.contract_unit_price
+        contracted = pair.contracted_units
+        vendor_units = pair.vendor_units
+        if pair.vendor_lines and contracted == 0:
+            _keep(
+                findings,
+                Finding(
+                    "ORPHANED_COST",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents(frac(pair.vendor_amount)),
+                    expected_quantity=contracted,
+                    actual_quantity=vendor_units,
+                ),
+            )
+        if price is not None and vendor_units > contracted > 0:
+            _keep(
+                findings,
+                Finding(
+                    "UNBILLED_UNITS",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents((vendor_units - contracted) * price),
+                    expected_quantity=contracted,
+                    actual_quantity=vendor_units,
+                ),
+            )
+        if (
+            price is not None
+            and svc_vendor is not None
+            and svc_vendor in vendors_invoiced
+            and contracted > vendor_units
+        ):
+            _keep(
+                findings,
+                Finding(
+                    "OVERBILLED_UNITS",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents((contracted - vendor_units) * price),
+                    expected_quantity=contracted,
+                    actual_quantity=vendor_units,
+                ),
+            )
+        mean_cost = pair.vendor_mean_unit_cost
+        if (
+            contracted > 0
+            and vendor_units > 0
+            and price is not None
+            and mean_cost is not None
+            and price < mean_cost
+        ):
+            _keep(
+                findings,
+                Finding(
+                    "NEGATIVE_MARGIN",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents((mean_cost - price) * min(contracted, vendor_units)),
+                    expected_quantity=contracted,
+                    actual_quantity=vendor_units,
+                ),
+            )
+        invoices = {m.invoice.id: m.invoice for m in pair.vendor_lines}
+        if len(invoices) > 1:
+            earliest = min(invoices.values(), key=lambda inv: (inv.invoice_date, inv.number))
+            later = sum(
+                (m.line.amount for m in pair.vendor_lines if m.invoice.id != earliest.id),
+                Decimal(0),
+            )
+            _keep(
+                findings,
+                Finding(
+                    "DUPLICATE_CHARGE",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents(frac(later)),
+                ),
+            )
+        if pair.deployed_units > contracted:
+            unit = price if price is not None else frac(service.unit_price)
+            _keep(
+                findings,
+                Finding(
+                    "UNBILLED_ASSETS",
+                    customer_id,
+                    service_id,
+                    svc_vendor,
+                    None,
+                    cents((pair.deployed_units - contracted) * unit),
+                    expected_quantity=contracted,
+                    actual_quantity=pair.deployed_units,
+                ),
+            )
+
+    previous = matched_lines(world, previous_period(period))
+    for invoice in sorted(world.vendor_invoices, key=lambda inv: inv.id):
+        if invoice.period != period:
+            continue
+        lines = match(world, invoice)
+        by_service: dict[int, Fraction] = defaultdict(Fraction)
+        raised_units: dict[int, Fraction] = defaultdict(Fraction)
+        for m in lines:
+            if m.service_id is None:
+                continue
+            standard = world.services[m.service_id].unit_cost
+            if m.line.unit_cost > standard:
+                by_service[m.service_id] += frac(m.line.unit_cost - standard) * frac(
+                    m.line.quantity
+                )
+                raised_units[m.service_id] += frac(m.line.quantity)
+        for service_id, exact in sorted(by_service.items()):
+            before = [p for p in previous if p.service_id == service_id]
+            quantity = sum((frac(p.line.quantity) for p in before), ZERO)
+            amount = sum((frac(p.line.amount) for p in before), ZERO)
+            previous_cost = amount / quantity if before and quantity != 0 else None
+            _keep(
+                findings,
+                Finding(
+                    "PRICE_INCREASE",
+                    None,
+                    service_id,
+                    invoice.vendor_id,
+                    invoice.id,
+                    cents(exact),
+                    actual_quantity=raised_units[service_id],
+                    previous_unit_cost=previous_cost,
+                ),
+            )
+        for m in lines:
+            if m.service_id is None:
+                _keep(
+                    findings,
+                    Finding(
+                        "UNMAPPED_SKU",
+                        m.customer_id,
+                        None,
+                        invoice.vendor_id,
+                        invoice.id,
+                        cents(frac(m.line.amount)),
+                        vendor_invoice_line_id=m.line.id,
+                        vendor_sku=m.line.vendor_sku,
+                        account_ref=m.line.account_ref,
+                    ),
+                )
+            if m.customer_id is None:
+                _keep(
+                    findings,
+                    Finding(
+                        "UNMAPPED_ACCOUNT",
+                        None,
+                        m.service_id,
+                        invoice.vendor_id,
+                        invoice.id,
+                        cents(frac(m.line.amount)),
+                        vendor_invoice_line_id=m.line.id,
+                        vendor_sku=m.line.vendor_sku,
+                        account_ref=m.line.account_ref,
+                    ),
+                )
+        lines_total = sum((vline.amount for vline in invoice.lines), Decimal(0))
+        _keep(
+            findings,
+            Finding(
+                "INVOICE_TOTAL_MISMATCH",
+                None,
+                None,
+                invoice.vendor_id,
+                invoice.id,
+                cents(abs(frac(invoice.total) - frac(lines_total))),
+            ),
+        )
+
+    billed = {
+        inv.customer_id
+        for inv in world.customer_invoices
+        if inv.period == period and inv.status != "void"
+    }
+    for customer_id in sorted(world.customers):
+        revenue = sum(
+            (
+                line_revenue(world, line, period)
+                for line in world.lines
+                if customer_of(world, line) == customer_id
+            ),
+            Decimal(0),
+        )
+        if revenue > 0 and customer_id not in billed:
+            _keep(findings, Finding("MISSING_BILLING", customer_id, None, None, None, revenue))
+
+    if vendor_id is not None:
+        findings = [
+            f
+            for f in findings
+            if f.type not in {"MISSING_BILLING", "UNBILLED_ASSETS"} and f.vendor_id == vendor_id
+        ]
+    return findings
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    service_id: int
+    contracted_units: Fraction
+    vendor_units: Fraction
+    deployed_units: Fraction
+    invoiced_units: Fraction
+    contract_unit_price: Fraction | None
+    vendor_mean_unit_cost: Fraction | None
+    revenue: Decimal
+    cost: Decimal
+    profit: Decimal
+    margin: Decimal | None
+    finding_types: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CustomerAudit:
+    customer_id: int
+    rows: dict[int, AuditRow]
+    revenue: Decimal
+    cost: Decimal
+    profit: Decimal
+    margin: Decimal | None
+    finding_types: frozenset[str]
+
+
+def margin(profit: Decimal, revenue: Decimal) -> Decimal | None:
+    """Profit / revenue, 4 decimals, null when revenue is 0."""
+    if revenue == 0:
+        return None
+    return round_half_up(frac(profit) / frac(revenue), 4)
+
+
+def customer_audit(world: World, customer_id: int, period: str) -> CustomerAudit:
+    table = pairs(world, period)
+    findings = audit(world, period)
+    rows: dict[int, AuditRow] = {}
+    for (cust, service_id), pair in table.items():
+        if cust != customer_id:
+            continue
+        # One row per service the customer has a contract line (active in the month), a
+        # vendor charge, an asset (deployed at the month's end) or an invoice line for.
+        if not (pair.has_line or pair.vendor_lines or pair.deployed_units or pair.invoiced):
+            continue
+        cost = pair_cost(world, service_id, pair)
+        profit = pair.revenue - cost
+        types = {
+            f.type for f in findings if f.customer_id == customer_id and f.service_id == service_id
+        }
+        raised_invoices = {
+            m.invoice.id
+            for m in pair.vendor_lines
+            if m.line.unit_cost > world.services[service_id].unit_cost
+        }
+        if any(
+            f.type == "PRICE_INCREASE"
+            and f.service_id == service_id
+            and f.vendor_invoice_id in raised_invoices
+            for f in findings
+        ):
+            types.add("PRICE_INCREASE")
+        rows[service_id] = AuditRow(
+            service_id=service_id,
+            contracted_units=pair.contracted_units,
+            vendor_units=pair.vendor_units,
+            deployed_units=pair.deployed_units,
+            invoiced_units=pair.invoiced_units,
+            contract_unit_price=pair.contract_unit_price,
+            vendor_mean_unit_cost=pair.vendor_mean_unit_cost,
+            revenue=pair.revenue,
+            cost=cost,
+            profit=profit,
+            margin=margin(profit, pair.revenue),
+            finding_types=frozenset(types),
+        )
+    revenue = sum((r.revenue for r in rows.values()), Decimal("0.00"))
+    cost = sum((r.cost for r in rows.values()), Decimal("0.00"))
+    profit = revenue - cost
+    return CustomerAudit(
+        customer_id=customer_id,
+        rows=rows,
+        revenue=revenue,
+        cost=cost,
+        profit=profit,
+        margin=margin(profit, revenue),
+        finding_types=frozenset(
+            f.type for f in findings if f.customer_id == customer_id and f.type == "MISSING_BILLING"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    line_id: int
+    month: str
+    units: Fraction
+    active_days: int
+    revenue: Decimal
+
+
+def schedule(world: World, contract_id: int, periods: list[str]) -> list[ScheduleEntry]:
+    return [
+        ScheduleEntry(
+            line.id,
+            period,
+            line_units(world, line, period),
+            line_active_days(world, line, period),
+            line_revenue(world, line, period),
+        )
+        for period in periods
+        for line in world.lines
+        if line.contract_id == contract_id
+    ]
