@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app.api_keys.router import router as api_keys_router
@@ -28,11 +29,13 @@ from app.core.errors import (
     install_error_handlers,
     status_title,
 )
+from app.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
 from app.quotes.router import router as quotes_router
+from app.reports.router import router as reports_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendors.router import router as vendors_router
@@ -111,6 +114,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     app.add_middleware(RequestContextMiddleware)  # outermost: wraps everything above
 
     app.include_router(health_router)
@@ -126,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_router,
         exports_router,
         audits_router,
+        reports_router,
         quotes_router,
         api_keys_router,
     ):

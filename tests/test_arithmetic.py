@@ -3,13 +3,15 @@ hand in the comment beside it."""
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 from app.contracts.arithmetic import (
     Adjustment,
     LineTerms,
+    MonthRange,
     Segment,
     active_days,
     contracted_units,
@@ -18,7 +20,9 @@ from app.contracts.arithmetic import (
     line_month,
     prorated_amount,
     quantity_on,
+    range_figures,
     revenue,
+    revenue_by_month,
     segments,
     total_revenue,
     unit_months,
@@ -342,3 +346,78 @@ def test_terms_accept_plain_tuples_and_sort_them() -> None:
     assert [a.order for a in line.adjustments] == [9, 5]
     assert quantity_on(line, date(2026, 2, 15)) == D(2)
     assert quantity_on(line, date(2026, 3, 1)) == D(3)
+
+
+# --- the one-pass range functions equal the reference functions -----------------------------
+
+
+def _random_terms(rng: random.Random, line_id: int) -> LineTerms:
+    """A line with random dates, quantities, prices and adjustments around 2024-2027,
+    sometimes with more than 4 decimals (the fallback path) or a zero quantity."""
+
+    def day() -> date:
+        return date(2024, 1, 1) + timedelta(days=rng.randrange(0, 4 * 366))
+
+    def amount(places: int) -> Decimal:
+        return Decimal(rng.randrange(0, 10**6)).scaleb(-places)
+
+    places = 6 if rng.random() < 0.05 else 4
+    contract_start = day()
+    contract_end = day() if rng.random() < 0.5 else None
+    line_start = day() if rng.random() < 0.5 else None
+    line_end = day() if rng.random() < 0.4 else None
+    adjustments = tuple(
+        Adjustment(day(), amount(rng.choice((0, 1, 2, places))), order)
+        for order in range(rng.choice((0, 0, 1, 2, 4)))
+    )
+    return LineTerms(
+        line_id=line_id,
+        service_id=1,
+        customer_id=1,
+        contract_id=1,
+        quantity=amount(rng.choice((0, 2, places))),
+        unit_price=amount(rng.choice((2, 4, places))),
+        line_start=line_start,
+        line_end=line_end,
+        contract_start=contract_start,
+        contract_end=contract_end,
+        adjustments=adjustments,
+    )
+
+
+def test_range_figures_equal_the_reference_functions_on_random_lines() -> None:
+    rng = random.Random(20260101)
+    months = MonthRange.of(Period(2023, 11), Period(2028, 2))
+    for line_id in range(1500):
+        line = _random_terms(rng, line_id)
+        cost = Decimal(rng.randrange(0, 10**7)).scaleb(-rng.choice((2, 4, 5)))
+        figures = range_figures(line, months, line.unit_price, cost)
+        for index, period in enumerate(months.periods):
+            expected_revenue = revenue(line, period)
+            assert Decimal(figures.amounts[0][index]).scaleb(-2) == expected_revenue, (
+                line,
+                period,
+            )
+            assert Decimal(figures.amounts[1][index]).scaleb(-2) == in_house_cost(
+                line, period, cost
+            ), (line, period)
+            assert figures.units[index] == contracted_units(line, period), (line, period)
+        assert revenue_by_month(line, months) == [revenue(line, p) for p in months.periods]
+
+
+def test_range_figures_on_a_hand_worked_line() -> None:
+    # 9 x 27.50 from 2026-01-14, 12 from 2026-02-10, cancelled 2026-03-20:
+    # Jan: 9 x 27.50 x 18/31 = 143.709... -> 143.71; units 9.
+    # Feb: (9 x 9 + 12 x 19) x 27.50 / 28 = 309 x 27.50 / 28 = 303.482... -> 303.48; units 12.
+    # Mar: 12 x 27.50 x 20/31 = 212.903... -> 212.90; units 0 (not active on the 31st).
+    # Apr: nothing.
+    line = terms(
+        "9",
+        "27.50",
+        line_start=date(2026, 1, 14),
+        contract_end=date(2026, 3, 20),
+        adjustments=((date(2026, 2, 10), "12", 1),),
+    )
+    figures = range_figures(line, MonthRange.of(JAN, APR), D("27.50"))
+    assert figures.amounts[0] == [14371, 30348, 21290, 0]
+    assert figures.units == [D(9), D(12), D(0), D(0)]

@@ -358,7 +358,8 @@ async def test_no_path_id_anywhere_yields_a_500(client: httpx.AsyncClient) -> No
                 fields = [e["field"] for e in body.get("errors") or []]
                 assert any(f.startswith("path.") for f in fields), (method, url, body)
                 checked += 1
-            if method in ("get", "delete"):
+            if method in ("get", "delete") and "{period}" not in path:
+                # (a period in the path is no id: a bad one is the 422 above, not a 404)
                 url = re.sub(r"\{[^}]+\}", str(MAX_ID), path)
                 # (the schedule's required range; other routes ignore it)
                 period = {"from": "2026-01", "to": "2026-01"}

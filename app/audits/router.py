@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
 from app.audits import service
@@ -18,7 +18,7 @@ from app.audits.models import (
     FindingType,
     FindingUpdate,
 )
-from app.audits.reports import CustomerAuditReport
+from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.core.auth import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import Invalid, field_error, problem_responses
@@ -27,6 +27,7 @@ from app.core.pagination import Page, PageDep
 from app.core.periods import OptionalPeriodQuery, PeriodQuery
 from app.core.routing import api_router
 from app.core.types import MAX_ID, IdPath, IdQuery
+from app.reports.csv import csv_response, csv_responses, model_rows, wants_csv
 
 router = api_router()
 
@@ -158,12 +159,21 @@ async def update_finding(
     summary="A customer's audit for a period, one row per service",
     description="Contracted, vendor, deployed and invoiced units, contract unit price, vendor "
     "mean unit cost, revenue, cost, profit, margin and the finding types that apply.",
-    responses=problem_responses(401, 403, 404, 422),
+    responses={
+        **csv_responses("service_id,service_name,sku,...,finding_types\r\n3,AV,AV,...,"),
+        **problem_responses(401, 403, 404, 422),
+    },
 )
 async def customer_audit(
+    request: Request,
     session: SessionDep,
     _: ReadKey,
     period: PeriodQuery,
     customer_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> object:
-    return await service.customer_audit(session, customer_id=customer_id, period=period)
+    report = await service.customer_audit(session, customer_id=customer_id, period=period)
+    if not wants_csv(request):
+        return report
+    columns = list(CustomerAuditRow.model_fields)
+    filename = f"customer-audit-{customer_id}-{period}.csv"
+    return csv_response(columns, model_rows(report.rows, columns), filename)

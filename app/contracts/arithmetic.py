@@ -216,6 +216,126 @@ def _bounds(period: Period) -> tuple[date, date]:
     return period.first_day, period.last_day
 
 
+# --- a range of months in one pass ------------------------------------------------------------
+# Reports walk thousands of lines over many months. The functions below give exactly the
+# numbers of `prorated_amount` and `contracted_units` for every month of a range at once,
+# in integer arithmetic on values scaled by 10^4 (quantities, unit prices and unit costs
+# carry at most 4 decimals, SPEC section 2); a value with more places falls back to the
+# reference functions above, so the answer is the same whatever the input.
+
+_SCALE_PLACES = 4
+
+
+def _scaled(value: Decimal) -> int | None:
+    """value x 10^4 as an exact int; None when value has more than 4 decimals."""
+    scaled = value.scaleb(_SCALE_PLACES)
+    whole = int(scaled)
+    return whole if whole == scaled else None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRange:
+    """The months of [first, last] with their first and last days as ordinals."""
+
+    periods: tuple[Period, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    days: tuple[int, ...]
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def of(cls, first: Period, last: Period) -> MonthRange:
+        periods = []
+        current = first
+        while current <= last:
+            periods.append(current)
+            current = current.next()
+        return cls(
+            periods=tuple(periods),
+            starts=tuple(p.first_day.toordinal() for p in periods),
+            ends=tuple(p.last_day.toordinal() for p in periods),
+            days=tuple(p.days for p in periods),
+            first_day=first.first_day,
+            last_day=last.last_day,
+        )
+
+    def index_of(self, day: date) -> int:
+        first = self.periods[0]
+        return (day.year - first.year) * 12 + day.month - first.month
+
+
+@dataclass(frozen=True, slots=True)
+class RangeFigures:
+    """One line over a range of months: `amounts[k][i]` is the line's prorated amount at
+    the k-th rate in month i, in cents (= prorated_amount(...) x 100); `units[i]` its
+    contracted units in month i."""
+
+    amounts: tuple[list[int], ...]
+    units: list[Decimal]
+
+
+def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> RangeFigures:
+    """Every month of the range in one pass over the line's segments (SPEC section 5):
+    for each rate, sum over active days d of quantity(d) x rate / days_in(M), rounded
+    half-up to the cent once per month, as integer cents; and the contracted units.
+    Equal, month by month, to `prorated_amount` and `contracted_units`."""
+    count = len(months.periods)
+    units = [ZERO] * count
+    unit_days = [0] * count  # sum of quantity x 10^4 x active days, per month
+    exact = True
+    starts, ends = months.starts, months.ends
+    if terms.adjustments:
+        cuts: Iterable[Segment] = segments(terms, months.first_day, months.last_day)
+    else:  # one quantity throughout: the active window is the only segment
+        window = overlap(terms.start, terms.end, months.first_day, months.last_day)
+        cuts = () if window is None else (Segment(window[0], window[1], terms.quantity),)
+    for seg in cuts:
+        quantity = _scaled(seg.quantity)
+        if quantity is None:
+            exact = False
+        lo, hi = seg.first.toordinal(), seg.last.toordinal()
+        index = months.index_of(seg.first)
+        while index < count and starts[index] <= hi:
+            month_end = ends[index]
+            if quantity is not None:
+                month_start = starts[index]
+                days = (hi if hi < month_end else month_end) - (
+                    lo if lo > month_start else month_start
+                )
+                unit_days[index] += quantity * (days + 1)
+            if lo <= month_end <= hi:
+                units[index] = seg.quantity
+            index += 1
+    amounts: list[list[int]] = []
+    for rate in rates:
+        scaled_rate = _scaled(rate) if exact else None
+        if scaled_rate is None:
+            amounts.append(
+                [int(prorated_amount(terms, period, rate).scaleb(2)) for period in months.periods]
+            )
+            continue
+        cents = []
+        for month_days, amount in zip(months.days, unit_days, strict=True):
+            if amount == 0:
+                cents.append(0)
+                continue
+            # amount x rate / (10^8 x days) in money, so x 100 / (10^8 x days) in cents;
+            # half-up (away from zero) as round_half_up does.
+            numerator = amount * scaled_rate
+            denominator = 1_000_000 * month_days
+            rounded = (2 * abs(numerator) + denominator) // (2 * denominator)
+            cents.append(rounded if numerator >= 0 else -rounded)
+        amounts.append(cents)
+    return RangeFigures(amounts=tuple(amounts), units=units)
+
+
+def revenue_by_month(terms: LineTerms, months: MonthRange) -> list[Decimal]:
+    """`revenue(terms, M)` for every month M of the range, in one pass."""
+    cents = range_figures(terms, months, terms.unit_price).amounts[0]
+    return [Decimal(c).scaleb(-2) for c in cents]
+
+
 # --- loading ---------------------------------------------------------------------------------
 
 

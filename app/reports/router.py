@@ -1,0 +1,209 @@
+"""HTTP for profitability, trends and monthly targets: parse, call the service, shape (JSON,
+or CSV with `Accept: text/csv`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import SessionDep
+from app.core.errors import Invalid, field_error, problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.periods import Period
+from app.core.routing import api_router
+from app.reports import service
+from app.reports.csv import csv_response, csv_responses, wants_csv
+from app.reports.models import (
+    Basis,
+    Metric,
+    ProfitabilityReport,
+    TargetPut,
+    TargetRead,
+    TrendGroup,
+    TrendsReport,
+)
+
+router = api_router()
+
+FromQuery = Annotated[
+    str, Query(alias="from", description="First period, YYYY-MM (inclusive)", examples=["2026-01"])
+]
+ToQuery = Annotated[
+    str,
+    Query(
+        description=f"Last period, YYYY-MM (inclusive; at most {service.MAX_REPORT_MONTHS} "
+        "months from `from`)",
+        examples=["2026-12"],
+    ),
+]
+BasisQuery = Annotated[
+    Basis,
+    Query(
+        description="contracted: revenue by the month arithmetic of the contract lines "
+        "(SPEC section 5); invoiced: the non-void customer invoice lines of each period"
+    ),
+]
+PROBLEMS = problem_responses(401, 403, 422)
+
+
+@router.get(
+    "/reports/profitability",
+    response_model=ProfitabilityReport,
+    response_model_exclude_unset=True,
+    tags=["reports"],
+    summary="Revenue, cost, profit and margin per customer, contract, service, vendor or month",
+    description="SPEC section 6. Rows carry only the keys named in `group_by`; rows whose "
+    "revenue and cost are both 0 are left out. Grouped by contract, each (customer, service, "
+    "month)'s vendor cost is split over the customer's lines of the service in proportion to "
+    "their contracted units (largest remainder, ties to the earliest line); cost without "
+    "contracted units is on a row whose contract_id is null. `unallocated_cost` is the vendor "
+    "cost no customer/service match took.",
+    responses={
+        **csv_responses("customer_id,revenue,cost,profit,margin\r\n7,1250.00,900.00,350.00,0.2800"),
+        **PROBLEMS,
+    },
+)
+async def profitability(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    from_: FromQuery,
+    to: ToQuery,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="One or two of customer, contract, service, vendor, month, "
+            "comma-separated (default customer)",
+            examples=["customer,month"],
+        ),
+    ] = None,
+    basis: BasisQuery = Basis.contracted,
+) -> object:
+    first, last = service.report_range(from_, to)
+    keys = service.parse_group_by(group_by)
+    report = await service.profitability(
+        session, first=first, last=last, group_by=keys, basis=basis
+    )
+    if not wants_csv(request):
+        return report
+    key_fields = ["month" if key.value == "month" else f"{key.value}_id" for key in report.group_by]
+    header = [*key_fields, "revenue", "cost", "profit", "margin"]
+    rows = ([getattr(row, name) for name in header] for row in report.rows)
+    return csv_response(header, rows, f"profitability-{first}-{last}.csv")
+
+
+@router.get(
+    "/reports/trends",
+    response_model=TrendsReport,
+    response_model_exclude_unset=True,
+    tags=["reports"],
+    summary="A metric month by month, per customer, service or vendor, against the targets",
+    description="SPEC section 6: one value per month per series, the total, month-over-month "
+    "changes, `gaps` (a customer with a contract active in a month and no revenue in it) and, "
+    "for revenue and profit, the month's target and its attainment (actual / target).",
+    responses={
+        **csv_responses("customer_id,month,value,change\r\n7,2026-01,1250.00,\r\n"),
+        **PROBLEMS,
+    },
+)
+async def trends(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    from_: FromQuery,
+    to: ToQuery,
+    metric: Annotated[Metric, Query(description="revenue, cost, profit or margin")] = (
+        Metric.revenue
+    ),
+    group_by: Annotated[
+        TrendGroup, Query(description="customer, service, vendor or none (one total series)")
+    ] = TrendGroup.none,
+    basis: BasisQuery = Basis.contracted,
+) -> object:
+    first, last = service.report_range(from_, to)
+    report = await service.trends(
+        session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
+    )
+    if not wants_csv(request):
+        return report
+    key = None if group_by is TrendGroup.none else f"{group_by.value}_id"
+    header = [*([key] if key else []), "month", "value", "change"]
+    rows = (
+        [*([getattr(series, key)] if key else []), month, value, change]
+        for series in report.series
+        for month, value, change in zip(report.months, series.values, series.changes, strict=True)
+    )
+    return csv_response(header, rows, f"trends-{metric.value}-{first}-{last}.csv")
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+PeriodPath = Annotated[
+    str,
+    Path(
+        description="A calendar month, YYYY-MM",
+        examples=["2026-10"],
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    ),
+]
+
+
+def _period(period: str) -> Period:
+    try:
+        return Period.parse(period)
+    except ValueError as exc:
+        raise Invalid(
+            "period is not a valid period.",
+            errors=[field_error("path.period", str(exc), "period")],
+        ) from None
+
+
+@router.put(
+    "/targets/{period}",
+    response_model=TargetRead,
+    tags=["reports"],
+    summary="Set the month's revenue and profit target",
+    description="Creates or replaces the goal of the month (YYYY-MM); the trends report "
+    "measures the revenue and profit metrics against it.",
+    responses=problem_responses(401, 403, 422),
+)
+async def put_target(
+    period: PeriodPath, body: TargetPut, session: SessionDep, _: WriteKey
+) -> object:
+    return await service.put_target(session, period=_period(period), data=body)
+
+
+@router.get(
+    "/targets/{period}",
+    response_model=TargetRead,
+    tags=["reports"],
+    summary="Get the month's target",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> object:
+    return await service.get_target(session, period=_period(period))
+
+
+@router.get(
+    "/targets",
+    response_model=Page[TargetRead],
+    tags=["reports"],
+    summary="List targets in period order",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_targets(
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    from_: Annotated[
+        str | None, Query(alias="from", description="First period, YYYY-MM", examples=["2026-01"])
+    ] = None,
+    to: Annotated[
+        str | None, Query(description="Last period, YYYY-MM", examples=["2026-12"])
+    ] = None,
+) -> object:
+    first, last = service.validate_target_range(from_, to)
+    return await service.list_targets(session, page=page, first=first, last=last)
