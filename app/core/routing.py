@@ -21,7 +21,12 @@ class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = json.loads(body, parse_float=Decimal, parse_constant=_constant)
+            try:
+                self._json = json.loads(body, parse_float=Decimal, parse_constant=_constant)
+            except UnicodeDecodeError as exc:
+                # Answered like any malformed JSON (a 422 naming the body), not FastAPI's
+                # generic 400.
+                raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from None
         return self._json
 
 
