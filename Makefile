@@ -11,7 +11,7 @@ PORT ?= 8000
 # bench/ joins once it exists (the benchmark issue).
 LINT_PATHS := app tests alembic/env.py $(wildcard bench)
 
-.PHONY: install run migrate test lint typecheck pytest openapi format clean
+.PHONY: install run migrate test lint typecheck pytest openapi format clean bench
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)"; exit 1; }
@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
-	$(BIN)/mypy app tests
+	$(BIN)/mypy app tests $(wildcard bench)
 
 pytest: install
 	$(BIN)/pytest
@@ -46,6 +46,15 @@ test: lint typecheck pytest
 format: install
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
+
+# The benchmark (BENCHMARKS.md): seeds its own databases (PostgreSQL database msp_bench at
+# MSP_BENCH_POSTGRES_URL, SQLite files under /tmp/msp_bench), serves them with uvicorn and
+# prints every figure. BACKEND=postgresql|sqlite|both; without a PostgreSQL it benches
+# SQLite alone and says so.
+SIZE ?= M
+BACKEND ?= both
+bench: install
+	$(BIN)/python -m bench.run --size $(SIZE) --backend $(BACKEND)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

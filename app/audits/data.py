@@ -155,18 +155,26 @@ async def load(
     terms = await arithmetic.load_line_terms(
         session, customer_ids=customer_ids, overlapping=(first, last)
     )
+    # range_figures gives contracted units, revenue and in-house cost of the month in one
+    # integer pass per line, equal to contracted_units / revenue / in_house_cost (the
+    # benchmark found the Fraction path was half of a 5,000-customer audit).
+    one_month = arithmetic.MonthRange.of(period, period)
     for line in terms:
         service = data.services[line.service_id]
         position = data.contracts.setdefault(
             (line.customer_id, line.service_id), ContractPosition()
         )
-        units = arithmetic.contracted_units(line, period)
+        in_house = service.vendor_id is None
+        if in_house:
+            figures = arithmetic.range_figures(line, one_month, line.unit_price, service.unit_cost)
+            position.in_house_cost += Decimal(figures.amounts[1][0]).scaleb(-2)
+        else:
+            figures = arithmetic.range_figures(line, one_month, line.unit_price)
+        units = figures.units[0]
         position.units += units
         position.price_weight += units * line.unit_price
-        revenue = arithmetic.revenue(line, period)
+        revenue = Decimal(figures.amounts[0][0]).scaleb(-2)
         position.revenue += revenue
-        if service.vendor_id is None:
-            position.in_house_cost += arithmetic.in_house_cost(line, period, service.unit_cost)
         data.customer_revenue[line.customer_id] = (
             data.customer_revenue.get(line.customer_id, ZERO) + revenue
         )
@@ -224,9 +232,9 @@ async def load(
     else:
         rises: Any = await session.execute(
             join_matches(
-                select(
-                    matched_customer_id, matched_service_id, col(line_t.invoice_id)
-                ).select_from(line_t)
+                select(matched_customer_id, matched_service_id, col(line_t.invoice_id)).select_from(
+                    line_t
+                )
             )
             .where(*matched_filter, col(line_t.unit_cost) > col(Service.unit_cost))
             .distinct()

@@ -134,8 +134,11 @@ def UNBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
     unit price."""
     names, drafts = _Names(data), []
     for (customer_id, service_id), contract, charged in _pairs(data):
+        # Compare first: the exact price is worked out for findings only.
+        if not charged.units > contract.units > 0:
+            continue
         price = contract.unit_price
-        if price is None or not charged.units > contract.units > 0:
+        if price is None:
             continue
         missing = charged.units - contract.units
         impact = round_half_up(Fraction(missing) * price)
@@ -172,10 +175,12 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
             continue
         if data.vendor_id is not None and vendor_id != data.vendor_id:
             continue
-        price = contract.unit_price
         charged = data.vendor_positions.get((customer_id, service_id))
         vendor_units = charged.units if charged else ZERO
-        if price is None or not contract.units > vendor_units:
+        if not contract.units > vendor_units:
+            continue
+        price = contract.unit_price
+        if price is None:
             continue
         extra = contract.units - vendor_units
         impact = round_half_up(Fraction(extra) * price)
@@ -240,15 +245,28 @@ def PRICE_INCREASE(data: AuditData) -> list[Draft]:  # noqa: N802
     return drafts
 
 
+def _below(weight: Decimal, units: Decimal, amount: Decimal, vendor_units: Decimal) -> bool:
+    """weight / units < amount / vendor_units (both divisors > 0), exactly, by integer
+    cross-multiplication: the cheap test before any Fraction is built."""
+    a, b = weight.as_integer_ratio()
+    c, d = units.as_integer_ratio()
+    e, f = amount.as_integer_ratio()
+    g, h = vendor_units.as_integer_ratio()
+    # (a/b) / (c/d) < (e/f) / (g/h)  <=>  a*d*f*g < e*h*b*c, every factor's sign known.
+    return a * d * f * g < e * h * b * c
+
+
 def NEGATIVE_MARGIN(data: AuditData) -> list[Draft]:  # noqa: N802
     """Contracted units > 0 and vendor units > 0, and the contract unit price < the vendor's
     mean unit cost. Impact: (mean cost - contract unit price) x min(contracted, vendor)."""
     names, drafts = _Names(data), []
     for (customer_id, service_id), contract, charged in _pairs(data):
-        price, cost = contract.unit_price, charged.mean_cost
-        if price is None or cost is None or not (contract.units > 0 and charged.units > 0):
+        if not (contract.units > 0 and charged.units > 0):
             continue
-        if not price < cost:
+        if not _below(contract.price_weight, contract.units, charged.amount, charged.units):
+            continue
+        price, cost = contract.unit_price, charged.mean_cost
+        if price is None or cost is None or not price < cost:
             continue
         units = min(contract.units, charged.units)
         impact = round_half_up((cost - price) * Fraction(units))
