@@ -19,7 +19,7 @@ from app.audits.router import router as audits_router
 from app.billing.router import exports_router, runs_router
 from app.billing.router import router as billing_router
 from app.contracts.router import router as contracts_router
-from app.core.auth import ensure_admin_key
+from app.core.auth import KeyCache, ensure_admin_key
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import (
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
         try:
             key = await ensure_admin_key(app.state.sessionmaker, settings)
             if key:

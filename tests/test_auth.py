@@ -235,3 +235,33 @@ async def test_first_use_needs_only_one_connection(
     assert response.status_code == 200, response.text
     row = await stored_key(app, created["id"])
     assert row is not None and row.last_used_at is not None
+
+
+async def test_verified_keys_are_cached_briefly_per_process(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """A key deleted by another worker process (here: straight in the database) keeps
+    working at most api_key_cache_seconds in this one; deleting through the API stops it
+    at once."""
+    from sqlalchemy import delete as sql_delete
+
+    from app.api_keys.models import ApiKey as KeyRow
+
+    created = (await client.post("/api/v1/api-keys", json={"name": "c", "scopes": ["read"]})).json()
+    async with make_client(app, created["key"]) as reader:
+        assert (await reader.get("/api/v1/customers")).status_code == 200
+        async with app.state.sessionmaker() as session:
+            await session.execute(sql_delete(KeyRow).where(KeyRow.id == created["id"]))  # type: ignore[arg-type]
+            await session.commit()
+        # Still trusted from the cache...
+        assert (await reader.get("/api/v1/customers")).status_code == 200
+        # ...until it expires.
+        for entry in app.state.key_cache._entries.values():
+            entry.expires = 0
+        assert (await reader.get("/api/v1/customers")).status_code == 401
+
+    second = (await client.post("/api/v1/api-keys", json={"name": "d", "scopes": ["read"]})).json()
+    async with make_client(app, second["key"]) as reader:
+        assert (await reader.get("/api/v1/customers")).status_code == 200
+        assert (await client.delete(f"/api/v1/api-keys/{second['id']}")).status_code == 204
+        assert (await reader.get("/api/v1/customers")).status_code == 401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from app.api_keys import service
 from app.api_keys.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -56,5 +56,8 @@ async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> objec
     summary="Delete (revoke) an API key",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def delete_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> None:
-    await service.delete_api_key(session, key_id=key_id)
+async def delete_api_key(
+    key_id: IdPath, request: Request, session: SessionDep, _: AdminKey
+) -> None:
+    key_hash = await service.delete_api_key(session, key_id=key_id)
+    request.app.state.key_cache.forget(key_hash)

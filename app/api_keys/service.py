@@ -45,7 +45,10 @@ async def list_api_keys(session: AsyncSession, *, page: PageParams) -> Page[ApiK
     return await paginate(session, select(ApiKey), ApiKey.id, page, to_read)
 
 
-async def delete_api_key(session: AsyncSession, *, key_id: int) -> None:
+async def delete_api_key(session: AsyncSession, *, key_id: int) -> str:
+    """Revoke a key; returns its hash so the caller can drop it from the key cache."""
     key = await get_or_404(session, ApiKey, key_id, "API key")
+    key_hash = key.key_hash
     await session.delete(key)
     await session.commit()
+    return key_hash

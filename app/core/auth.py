@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,10 +73,45 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="msp-ledger"'}
 
 
+@dataclass
+class _Verified:
+    principal: Principal
+    key: ApiKey
+    expires: float
+
+
+class KeyCache:
+    """Keys this process verified in the last few seconds, so most requests check their
+    key without a database round trip. A key deleted through this process stops working
+    at once; in another worker process within `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, _Verified] = {}
+
+    def get(self, key_hash: str) -> _Verified | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry.expires < time.monotonic():
+            self._entries.pop(key_hash, None)
+            return None
+        return entry
+
+    def put(self, principal: Principal, key: ApiKey) -> None:
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
+                self._entries.clear()
+            expires = time.monotonic() + self.ttl
+            self._entries[principal.key_hash] = _Verified(principal, key, expires)
+
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
+
 async def authenticate(
     maker: async_sessionmaker[AsyncSession],
     settings: Settings,
     token: str | None,
+    cache: KeyCache | None = None,
 ) -> Principal:
     if not token:
         raise Unauthorized(
@@ -85,6 +121,10 @@ async def authenticate(
     env_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     if env_key and hmac.compare_digest(presented, hash_key(env_key)):
         return Principal(None, ENV_ADMIN_NAME, frozenset(Scope), presented)
+    cached = cache.get(presented) if cache is not None else None
+    if cached is not None:
+        await _touch(maker, cached.key, settings)
+        return cached.principal
     lookup = select(ApiKey).where(col(ApiKey.key_hash) == presented)
     # A short session of its own, closed before _touch takes a connection: a request
     # never holds two pooled connections at once (a burst would starve the pool).
@@ -94,7 +134,10 @@ async def authenticate(
     if stored is None or not hmac.compare_digest(stored.key_hash, presented):
         raise Unauthorized("The API key is not valid.", headers=_challenge())
     await _touch(maker, stored, settings)
-    return Principal(stored.id, stored.name, frozenset(parse_scopes(stored.scopes)), presented)
+    principal = Principal(stored.id, stored.name, frozenset(parse_scopes(stored.scopes)), presented)
+    if cache is not None:
+        cache.put(principal, stored)
+    return principal
 
 
 async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings: Settings) -> None:
@@ -110,6 +153,7 @@ async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings:
     async with maker() as other:
         await other.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
         await other.commit()
+    key.last_used_at = now
 
 
 def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
@@ -119,7 +163,10 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         token = credentials.credentials if credentials else None
         principal = await authenticate(
-            request.app.state.sessionmaker, request.app.state.settings, token
+            request.app.state.sessionmaker,
+            request.app.state.settings,
+            token,
+            getattr(request.app.state, "key_cache", None),
         )
         if not principal.allows(scope):
             raise Forbidden(f"This API key lacks the '{scope.value}' scope.")

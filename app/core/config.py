@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     hsts: bool = False
     # Quote previews warn on lines whose margin is below this.
     quote_margin_floor: Decimal = Field(default=Decimal("0.20"), ge=-10, le=1)
+    # A verified API key is trusted this long per worker process without a database
+    # lookup; a deleted key stops at once in the process that deleted it, elsewhere within
+    # this. 0 turns the cache off.
+    api_key_cache_seconds: float = Field(default=5, ge=0, le=60)
     # last_used_at on API keys is refreshed at most this often, so reads stay reads.
     api_key_touch_interval_seconds: int = Field(default=60, ge=0)
 
