@@ -37,3 +37,79 @@ async def test_upgrade_check_downgrade(backend: str, tmp_path: Path) -> None:
 
     await run_alembic(url, "upgrade", "head")
     assert set(metadata.tables) <= await _tables(url)
+
+
+async def test_invoice_line_totals_are_backfilled(backend: str, tmp_path: Path) -> None:
+    """0005 adds line_count and lines_total to vendor invoices that already hold lines,
+    computed from those lines, without losing any data."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "backfill")
+    await run_alembic(url, "upgrade", "0004_targets")
+    engine = create_engine(url)
+    sqlite = backend == "sqlite"
+
+    def amount(value: str) -> object:
+        # The stored form of an amount: cents as an integer on SQLite, NUMERIC elsewhere.
+        return int(Decimal(value) * 100) if sqlite else Decimal(value)
+
+    def four(value: str) -> object:
+        return int(Decimal(value) * 10_000) if sqlite else Decimal(value)
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    october = date(2026, 10, 31)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO vendor (id, name, currency, webhook_secret, created_at, updated_at) "
+                "VALUES (1, 'Pax8', 'USD', 'whsec_x', :now, :now)"
+            ),
+            {"now": now},
+        )
+        for invoice_id in (1, 2):
+            await connection.execute(
+                text(
+                    "INSERT INTO vendor_invoice (id, vendor_id, invoice_number, invoice_date, "
+                    "period, currency, total, source, created_at) VALUES (:id, 1, :number, "
+                    ":day, '2026-10', 'USD', :total, 'api', :now)"
+                ),
+                {
+                    "id": invoice_id,
+                    "number": f"N-{invoice_id}",
+                    "day": october,
+                    "total": amount("0"),
+                    "now": now,
+                },
+            )
+        for line_no, line_amount in enumerate(["10.50", "0.10", "-0.20"], start=1):
+            await connection.execute(
+                text(
+                    "INSERT INTO vendor_invoice_line (invoice_id, vendor_id, period, line_no, "
+                    "vendor_sku, account_ref, quantity, unit_cost, amount) VALUES (1, 1, "
+                    "'2026-10', :no, 'S', 'A', :q, :c, :a)"
+                ),
+                {"no": line_no, "q": four("1"), "c": four("1"), "a": amount(line_amount)},
+            )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "head")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT id, line_count, lines_total FROM vendor_invoice ORDER BY id")
+            )
+        ).all()
+        lines = (
+            await connection.execute(text("SELECT count(*) FROM vendor_invoice_line"))
+        ).scalar()
+    await engine.dispose()
+    # Invoice 1: 10.50 + 0.10 - 0.20 = 10.40 over 3 lines; invoice 2 has none.
+    assert [(r[0], r[1], Decimal(r[2]) / (100 if sqlite else 1)) for r in rows] == [
+        (1, 3, Decimal("10.40")),
+        (2, 0, Decimal("0")),
+    ]
+    assert lines == 3

@@ -317,6 +317,23 @@ async def _invoices(
     return {i: (n, d, v, t) for i, n, d, v, t in rows}
 
 
+async def _invoice_totals(
+    session: AsyncSession, month: str, vendor_id: int | None
+) -> list[InvoiceTotal]:
+    """Each invoice's total and the sum of its lines, kept on the invoice at ingestion."""
+    query = select(
+        col(VendorInvoice.id),
+        col(VendorInvoice.invoice_number),
+        col(VendorInvoice.vendor_id),
+        col(VendorInvoice.total),
+        col(VendorInvoice.lines_total),
+    ).where(col(VendorInvoice.period) == month)
+    if vendor_id is not None:
+        query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
+    rows: Any = (await session.execute(query)).all()
+    return [InvoiceTotal(*row) for row in rows]
+
+
 async def _load_vendor_side(
     session: AsyncSession,
     data: AuditData,
@@ -371,16 +388,7 @@ async def _load_vendor_side(
     ]
 
     # INVOICE_TOTAL_MISMATCH: each invoice's total against the sum of its lines.
-    sums: Any = await session.execute(
-        select(col(line_t.invoice_id), func.sum(col(line_t.amount)))
-        .where(*vendor_filter)
-        .group_by(col(line_t.invoice_id))
-    )
-    line_sums = dict(sums.all())
-    data.invoice_totals = [
-        InvoiceTotal(invoice_id, number, vendor, total, line_sums.get(invoice_id, ZERO))
-        for invoice_id, (number, _date, vendor, total) in invoices.items()
-    ]
+    data.invoice_totals = await _invoice_totals(session, str(data.period), data.vendor_id)
 
 
 async def _load_price_rises(

@@ -41,6 +41,10 @@ class VendorInvoice(SQLModel, table=True):
     period: str = Field(sa_column=Column(String(7), nullable=False))
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     total: Decimal = decimal_field(2)
+    # Fixed at ingestion (an invoice never changes): lists and audits read them without
+    # summing the lines again.
+    line_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    lines_total: Decimal = decimal_field(2)
     source: str = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = created_at_field()
 

@@ -4,6 +4,7 @@ the unmapped to-do list, deletion."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -90,6 +91,8 @@ async def ingest(
         period=period,
         currency=currency,
         total=payload.total,
+        line_count=len(amounts),
+        lines_total=sum(amounts, Decimal(0)),
         source=source.value,
     )
     session.add(invoice)
@@ -130,36 +133,8 @@ def _id(invoice: VendorInvoice) -> int:
     return invoice.id
 
 
-async def _summaries(
-    session: AsyncSession, invoices: Sequence[VendorInvoice]
-) -> list[VendorInvoiceRead]:
-    """Line count and line total of each invoice, in one aggregate query."""
-    ids = [_id(invoice) for invoice in invoices]
-    totals: dict[int, tuple[int, Any]] = {}
-    if ids:
-        rows = await session.execute(
-            select(
-                col(VendorInvoiceLine.invoice_id),
-                func.count(),
-                func.sum(col(VendorInvoiceLine.amount)),
-            )
-            .where(col(VendorInvoiceLine.invoice_id).in_(ids))
-            .group_by(col(VendorInvoiceLine.invoice_id))
-        )
-        totals = {invoice_id: (count, amount) for invoice_id, count, amount in rows.all()}
-    result = []
-    for invoice in invoices:
-        count, amount = totals.get(_id(invoice), (0, None))
-        result.append(
-            VendorInvoiceRead.model_validate(
-                {
-                    **invoice.model_dump(),
-                    "line_count": count,
-                    "lines_total": amount if amount is not None else 0,
-                }
-            )
-        )
-    return result
+def _summaries(invoices: Sequence[VendorInvoice]) -> list[VendorInvoiceRead]:
+    return [VendorInvoiceRead.model_validate(invoice) for invoice in invoices]
 
 
 async def get_invoice(session: AsyncSession, *, invoice_id: int) -> VendorInvoiceDetail:
@@ -177,7 +152,7 @@ async def get_invoice(session: AsyncSession, *, invoice_id: int) -> VendorInvoic
         )
         for line, service_id, customer_id in rows
     ]
-    (summary,) = await _summaries(session, [invoice])
+    (summary,) = _summaries([invoice])
     return VendorInvoiceDetail.model_validate({**summary.model_dump(), "lines": lines})
 
 
@@ -203,9 +178,7 @@ async def list_invoices(
             )
         stmt = stmt.where(col(VendorInvoice.invoice_number) == invoice_number.strip())
     found: Page[VendorInvoice] = await paginate(session, stmt, VendorInvoice.id, page)
-    return Page[VendorInvoiceRead](
-        items=await _summaries(session, found.items), next_cursor=found.next_cursor
-    )
+    return Page[VendorInvoiceRead](items=_summaries(found.items), next_cursor=found.next_cursor)
 
 
 async def invoice_in_use(session: AsyncSession, *, invoice: VendorInvoice) -> str | None:
