@@ -20,7 +20,14 @@ Readings chosen where the SPEC is silent (the service was found to agree with ea
   line on a (not void) customer invoice of the month; a row's finding types are those of
   the audit's findings for (customer, service), plus PRICE_INCREASE when a produced
   PRICE_INCREASE covers a raised line of that customer; the customer-level types are
-  MISSING_BILLING only.
+  MISSING_BILLING only;
+- profitability: a customer invoice line is revenue of the invoice's customer and period,
+  of its service (null when it has none) and that service's vendor, and of the contract of
+  its contract line (null for recorded lines, which name none); the contract split divides
+  a negative cost like its magnitude (the cents of -x are minus the cents of x), and only
+  lines with contracted units > 0 take part; a billing run drafts, for each customer with
+  contracted revenue in M and no invoice of M at all, one line per contract line active on
+  some day of M, its amount the line's revenue.
 """
 
 from __future__ import annotations
@@ -114,6 +121,8 @@ class Asset:
 class CustomerInvoiceLine:
     service_id: int | None
     quantity: Decimal
+    amount: Decimal = Decimal("0.00")
+    contract_line_id: int | None = None  # set on the lines a billing run drafts
 
 
 @dataclass
@@ -703,3 +712,204 @@ def schedule(world: World, contract_id: int, periods: list[str]) -> list[Schedul
         for line in world.lines
         if line.contract_id == contract_id
     ]
+
+
+# ---------------------------------------------------------------------------- profitability
+
+GROUP_KEYS = ("customer", "contract", "service", "vendor", "month")
+# A cell: (customer_id, contract_id, service_id, vendor_id, month); any may be None but month.
+Cell = tuple[int | None, int | None, int | None, int | None, str]
+
+
+@dataclass(frozen=True)
+class Figures:
+    revenue: Decimal
+    cost: Decimal
+    profit: Decimal
+    margin: Decimal | None
+
+
+def figures(revenue: Decimal, cost: Decimal) -> Figures:
+    profit = revenue - cost
+    return Figures(revenue, cost, profit, margin(profit, revenue))
+
+
+@dataclass(frozen=True)
+class Profitability:
+    rows: dict[tuple[int | str | None, ...], Figures]  # group key values, in group_by order
+    totals: Figures
+    unallocated_cost: Decimal
+
+
+def split_cents(amount: Decimal, weights: list[Fraction]) -> list[Decimal]:
+    """`amount` split in proportion to `weights` (all > 0): every share floored to the cent,
+    the cents left over one each to the largest remainders, ties to the earlier weight."""
+    sign = -1 if amount < 0 else 1
+    total = int(abs(amount) * 100)
+    whole = sum(weights, ZERO)
+    exact = [total * w / whole for w in weights]
+    shares = [math.floor(e) for e in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in order[: total - sum(shares)]:
+        shares[i] += 1
+    return [Decimal(sign * share).scaleb(-2).quantize(Decimal("0.01")) for share in shares]
+
+
+def split_tie_decides(amount: Decimal, weights: list[Fraction]) -> bool:
+    """Whether the earliest-line tie-break decides who takes a cent in this split."""
+    total = int(abs(amount) * 100)
+    whole = sum(weights, ZERO)
+    remainders = sorted(
+        ((total * w / whole) - math.floor(total * w / whole) for w in weights), reverse=True
+    )
+    left = round(sum(remainders, ZERO))
+    return 0 < left < len(remainders) and remainders[left - 1] == remainders[left]
+
+
+@dataclass(frozen=True)
+class CostSplit:
+    """The vendor cost of one (customer, service, month) and the lines it goes to."""
+
+    customer_id: int
+    service_id: int
+    period: str
+    cost: Decimal
+    lines: list[tuple[Line, Fraction, Decimal]]  # line, its contracted units, its share
+
+
+def vendor_cost_splits(world: World, period: str) -> list[CostSplit]:
+    """Section 6's contract split of every matched (customer, service)'s vendor cost; no
+    lines when the customer has no contracted units of the service (the null contract)."""
+    cost: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for m in matched_lines(world, period):
+        if m.customer_id is not None and m.service_id is not None:
+            cost[(m.customer_id, m.service_id)] += m.line.amount
+    splits = []
+    for (customer_id, service_id), amount in sorted(cost.items()):
+        counted = [
+            (line, units)
+            for line in world.lines  # in creation order
+            if line.service_id == service_id
+            and customer_of(world, line) == customer_id
+            and (units := line_units(world, line, period)) > 0
+        ]
+        shares = split_cents(amount, [units for _, units in counted]) if counted else []
+        splits.append(
+            CostSplit(
+                customer_id,
+                service_id,
+                period,
+                amount,
+                [
+                    (line, units, share)
+                    for (line, units), share in zip(counted, shares, strict=True)
+                ],
+            )
+        )
+    return splits
+
+
+def unallocated_cost(world: World, periods: list[str]) -> Decimal:
+    """The amounts of the vendor lines of the periods that no (customer, service) match took."""
+    return sum(
+        (
+            m.line.amount
+            for period in periods
+            for m in matched_lines(world, period)
+            if m.customer_id is None or m.service_id is None
+        ),
+        Decimal("0.00"),
+    )
+
+
+def profitability_cells(world: World, period: str, basis: str) -> dict[Cell, list[Decimal]]:
+    """[revenue, cost] of every (customer, contract, service, vendor) in one month."""
+    cells: dict[Cell, list[Decimal]] = defaultdict(lambda: [Decimal("0.00"), Decimal("0.00")])
+
+    def vendor_of(service_id: int | None) -> int | None:
+        return None if service_id is None else world.services[service_id].vendor_id
+
+    def cell_of(line: Line) -> Cell:
+        customer = customer_of(world, line)
+        return (customer, line.contract_id, line.service_id, vendor_of(line.service_id), period)
+
+    if basis == "contracted":
+        for line in world.lines:
+            cells[cell_of(line)][0] += line_revenue(world, line, period)
+    else:
+        contract_of = {line.id: line.contract_id for line in world.lines}
+        for invoice in world.customer_invoices:
+            if invoice.period != period or invoice.status == "void":
+                continue
+            for cline in invoice.lines:
+                contract = None
+                if cline.contract_line_id is not None:
+                    contract = contract_of[cline.contract_line_id]
+                key = (
+                    invoice.customer_id,
+                    contract,
+                    cline.service_id,
+                    vendor_of(cline.service_id),
+                    period,
+                )
+                cells[key][0] += cline.amount
+    for line in world.lines:  # in-house cost stays on the line that produced it
+        service = world.services[line.service_id]
+        if service.vendor_id is None:
+            cells[cell_of(line)][1] += line_prorated(world, line, period, service.unit_cost)
+    for split in vendor_cost_splits(world, period):
+        vendor = vendor_of(split.service_id)
+        if not split.lines:
+            cells[(split.customer_id, None, split.service_id, vendor, period)][1] += split.cost
+        for line, _, share in split.lines:
+            cells[cell_of(line)][1] += share
+    return cells
+
+
+def profitability(
+    world: World, periods: list[str], group_by: list[str], basis: str = "contracted"
+) -> Profitability:
+    """GET /reports/profitability: rows per group, totals, unallocated cost."""
+    positions = [GROUP_KEYS.index(key) for key in group_by]
+    sums: dict[tuple[int | str | None, ...], list[Decimal]] = defaultdict(
+        lambda: [Decimal("0.00"), Decimal("0.00")]
+    )
+    for period in periods:
+        for cell, (revenue, cost) in profitability_cells(world, period, basis).items():
+            group = sums[tuple(cell[i] for i in positions)]
+            group[0] += revenue
+            group[1] += cost
+    rows = {
+        key: figures(revenue, cost)
+        for key, (revenue, cost) in sums.items()
+        if revenue != 0 or cost != 0
+    }
+    return Profitability(
+        rows,
+        figures(
+            sum((f.revenue for f in rows.values()), Decimal("0.00")),
+            sum((f.cost for f in rows.values()), Decimal("0.00")),
+        ),
+        unallocated_cost(world, periods),
+    )
+
+
+def billing_run(world: World, period: str) -> None:
+    """POST /billing-runs of a period no customer has an invoice for yet: a draft per customer
+    with contracted revenue, one line per contract line active in the month, prorated."""
+    billed = {
+        invoice.customer_id for invoice in world.customer_invoices if invoice.period == period
+    }
+    for customer_id in world.customers:
+        if customer_id in billed:
+            continue
+        lines = [
+            # The drafted quantity is not modelled (only the amount counts here).
+            CustomerInvoiceLine(
+                line.service_id, Decimal(0), line_revenue(world, line, period), line.id
+            )
+            for line in world.lines
+            if customer_of(world, line) == customer_id and line_active_days(world, line, period)
+        ]
+        if sum((cline.amount for cline in lines), Decimal(0)) > 0:
+            world.customer_invoices.append(CustomerInvoice(customer_id, period, "draft", lines))

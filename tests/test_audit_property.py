@@ -156,6 +156,11 @@ def line_amount(vline: VLinePlan) -> Decimal:
     return ref.cents(Fraction(vline.quantity) * Fraction(vline.unit_cost))
 
 
+def cline_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """A customer invoice line's default amount: quantity x unit_price rounded."""
+    return ref.cents(Fraction(quantity) * Fraction(unit_price))
+
+
 def local_world(plan: Plan) -> ref.World:
     """The plan as the reference sees it, with the plan's own keys as ids."""
     world = ref.World(customers=list(range(len(plan.customers))))
@@ -211,7 +216,7 @@ def local_world(plan: Plan) -> ref.World:
                 ci.customer,
                 ci.period,
                 ci.status,
-                [ref.CustomerInvoiceLine(s, q) for s, q, _ in ci.lines],
+                [ref.CustomerInvoiceLine(s, q, cline_amount(q, p)) for s, q, p in ci.lines],
             )
         )
     return world
@@ -541,6 +546,51 @@ def generate(seed: int) -> Plan:
                     CustomerInvoicePlan(c, f"INV-{seed}-{c:03d}B", period, "posted", body)
                 )
 
+    # Two customers drawn last (so that the draws above stay as they were). Customer 8 buys
+    # one vendor service on three lines of two contracts with small, often equal quantities:
+    # the contract split over lines, its largest remainder and its ties. Customer 9 is
+    # charged by a vendor without ever having a contract: cost and no revenue.
+    months = [add_months(period, -1), period, add_months(period, 1)]
+    split_c, orphan_c = len(customers), len(customers) + 1
+    customers.extend(["Customer 8 (split) GmbH", "Customer 9 (no contract) GmbH"])
+    split_s = rng.choice([s.key for s in services if s.vendor == 0])
+    orphan_s = rng.choice([s.key for s in services if s.vendor == 1])
+    accounts[(split_c, 0)] = "PAX-SPLIT"
+    accounts[(orphan_c, 1)] = "ACCT-ORPHAN"
+    twins = [ContractPlan(len(contracts) + i, split_c, window_start, None, None) for i in (0, 1)]
+    contracts.extend(twins)
+    twin_lines: list[LinePlan] = []
+    for contract_key in rng.sample([twins[0].key, twins[0].key, twins[1].key], 3):
+        twin = LinePlan(
+            len(lines), contract_key, split_s, Decimal(rng.randint(1, 3)), None, None, None
+        )
+        if rng.random() < 0.5:  # other units from M on
+            twin.adjustments.append((ref.first_day(period), Decimal(rng.randint(0, 3))))
+        twin_lines.append(twin)
+        lines.append(twin)
+    for month in months:
+        charged = sum((ln.quantity for ln in twin_lines), Decimal(0)) + rng.randint(0, 2)
+        cost = services[split_s].unit_cost
+        amount = ref.cents(Fraction(charged) * Fraction(cost)) + Decimal(rng.randint(-9, 9)) / 100
+        charge = InvoicePlan(0, number(0), ref.first_day(month) + timedelta(days=4), month)
+        charge.lines.append(
+            VLinePlan(services[split_s].vendor_sku or "", "PAX-SPLIT", charged, cost, amount)
+        )
+        invoices.append(charge)
+        if month == period or rng.random() < 0.5:
+            orphan = services[orphan_s]
+            charge = InvoicePlan(1, number(1), ref.first_day(month) + timedelta(days=6), month)
+            charge.lines.append(
+                VLinePlan(
+                    orphan.vendor_sku or "",
+                    "ACCT-ORPHAN",
+                    quantity(orphan_s),
+                    orphan.unit_cost,
+                    None,
+                )
+            )
+            invoices.append(charge)
+
     plan.invoices = invoices
     plan.assets = assets
     plan.customer_invoices = customer_invoices
@@ -741,6 +791,9 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
                 ],
             },
         )
+        assert [
+            Decimal(x["amount"]) for x in sorted(body["lines"], key=lambda x: x["line_no"])
+        ] == [cline_amount(q, p) for _, q, p in ci.lines]
         if ci.status == "void":
             response = await client.patch(
                 f"{API}/customer-invoices/{body['id']}", json={"status": "void"}
@@ -752,8 +805,10 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
                 ci.period,
                 ci.status,
                 [
-                    ref.CustomerInvoiceLine(None if s is None else service_ids[s], q)
-                    for s, q, _ in ci.lines
+                    ref.CustomerInvoiceLine(
+                        None if s is None else service_ids[s], q, cline_amount(q, p)
+                    )
+                    for s, q, p in ci.lines
                 ],
             )
         )
@@ -905,6 +960,71 @@ def row_diff(
     return "\n".join(out)
 
 
+GROUPINGS = [
+    ["customer"],
+    ["service"],
+    ["vendor"],
+    ["contract"],
+    ["month"],
+    ["customer", "month"],
+    ["contract", "month"],
+    ["service", "vendor"],
+]
+KEY_FIELD = {
+    "customer": "customer_id",
+    "contract": "contract_id",
+    "service": "service_id",
+    "vendor": "vendor_id",
+    "month": "month",
+}
+
+
+def figures_of(body: dict[str, Any]) -> ref.Figures:
+    return ref.Figures(
+        Decimal(body["revenue"]),
+        Decimal(body["cost"]),
+        Decimal(body["profit"]),
+        None if body["margin"] is None else Decimal(body["margin"]),
+    )
+
+
+async def check_profitability(
+    client: httpx.AsyncClient, world: ref.World, seed: int, months: list[str]
+) -> None:
+    """Every grouping on both bases equals the reference's cells, totals and unallocated
+    cost over the months, to the cent."""
+    for basis in ("contracted", "invoiced"):
+        for group_by in GROUPINGS:
+            response = await client.get(
+                f"{API}/reports/profitability",
+                params={
+                    "from": months[0],
+                    "to": months[-1],
+                    "group_by": ",".join(group_by),
+                    "basis": basis,
+                },
+            )
+            assert response.status_code == 200, response.text
+            report = response.json()
+            want = ref.profitability(world, months, group_by, basis)
+            context = (seed, basis, group_by)
+            assert report["basis"] == basis and report["group_by"] == group_by, context
+            got = {
+                tuple(row[KEY_FIELD[key]] for key in group_by): figures_of(row)
+                for row in report["rows"]
+            }
+            assert len(got) == len(report["rows"]), (context, "a group twice")
+            if got != want.rows:
+                wrong = {
+                    key: (want.rows.get(key), got.get(key))
+                    for key in set(got) | set(want.rows)
+                    if got.get(key) != want.rows.get(key)
+                }
+                raise AssertionError(f"{context}: (reference, service) differ at {wrong}")
+            assert figures_of(report["totals"]) == want.totals, context
+            assert Decimal(report["unallocated_cost"]) == want.unallocated_cost, context
+
+
 # ---------------------------------------------------------------------------- the test
 
 
@@ -946,6 +1066,36 @@ def test_generator_covers_the_rules() -> None:
         features.update(ci.status for ci in plan.customer_invoices)
         for f in findings:
             features["impact 0.01"] += f.impact == Decimal("0.01")
+        months = [add_months(month, -1), month, add_months(month, 1)]
+        for split in (split for m in months for split in ref.vendor_cost_splits(world, m)):
+            weights = [units for _, units, _ in split.lines]
+            features["cost with no contracted units"] += not split.lines
+            features["cost split over lines"] += len(split.lines) > 1
+            features["split tie to the earliest line"] += ref.split_tie_decides(split.cost, weights)
+            by_contract: dict[int, Fraction] = {}
+            for line, units, _ in split.lines:
+                by_contract[line.contract_id] = (
+                    by_contract.get(line.contract_id, Fraction(0)) + units
+                )
+            per_line: dict[int, Decimal] = {}
+            for line, _, share in split.lines:
+                per_line[line.contract_id] = per_line.get(line.contract_id, Decimal(0)) + share
+            per_contract = (
+                ref.split_cents(split.cost, list(by_contract.values())) if weights else []
+            )
+            features["split by lines, not by contracts"] += per_contract != list(per_line.values())
+        features["unallocated cost"] += ref.unallocated_cost(world, months) != 0
+        for basis in ("contracted", "invoiced"):
+            rows = ref.profitability(world, months, ["customer"], basis).rows.values()
+            features[f"{basis}: cost and no revenue"] += any(
+                r.revenue == 0 and r.cost != 0 for r in rows
+            )
+            features[f"{basis}: negative margin"] += any(
+                r.margin is not None and r.margin < 0 for r in rows
+            )
+        features["invoice line without a service"] += any(
+            s is None for ci in plan.customer_invoices for s, _, _ in ci.lines
+        )
     assert set(types) == {
         "ORPHANED_COST",
         "UNBILLED_UNITS",
@@ -976,6 +1126,16 @@ def test_generator_covers_the_rules() -> None:
         "draft",
         "void",
         "impact 0.01",
+        "cost with no contracted units",
+        "cost split over lines",
+        "split tie to the earliest line",
+        "split by lines, not by contracts",
+        "unallocated cost",
+        "contracted: cost and no revenue",
+        "contracted: negative margin",
+        "invoiced: cost and no revenue",
+        "invoiced: negative margin",
+        "invoice line without a service",
     }
     assert all(features[name] > 0 for name in wanted), features
 
@@ -1089,3 +1249,10 @@ async def test_audit_agrees_with_reference(client: httpx.AsyncClient, seed: int)
             for e in ref.schedule(world, contract_id, months)
         }
         assert got == expected_schedule, (seed, contract_id)
+
+    # Profitability over M-1..M+1, after a billing run drafted M+1's invoices from the
+    # contracts (invoice lines that name their contract line).
+    response = await client.post(f"{API}/billing-runs", json={"period": months[-1]})
+    assert response.status_code == 201, response.text
+    ref.billing_run(world, months[-1])
+    await check_profitability(client, world, seed, months)
