@@ -14,11 +14,14 @@ down_revision: str | None = '0004_targets'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Batch mode rebuilds the table on SQLite; reflection does not see AUTOINCREMENT, so say
+# it again, or ids could be handed out twice.
+KEEP = {"sqlite_autoincrement": True}
 AMOUNT = sa.Numeric(precision=20, scale=2).with_variant(sa.BigInteger(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('vendor_invoice', schema=None) as batch_op:
+    with op.batch_alter_table('vendor_invoice', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.add_column(
             sa.Column('line_count', sa.Integer(), nullable=False, server_default='0')
         )
@@ -32,12 +35,12 @@ def upgrade() -> None:
         "lines_total = (SELECT coalesce(sum(l.amount), 0) FROM vendor_invoice_line AS l "
         "WHERE l.invoice_id = vendor_invoice.id)"
     )
-    with op.batch_alter_table('vendor_invoice', schema=None) as batch_op:
+    with op.batch_alter_table('vendor_invoice', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.alter_column('line_count', server_default=None)
         batch_op.alter_column('lines_total', server_default=None)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('vendor_invoice', schema=None) as batch_op:
+    with op.batch_alter_table('vendor_invoice', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.drop_column('lines_total')
         batch_op.drop_column('line_count')
