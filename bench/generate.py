@@ -508,7 +508,7 @@ def _add_invoice(
 ) -> None:
     t = data.tables
     invoice_id = len(t["vendor_invoice"]) + 1
-    total = sum((line["amount"] for line in lines), ZERO) + mismatch
+    lines_total = sum((line["amount"] for line in lines), ZERO)
     t["vendor_invoice"].append(
         {
             "id": invoice_id,
@@ -517,7 +517,10 @@ def _add_invoice(
             "invoice_date": invoice_date,
             "period": str(month),
             "currency": "USD",
-            "total": total,
+            "total": lines_total + mismatch,
+            # Kept on the invoice at ingestion (migration 0005); bulk loading sets them.
+            "line_count": len(lines),
+            "lines_total": lines_total,
             "source": "api",
         }
     )
