@@ -132,6 +132,14 @@ class AuditData:
     # of their lines charged above the standard unit_cost; `price_rises` then holds those
     # invoices' rises, so that the PRICE_INCREASE rule says which of them are findings.
     price_rise_lines: set[tuple[int, int, int]] = field(default_factory=set)
+    _vendor_pairs: list[Pair] | None = field(default=None, repr=False)
+
+    def sorted_vendor_pairs(self) -> list[Pair]:
+        """The (customer, service) pairs with vendor charges, in order: sorted once for
+        the several rules that walk them."""
+        if self._vendor_pairs is None:
+            self._vendor_pairs = sorted(self.vendor_positions)
+        return self._vendor_pairs
 
 
 async def load(

@@ -95,8 +95,9 @@ def _p(value: Fraction | Decimal) -> str:
 
 
 def _pairs(data: AuditData) -> Iterable[tuple[Pair, ContractPosition, VendorPosition]]:
-    for pair, charged in sorted(data.vendor_positions.items()):
-        yield pair, data.contracts.get(pair, NO_CONTRACT), charged
+    positions, contracts = data.vendor_positions, data.contracts
+    for pair in data.sorted_vendor_pairs():
+        yield pair, contracts.get(pair, NO_CONTRACT), positions[pair]
 
 
 def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after its code
@@ -168,7 +169,8 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
     """Contracted units > vendor units, for a vendor service whose vendor has at least one
     invoice for the month. Impact: (contracted - vendor units) x contract unit price."""
     names, drafts = _Names(data), []
-    for (customer_id, service_id), contract in sorted(data.contracts.items()):
+    for customer_id, service_id in sorted(data.contracts):
+        contract = data.contracts[(customer_id, service_id)]
         service = data.services[service_id]
         vendor_id = service.vendor_id
         if vendor_id is None or vendor_id not in data.vendors_invoicing:

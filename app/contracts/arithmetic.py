@@ -65,9 +65,9 @@ class LineTerms:
             # audits and reports build 20,000 terms).
             object.__setattr__(self, "adjustments", ())
             return
-        ordered = tuple(
-            sorted((Adjustment(*a) for a in self.adjustments), key=lambda a: (a[0], a[2]))
-        )
+        # Loaded terms already hold Adjustments; plain tuples (tests, callers) are wrapped.
+        items = [a if type(a) is Adjustment else Adjustment(*a) for a in self.adjustments]
+        ordered = tuple(sorted(items, key=_adjustment_order))
         object.__setattr__(self, "adjustments", ordered)
         object.__setattr__(self, "_dates", tuple(a.effective_date for a in ordered))
 
@@ -84,6 +84,10 @@ class LineTerms:
         and the contract's end (SPEC section 5)."""
         ends = [d for d in (self.line_end, self.contract_end) if d is not None]
         return min(ends) if ends else None
+
+
+def _adjustment_order(adjustment: Adjustment) -> tuple[date, int]:
+    return adjustment.effective_date, adjustment.order
 
 
 class Segment(NamedTuple):
