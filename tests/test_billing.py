@@ -249,7 +249,7 @@ async def test_record_validation(client: httpx.AsyncClient) -> None:
         ("quantity", "1.00001"),  # 5 places
         ("unit_price", "0.00001"),
         ("amount", "1.001"),  # amounts carry 2
-        ("quantity", "-1"),
+        ("unit_price", "-1"),
         ("unit_price", "abc"),
     ):
         body = invoice_body(acme, "INV-2", [{**iline("1", "1"), field: value}])
@@ -583,3 +583,37 @@ async def test_concurrent_runs_duplicate_nothing(client: httpx.AsyncClient) -> N
         (0, 3)
     ] * 7 + [(3, 0)]
     assert all(r["total"] == "660.00" for r in runs)
+
+
+async def test_a_recorded_invoice_may_carry_a_credit_line(client: httpx.AsyncClient) -> None:
+    """PSA invoices carry discounts and credits: a negative quantity at a positive price.
+    10 x 22.00 = 220.00, less 1 x 15.00 = 205.00; QuickBooks gets Qty -1 x 15 = -15."""
+    import json
+    from decimal import Decimal
+
+    c = await customer(client)
+    s = await service(client, "M365", unit_price="22.00", unit_cost="18.00")
+    body = {
+        "customer_id": c["id"],
+        "number": "INV-CR",
+        "period": "2026-10",
+        "issue_date": "2026-10-01",
+        "lines": [
+            {"service_id": s["id"], "description": "Seats", "quantity": "10", "unit_price": "22"},
+            {"description": "Loyalty discount", "quantity": "-1", "unit_price": "15.00"},
+        ],
+    }
+    created = await client.post("/api/v1/customer-invoices", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["total"] == "205.00"
+    assert [ln["amount"] for ln in created.json()["lines"]] == ["220.00", "-15.00"]
+    got = await client.get(f"/api/v1/customer-invoices/{created.json()['id']}")
+    assert got.json()["lines"][1]["quantity"] == "-1"
+    qb = json.loads(
+        (await client.get(f"/api/v1/customer-invoices/{created.json()['id']}/quickbooks")).text,
+        parse_float=Decimal,
+    )
+    credit = qb["Line"][1]
+    assert credit["Amount"] == Decimal("-15")
+    assert credit["SalesItemLineDetail"]["Qty"] == -1
+    assert credit["SalesItemLineDetail"]["UnitPrice"] == 15

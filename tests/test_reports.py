@@ -596,6 +596,16 @@ async def test_trends_targets_and_attainment(client: httpx.AsyncClient) -> None:
         # March: 150.00 revenue - in-house 60.00 = 90.00, no vendor invoices.
         {"month": "2026-03", "target": None, "actual": "90.00", "attainment": None},
     ]
+    # A negative profit goal (a planned loss): no attainment either, -a / -b is no ratio of
+    # achievement.
+    await client.put("/api/v1/targets/2026-03", json={"revenue": "1", "profit": "-5"})
+    body = (await client.get(TRENDS, params={"metric": "profit", **params})).json()
+    assert body["targets"][2] == {
+        "month": "2026-03",
+        "target": "-5.00",
+        "actual": "90.00",
+        "attainment": None,
+    }
     body = (await client.get(TRENDS, params={"metric": "margin", **params})).json()
     assert body["targets"] == []
 

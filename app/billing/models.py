@@ -11,7 +11,14 @@ from sqlalchemy import Column, Date, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
-from app.core.money import Amount, AmountOut, NonNegativeAmount, Quantity, UnitPrice
+from app.core.money import (
+    Amount,
+    AmountOut,
+    NonNegativeAmount,
+    Quantity,
+    SignedQuantity,
+    UnitPrice,
+)
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import Day, Id
@@ -81,7 +88,8 @@ class CustomerInvoiceLine(SQLModel, table=True):
 class CustomerInvoiceLineIn(InputModel):
     service_id: Id | None = None
     description: str = PField(min_length=1, max_length=2000)
-    quantity: Quantity
+    # Negative for a credit or a discount line, as PSA invoices carry them.
+    quantity: SignedQuantity
     unit_price: UnitPrice
     amount: Amount | None = PField(
         default=None, description="Defaults to quantity x unit_price rounded half-up to the cent"
@@ -109,7 +117,7 @@ class CustomerInvoiceLineRead(ReadModel):
     service_id: int | None
     contract_line_id: int | None
     description: str
-    quantity: Quantity
+    quantity: SignedQuantity
     unit_price: UnitPrice
     amount: Amount
 

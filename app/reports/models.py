@@ -139,7 +139,8 @@ class TargetAttainment(BaseModel):
     target: AmountOut | None = Field(description="null when no target is set for the month")
     actual: AmountOut
     attainment: Decimal | None = Field(
-        description="actual / target, 4 decimals, half-up; null when the target is 0 or unset"
+        description="actual / target, 4 decimals, half-up; null when the target is unset, 0 or "
+        "negative (a ratio to such a goal means nothing)"
     )
 
 

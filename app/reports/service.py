@@ -532,8 +532,10 @@ async def trends(
                     month=str(period),
                     target=goal,
                     actual=actual,
+                    # A ratio to a goal of zero or below says nothing (-585 / -5 is not
+                    # "117 times the goal"): null then, as when no goal is set.
                     attainment=None
-                    if not goal
+                    if goal is None or goal <= 0
                     else round_half_up(Fraction(actual) / Fraction(goal), 4),
                 )
             )
