@@ -15,7 +15,6 @@ from app.core.money import (
     Amount,
     AmountOut,
     NonNegativeAmount,
-    Quantity,
     SignedQuantity,
     UnitPrice,
 )
