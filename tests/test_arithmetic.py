@@ -22,7 +22,6 @@ from app.contracts.arithmetic import (
     quantity_on,
     range_figures,
     revenue,
-    revenue_by_month,
     segments,
     total_revenue,
     unit_months,
@@ -402,7 +401,6 @@ def test_range_figures_equal_the_reference_functions_on_random_lines() -> None:
                 line, period, cost
             ), (line, period)
             assert figures.units[index] == contracted_units(line, period), (line, period)
-        assert revenue_by_month(line, months) == [revenue(line, p) for p in months.periods]
 
 
 def test_range_figures_on_a_hand_worked_line() -> None:

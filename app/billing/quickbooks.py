@@ -29,10 +29,6 @@ AR_ACCOUNT = "Accounts Receivable"
 # --- exact JSON numbers --------------------------------------------------------------------
 
 
-class RawJson(str):
-    """JSON text already rendered (numbers from Decimals, never through a float)."""
-
-
 def render(value: Any) -> str:
     """json.dumps for the types used here, writing Decimals as JSON numbers from their
     exact text."""

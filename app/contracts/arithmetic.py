@@ -339,12 +339,6 @@ def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> Rang
     return RangeFigures(amounts=tuple(amounts), units=units)
 
 
-def revenue_by_month(terms: LineTerms, months: MonthRange) -> list[Decimal]:
-    """`revenue(terms, M)` for every month M of the range, in one pass."""
-    cents = range_figures(terms, months, terms.unit_price).amounts[0]
-    return [Decimal(c).scaleb(-2) for c in cents]
-
-
 # --- loading ---------------------------------------------------------------------------------
 
 

@@ -67,10 +67,6 @@ def line_amounts(
     return amounts
 
 
-def to_fraction(value: Decimal | int) -> Fraction:
-    return Fraction(value)
-
-
 # --- column type ---------------------------------------------------------------------------
 
 
