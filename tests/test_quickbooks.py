@@ -543,3 +543,29 @@ async def test_iif_flattens_names_and_numbers(client: httpx.AsyncClient) -> None
     # The number is flattened like any other text (a tab in it used to add a column).
     assert t.trns["DOCNUM"] == t.spl[0]["DOCNUM"] == "INV 7"
     assert t.trns["AMOUNT"] == "10.00" and t.spl[0]["AMOUNT"] == "-10.00"
+
+
+async def test_iif_is_windows_1252(client: httpx.AsyncClient) -> None:
+    """QuickBooks Desktop reads IIF as Windows-1252: "Söhne" arrives as one byte 0xF6,
+    and a character the code page lacks becomes "?" rather than garbling the row."""
+    c = (await customer(client, "Müller & Söhne GmbH ✓"))["id"]
+    s = await service(client, "EUR")
+    created = await client.post(
+        f"{API}/customer-invoices",
+        json={
+            "customer_id": c,
+            "number": "INV-1252",
+            "period": NOV,
+            "issue_date": "2026-11-05",
+            "lines": [
+                {"service_id": s["id"], "description": "Café", "quantity": "1", "unit_price": "10"}
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    response = await client.get(f"{API}/exports/quickbooks.iif", params={"period": NOV})
+    assert response.headers["content-type"] == "text/plain; charset=windows-1252"
+    assert "Müller & Söhne GmbH ?".encode("cp1252") in response.content
+    assert "Café".encode("cp1252") in response.content
+    (t,) = await iif(client, NOV)
+    assert t.trns["NAME"] == "Müller & Söhne GmbH ?"

@@ -145,13 +145,18 @@ async def export_quickbooks(session: SessionDep, _: ReadKey, period: PeriodQuery
     description="Tab-separated !TRNS/!SPL/!ENDTRNS blocks: TRNSTYPE INVOICE, the total to "
     "Accounts Receivable on TRNS, one SPL per line to the service's income account.",
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "IIF"},
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "IIF, encoded in Windows-1252 as QuickBooks Desktop reads it",
+        },
         **problem_responses(401, 403, 422),
     },
 )
 async def export_iif(session: SessionDep, _: ReadKey, period: PeriodQuery) -> Response:
+    # QuickBooks Desktop reads IIF as Windows-1252; a character it cannot hold becomes "?".
+    text = await quickbooks.export_iif(session, period=period)
     return Response(
-        await quickbooks.export_iif(session, period=period),
-        media_type="text/plain; charset=utf-8",
+        text.encode("cp1252", errors="replace"),
+        media_type="text/plain; charset=windows-1252",
         headers={"Content-Disposition": f'attachment; filename="invoices-{period}.iif"'},
     )
