@@ -32,8 +32,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.money import round_half_up
-from app.reports.service import margin, split_cents
+from app.core.money import margin, round_half_up
+from app.reports.service import split_cents
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 
 PROFIT = "/api/v1/reports/profitability"
@@ -839,3 +839,4 @@ def test_margin_in_cents_equals_the_exact_quotient() -> None:
         "-0.6667",
     ]
     assert margin(0, 5) is None
+    assert str(margin(5, 0)) == "0.0000" and str(margin(Decimal("5"), Decimal("0"))) == "0.0000"

@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections import defaultdict
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
@@ -38,7 +37,7 @@ from app.audits.rules import Draft, run_rules, unit
 from app.core.crud import get_or_404, require_reference
 from app.core.db import utcnow
 from app.core.errors import Invalid, field_error
-from app.core.money import round_half_up
+from app.core.money import margin
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.core.types import MAX_ID
@@ -311,11 +310,6 @@ async def update_finding(
 # --- the per-customer audit report -----------------------------------------------------------
 
 
-def _margin(revenue: Decimal, profit: Decimal) -> Decimal | None:
-    """SPEC section 5: profit / revenue, 4 decimals, null when revenue is 0."""
-    return None if revenue == 0 else round_half_up(Fraction(profit) / Fraction(revenue), 4)
-
-
 async def customer_audit(
     session: AsyncSession, *, customer_id: int, period: Period
 ) -> CustomerAuditReport:
@@ -370,7 +364,7 @@ async def customer_audit(
                 revenue=revenue,
                 cost=cost,
                 profit=profit,
-                margin=_margin(revenue, profit),
+                margin=margin(revenue, profit),
                 finding_types=sorted(types.get(service_id, set())),
             )
         )
@@ -384,6 +378,6 @@ async def customer_audit(
         revenue=revenue,
         cost=cost,
         profit=revenue - cost,
-        margin=_margin(revenue, revenue - cost),
+        margin=margin(revenue, revenue - cost),
         finding_types=sorted(types.get(None, set())),
     )

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
-from app.core.money import round_half_up
+from app.core.money import half_up_int, round_half_up
 from app.core.periods import Period, days_inclusive, overlap
 
 ZERO = Decimal(0)
@@ -330,11 +330,8 @@ def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> Rang
                 cents.append(0)
                 continue
             # amount x rate / (10^8 x days) in money, so x 100 / (10^8 x days) in cents;
-            # half-up (away from zero) as round_half_up does.
-            numerator = amount * scaled_rate
-            denominator = 1_000_000 * month_days
-            rounded = (2 * abs(numerator) + denominator) // (2 * denominator)
-            cents.append(rounded if numerator >= 0 else -rounded)
+            # rounded by the one half-up rule.
+            cents.append(half_up_int(amount * scaled_rate, 1_000_000 * month_days))
         amounts.append(cents)
     return RangeFigures(amounts=tuple(amounts), units=units)
 

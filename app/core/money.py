@@ -27,19 +27,38 @@ QUANTITY_PLACES = 4
 MAX_ABS = Decimal(10) ** 12
 
 
+def half_up_int(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) rounded to an integer, half away from
+    zero: the one rounding rule of SPEC section 2, for callers counting in integers."""
+    whole, rest = divmod(abs(numerator), denominator)
+    if 2 * rest >= denominator:
+        whole += 1
+    return whole if numerator >= 0 else -whole
+
+
+def _places(whole: int, places: int) -> Decimal:
+    return Decimal(whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
 def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) -> Decimal:
     """Round exactly, half away from zero (SPEC section 2), to `places` decimals.
 
     Accepts a Fraction so that proration (x / days_in_month) stays exact until
     this single rounding step.
     """
-    frac = Fraction(value)
-    sign = -1 if frac < 0 else 1
-    scaled = abs(frac) * (10**places)
-    whole, rest = divmod(scaled.numerator, scaled.denominator)
-    if 2 * rest >= scaled.denominator:
-        whole += 1
-    return Decimal(sign * whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+    scaled = Fraction(value) * (10**places)
+    return _places(half_up_int(scaled.numerator, scaled.denominator), places)
+
+
+def margin(revenue: Decimal | int, profit: Decimal | int) -> Decimal | None:
+    """SPEC section 5: profit / revenue, 4 decimals half-up, null when revenue is 0.
+    Integers are taken as cents over cents and stay in integer arithmetic."""
+    if revenue == 0:
+        return None
+    if isinstance(revenue, int) and isinstance(profit, int):
+        sign = -1 if revenue < 0 else 1
+        return _places(half_up_int(sign * profit * 10_000, abs(revenue)), 4)
+    return round_half_up(Fraction(profit) / Fraction(revenue), 4)
 
 
 def line_amounts(

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.core.crud import require_reference
 from app.core.errors import Invalid, field_error
-from app.core.money import round_half_up
+from app.core.money import margin, round_half_up
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.quotes.models import (
@@ -28,11 +28,6 @@ from app.vendor_invoices.matching import join_matches, matched_service_id
 from app.vendor_invoices.models import VendorInvoiceLine
 
 ZERO = Decimal(0)
-
-
-def margin(revenue: Decimal, profit: Decimal) -> Decimal | None:
-    """SPEC section 5: profit / revenue, 4 decimals, null when revenue is 0."""
-    return None if revenue == 0 else round_half_up(Fraction(profit) / Fraction(revenue), 4)
 
 
 async def latest_mean_costs(

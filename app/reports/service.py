@@ -26,7 +26,7 @@ from app.contracts import arithmetic
 from app.contracts.models import Contract, ContractLine
 from app.core.db import utcnow
 from app.core.errors import Invalid, NotFound, field_error
-from app.core.money import round_half_up
+from app.core.money import margin, round_half_up
 from app.core.pagination import Page, PageParams, decode_cursor, encode_cursor
 from app.core.periods import Period, parse_period_param, period_range_params
 from app.reports.models import (
@@ -374,19 +374,6 @@ async def _invoiced_revenue(
 
 
 # --- figures ---------------------------------------------------------------------------------
-
-
-def margin(revenue: Decimal | int, profit: Decimal | int) -> Decimal | None:
-    """SPEC section 5: profit / revenue, 4 decimals half-up, null when revenue is 0."""
-    if revenue == 0:
-        return None
-    if isinstance(revenue, int) and isinstance(profit, int):
-        # Cents over cents: the same half-up rounding in integers.
-        numerator, denominator = abs(profit) * 10_000, abs(revenue)
-        rounded = (2 * numerator + denominator) // (2 * denominator)
-        negative = (profit < 0) != (revenue < 0)
-        return Decimal(-rounded if negative else rounded).scaleb(-4)
-    return round_half_up(Fraction(profit) / Fraction(revenue), 4)
 
 
 def _figures(revenue_cents: int, cost_cents: int) -> dict[str, Any]:
