@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from app.assets.models import Asset
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
-from app.contracts import arithmetic
+from app.contracts import arithmetic, month_sql
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.services.models import Service
@@ -152,40 +152,19 @@ async def load(
     """Gather the audit's inputs for the period; `customer_ids` narrows everything to
     those customers (the per-customer report)."""
     data = AuditData(period=period, vendor_id=vendor_id)
-    first, last = period.first_day, period.last_day
+    last = period.last_day
     month = str(period)
 
     data.services = {s.id: s for s in (await session.scalars(select(Service))).all() if s.id}
     vendor_rows: Any = (await session.execute(select(col(Vendor.id), col(Vendor.name)))).all()
     data.vendors = dict(vendor_rows)
 
-    # Contract positions: the one month-arithmetic module (SPEC section 5).
-    terms = await arithmetic.load_line_terms(
-        session, customer_ids=customer_ids, overlapping=(first, last)
+    # Contract positions (SPEC section 5): each line's unit-days and contracted units
+    # computed in the database (month_sql, held equal to the arithmetic module by a
+    # test); revenue and in-house cost rounded per line here, in exact integers.
+    _contract_positions(
+        data, await month_sql.month_line_figures(session, period, customer_ids=customer_ids)
     )
-    # range_figures gives contracted units, revenue and in-house cost of the month in one
-    # integer pass per line, equal to contracted_units / revenue / in_house_cost (the
-    # benchmark found the Fraction path was half of a 5,000-customer audit).
-    one_month = arithmetic.MonthRange.of(period, period)
-    for line in terms:
-        service = data.services[line.service_id]
-        position = data.contracts.setdefault(
-            (line.customer_id, line.service_id), ContractPosition()
-        )
-        in_house = service.vendor_id is None
-        if in_house:
-            figures = arithmetic.range_figures(line, one_month, line.unit_price, service.unit_cost)
-            position.in_house_cost += Decimal(figures.amounts[1][0]).scaleb(-2)
-        else:
-            figures = arithmetic.range_figures(line, one_month, line.unit_price)
-        units = figures.units[0]
-        position.units += units
-        position.price_weight += units * line.unit_price
-        revenue = Decimal(figures.amounts[0][0]).scaleb(-2)
-        position.revenue += revenue
-        data.customer_revenue[line.customer_id] = (
-            data.customer_revenue.get(line.customer_id, ZERO) + revenue
-        )
 
     line_t = VendorInvoiceLine
     vendor_filter: list[Any] = [col(line_t.period) == month]
@@ -307,6 +286,48 @@ async def load(
     customer_rows: Any = (await session.execute(customer_query)).all()
     data.customers = dict(customer_rows)
     return data
+
+
+def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]) -> None:
+    """Sum the month's lines per (customer, service) and per customer, in integers scaled
+    as month_sql gives them, then as Decimals: units and revenue exactly as the sums of
+    the lines' `contracted_units` and rounded `revenue` (SPEC section 5)."""
+    days = data.period.days
+    costs: dict[int, int] = {}  # in-house services' unit_cost x 10^4
+    for service_id, service in data.services.items():
+        if service.vendor_id is None:
+            costs[service_id] = int(service.unit_cost.scaleb(month_sql.DECIMALS))
+    # pair -> [units x 10^4, any line counted, units x price x 10^8, revenue, in-house cost]
+    sums: dict[Pair, list[int]] = {}
+    revenue_by_customer: dict[int, int] = {}
+    for line in lines:
+        pair = (line.customer_id, line.service_id)
+        acc = sums.get(pair)
+        if acc is None:
+            acc = sums[pair] = [0, 0, 0, 0, 0]
+        if line.units is not None:
+            acc[0] += line.units
+            acc[1] = 1
+            acc[2] += line.units * line.unit_price
+        revenue = month_sql.cents(line.quantity_days, line.unit_price, days)
+        acc[3] += revenue
+        cost = costs.get(line.service_id)
+        if cost is not None:
+            acc[4] += month_sql.cents(line.quantity_days, cost, days)
+        revenue_by_customer[line.customer_id] = (
+            revenue_by_customer.get(line.customer_id, 0) + revenue
+        )
+    places = -month_sql.DECIMALS
+    for pair, (units, counted, weight, revenue, cost) in sums.items():
+        data.contracts[pair] = ContractPosition(
+            units=Decimal(units).scaleb(places) if counted else ZERO,
+            price_weight=Decimal(weight).scaleb(2 * places) if counted else ZERO,
+            revenue=Decimal(revenue).scaleb(-2),
+            in_house_cost=Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
+        )
+    data.customer_revenue = {
+        customer_id: Decimal(cents).scaleb(-2) for customer_id, cents in revenue_by_customer.items()
+    }
 
 
 async def _invoices(
