@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -214,4 +215,19 @@ def serve() -> FastAPI:
     """uvicorn's factory (`uvicorn --factory app.main:serve`): logging, then the app."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def tune_gc() -> None:
+    """Once per server process, after the app is built: move what exists now (modules,
+    routes, schemas: hundreds of thousands of objects that live as long as the process)
+    out of the cyclic garbage collector's reach, and collect the young generation every
+    10,000 allocations instead of 700. A 5,000-customer audit builds some 100,000 objects,
+    and the default settings spent about 0.5 s of its 1.6 s rescanning the whole heap
+    (bench/, BENCHMARKS.md). Reference counting still frees almost everything at once;
+    cycles are still collected, less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)

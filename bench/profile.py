@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from app.core.config import Settings
-from app.main import create_app
+from app.main import create_app, tune_gc
 from bench.seed import database_url
 
 ADMIN_KEY = "msp_bench_admin_key_0123456789abcdef"
@@ -57,6 +57,7 @@ async def profile(args: argparse.Namespace) -> None:
         log_json=False,
     )
     app = create_app(settings)
+    tune_gc()  # as `serve()` does in production
     method, path, body = requests_for(args.target, args.period, args.first, args.last)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
