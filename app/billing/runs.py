@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +22,7 @@ from app.billing.models import (
 from app.billing.quantities import quantity_and_price
 from app.contracts import arithmetic
 from app.contracts.models import Contract
+from app.core.bulk import bulk_insert
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.services.models import Service
@@ -148,9 +149,7 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
                 }
             )
             total += month.revenue
-    if new_lines:
-        table: Any = CustomerInvoiceLine.__table__  # type: ignore[attr-defined]
-        await (await session.connection()).execute(insert(table), new_lines)
+    await bulk_insert(session, CustomerInvoiceLine.__table__, new_lines)  # type: ignore[attr-defined]
     run.total = total
     await session.commit()
     return BillingRunRead.model_validate(run)

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audits.models import Audit
+from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
 from app.core.money import line_amounts
@@ -112,10 +113,9 @@ async def ingest(
         }
         for number, (line, amount) in enumerate(zip(payload.lines, amounts, strict=True), start=1)
     ]
-    # One executemany of a Core INSERT, not one statement per line (nor the ORM's bulk
-    # path, which costs more per row and splits rows by their pattern of nulls).
-    table: Any = VendorInvoiceLine.__table__  # type: ignore[attr-defined]
-    await (await session.connection()).execute(insert(table), rows)
+    # One COPY (PostgreSQL) or executemany, not one statement per line (nor the ORM's
+    # bulk path, which costs more per row and splits rows by their pattern of nulls).
+    await bulk_insert(session, VendorInvoiceLine.__table__, rows)  # type: ignore[attr-defined]
     return invoice
 
 
