@@ -11,13 +11,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.assets.models import Asset
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
-from app.contracts import arithmetic, month_sql
+from app.contracts import month_sql
+from app.contracts.models import Contract, ContractLine
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.services.models import Service
@@ -45,6 +46,9 @@ class ContractPosition:
         if self.units == 0:
             return None
         return Fraction(self.price_weight) / Fraction(self.units)
+
+
+NO_POSITION = ContractPosition()
 
 
 @dataclass
@@ -118,6 +122,7 @@ class AuditData:
     contracts: dict[Pair, ContractPosition] = field(default_factory=dict)
     customer_revenue: dict[int, Decimal] = field(default_factory=dict)
     vendor_positions: dict[Pair, VendorPosition] = field(default_factory=dict)
+    # Per-invoice charges of the pairs charged on more than one invoice (DUPLICATE_CHARGE).
     charges: dict[Pair, list[InvoiceCharge]] = field(default_factory=dict)
     vendors_invoicing: set[int] = field(default_factory=set)
     price_rises: list[PriceRise] = field(default_factory=list)
@@ -196,22 +201,28 @@ async def load(
             matched_customer_id, matched_service_id, col(line_t.vendor_id), col(line_t.invoice_id)
         )
     )
-    per_invoice: list[tuple[int, int, int, int, Decimal]] = []
+    per_invoice: list[tuple[Pair, int, Decimal]] = []
+    on_several: set[Pair] = set()  # pairs charged on more than one invoice
+    positions = data.vendor_positions
     for customer_id, service_id, line_vendor, invoice_id, quantity, amount, count in rows.all():
-        charged = data.vendor_positions.setdefault(
-            (customer_id, service_id), VendorPosition(vendor_id=line_vendor)
-        )
+        pair = (customer_id, service_id)
+        charged = positions.get(pair)
+        if charged is None:
+            charged = positions[pair] = VendorPosition(vendor_id=line_vendor)
+        else:
+            on_several.add(pair)
         charged.units += quantity
         charged.amount += amount
         charged.line_count += count
-        per_invoice.append((customer_id, service_id, line_vendor, invoice_id, amount))
+        per_invoice.append((pair, invoice_id, amount))
 
     invoices = await _invoices(session, month, vendor_id)
-    for customer_id, service_id, _vendor, invoice_id, amount in per_invoice:
-        number, invoice_date = invoices[invoice_id][:2]
-        data.charges.setdefault((customer_id, service_id), []).append(
-            InvoiceCharge(invoice_id, number, invoice_date, amount)
-        )
+    for pair, invoice_id, amount in per_invoice:
+        if pair in on_several:
+            number, invoice_date = invoices[invoice_id][:2]
+            data.charges.setdefault(pair, []).append(
+                InvoiceCharge(invoice_id, number, invoice_date, amount)
+            )
     data.vendors_invoicing = {vendor for _n, _d, vendor, _t in invoices.values()}
 
     if customer_ids is None:
@@ -464,22 +475,33 @@ async def _load_price_rises(
 
 
 async def _last_contract_ends(session: AsyncSession, data: AuditData, period: Period) -> None:
-    """For messages about orphaned cost: when the pair's last contract line ended."""
+    """For messages about orphaned cost: when the pair's last contract line ended (a
+    line's end is the earlier of its own and its contract's, SPEC section 5), among
+    lines that ended before the month's last day."""
     orphans = {
-        pair
-        for pair in data.vendor_positions
-        if data.contracts.get(pair, ContractPosition()).units == 0
+        pair for pair in data.vendor_positions if data.contracts.get(pair, NO_POSITION).units == 0
     }
     if not orphans:
         return
-    terms = await arithmetic.load_line_terms(
-        session,
-        customer_ids={c for c, _ in orphans},
-        service_ids={s for _, s in orphans},
+    line_end, contract_end = col(ContractLine.end_date), col(Contract.end_date)
+    end = case(
+        (line_end.is_(None), contract_end),
+        (contract_end.is_(None), line_end),
+        (line_end < contract_end, line_end),
+        else_=contract_end,
     )
-    for line in terms:
-        pair = (line.customer_id, line.service_id)
-        end = line.end
-        if pair in orphans and end is not None and end < period.last_day:
-            if pair not in data.last_contract_end or end > data.last_contract_end[pair]:
-                data.last_contract_end[pair] = end
+    rows: Any = await session.execute(
+        select(col(Contract.customer_id), col(ContractLine.service_id), func.max(end))
+        .join(Contract, col(Contract.id) == col(ContractLine.contract_id))
+        .where(
+            end < period.last_day,
+            col(Contract.customer_id).in_(sorted({c for c, _ in orphans})),
+            col(ContractLine.service_id).in_(sorted({s for _, s in orphans})),
+        )
+        .group_by(col(Contract.customer_id), col(ContractLine.service_id))
+    )
+    data.last_contract_end = {
+        (customer_id, service_id): ended
+        for customer_id, service_id, ended in rows.all()
+        if (customer_id, service_id) in orphans
+    }

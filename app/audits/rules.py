@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from app.audits.data import AuditData, ContractPosition, Pair, VendorPosition
+from app.audits.data import NO_POSITION, AuditData, ContractPosition, Pair, VendorPosition
 from app.audits.models import FindingType, Severity
 from app.core.money import format_amount, format_price, format_quantity, round_half_up
 
 ZERO = Decimal(0)
-NO_CONTRACT = ContractPosition()
+NO_CONTRACT = NO_POSITION
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ SEVERITY = {
 def unit(value: Fraction | Decimal | None) -> Decimal | None:
     """A unit amount as stored on a finding: 4 places, half-up (the impact itself is
     computed from the exact value)."""
-    return None if value is None else round_half_up(Fraction(value), 4)
+    return None if value is None else round_half_up(value, 4)
 
 
 class _Names:
@@ -87,11 +87,11 @@ def _q(value: Decimal) -> str:
 
 
 def _m(value: Decimal | Fraction) -> str:
-    return format_amount(round_half_up(Fraction(value)))
+    return format_amount(round_half_up(value))
 
 
 def _p(value: Fraction | Decimal) -> str:
-    return format_price(round_half_up(Fraction(value), 4))
+    return format_price(round_half_up(value, 4))
 
 
 def _pairs(data: AuditData) -> Iterable[tuple[Pair, ContractPosition, VendorPosition]]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -34,6 +34,7 @@ from app.audits.models import (
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.audits.rules import Draft, run_rules, unit
+from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import utcnow
 from app.core.errors import Invalid, field_error
@@ -134,11 +135,9 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
                 "created_at": now,
             }
         )
-    if rows:
-        # A Core executemany on the table: the ORM's bulk path splits the rows into one
-        # statement per pattern of null columns (hundreds of round trips per audit).
-        table: Any = Finding.__table__  # type: ignore[attr-defined]
-        await (await session.connection()).execute(insert(table), rows)
+    # COPY on PostgreSQL, a Core executemany elsewhere (not the ORM's bulk path, which
+    # splits the rows into one statement per pattern of null columns).
+    await bulk_insert(session, Finding.__table__, rows)  # type: ignore[attr-defined]
     await session.commit()
     return _audit_read(audit)
 
@@ -147,21 +146,24 @@ async def _carried_over(
     session: AsyncSession, period: Period, prints: set[str]
 ) -> dict[str, dict[str, Any]]:
     """The latest status and note of each finding found again, from earlier audits of the
-    period: only findings someone changed are read (not every finding ever stored)."""
+    period: read from the findings' change log, which holds only what someone changed
+    (each entry the finding's whole state after the change), not from every finding
+    ever stored for the period."""
     if not prints:
         return {}
     rows: Any = await session.execute(
         select(
-            col(Finding.fingerprint),
-            col(Finding.status),
-            col(Finding.note),
-            col(Finding.status_changed_by),
-            col(Finding.status_changed_at),
+            col(FindingEvent.fingerprint),
+            col(FindingEvent.status),
+            col(FindingEvent.note),
+            col(FindingEvent.changed_by),
+            col(FindingEvent.changed_at),
         )
+        .join(Finding, col(Finding.id) == col(FindingEvent.finding_id))
         .join(Audit, col(Audit.id) == col(Finding.audit_id))
-        .where(col(Audit.period) == str(period), col(Finding.status_changed_at).isnot(None))
+        .where(col(Audit.period) == str(period))
         # The latest change wins, whichever run's finding it was made on.
-        .order_by(col(Finding.status_changed_at), col(Finding.id))
+        .order_by(col(FindingEvent.changed_at), col(FindingEvent.id))
     )
     carried: dict[str, dict[str, Any]] = {}
     for print_, status, note, by, at in rows.all():
