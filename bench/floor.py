@@ -173,6 +173,14 @@ async def run_floor(engine: AsyncEngine, period: Period) -> tuple[float, dict[st
 _POSITION_TABLES = ("floor_cp", "floor_vpi", "floor_vp")
 
 
+def _sqlite_half_up(k: str, w: str, u: str) -> str:
+    """SQLite, integers: k x w / (u x 10^6) rounded half-up (k >= 0, u > 0), where k x w
+    could pass 64 bits. floor(k w / u) = k (w div u) + (k (w mod u)) div u, and adding
+    the half after that floor rounds the same as before it (the dropped part is < 1)."""
+    whole = f"({k} * ({w} / {u}) + ({k} * ({w} % {u})) / {u})"
+    return f"(({whole} + 500000) / 1000000)"
+
+
 def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str]]:
     pg = dialect == "postgresql"
     month, last = f"'{period}'", f"'{period.last_day}'"
@@ -197,13 +205,9 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
         )
         rise = "ROUND(SUM((l.unit_cost - s.unit_cost) * l.quantity), 2)"
     else:
-        unbilled = (
-            "(2 * (vp.units - cp.units) * cp.price_weight + cp.units * 1000000)"
-            " / (2 * cp.units * 1000000)"
-        )
-        overbilled = (
-            "(2 * (cp.units - COALESCE(vp.units, 0)) * cp.price_weight + cp.units * 1000000)"
-            " / (2 * cp.units * 1000000)"
+        unbilled = _sqlite_half_up("(vp.units - cp.units)", "cp.price_weight", "cp.units")
+        overbilled = _sqlite_half_up(
+            "(cp.units - COALESCE(vp.units, 0))", "cp.price_weight", "cp.units"
         )
         below = "cp.price_weight * 1.0 * vp.units < vp.amount * 1000000.0 * cp.units"
         negative = (
@@ -211,9 +215,9 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             " / (cp.units * 100)) * min(cp.units, vp.units) / 10000.0) AS INTEGER)"
         )
         assets = (
-            "CASE WHEN COALESCE(cp.units, 0) > 0 THEN (2 * (d.n * 10000 - cp.units)"
-            " * cp.price_weight + cp.units * 1000000) / (2 * cp.units * 1000000)"
-            " ELSE (2 * d.n * 10000 * s.unit_price + 1000000) / 2000000 END"
+            "CASE WHEN COALESCE(cp.units, 0) > 0 THEN "
+            + _sqlite_half_up("(d.n * 10000 - cp.units)", "cp.price_weight", "cp.units")
+            + " ELSE (2 * d.n * 10000 * s.unit_price + 1000000) / 2000000 END"
         )
         rise = "(2 * SUM((l.unit_cost - s.unit_cost) * l.quantity) + 1000000) / 2000000"
 
@@ -293,12 +297,20 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             GROUP BY va.customer_id, s.id, l.vendor_id, l.invoice_id""",
         ),
         (
+            "index contract positions",
+            "CREATE INDEX floor_cp_pair ON floor_cp (customer_id, service_id)",
+        ),
+        (
             "vendor totals",
             """
             CREATE TEMP TABLE floor_vp AS
             SELECT customer_id, service_id, MIN(vendor_id) AS vendor_id,
                    SUM(units) AS units, SUM(amount) AS amount, COUNT(*) AS invoices
             FROM floor_vpi GROUP BY customer_id, service_id""",
+        ),
+        (
+            "index vendor positions",
+            "CREATE INDEX floor_vpi_pair ON floor_vpi (customer_id, service_id)",
         ),
         (
             "ORPHANED_COST",
@@ -419,10 +431,11 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             FROM (SELECT x.customer_id, x.service_id, x.vendor_id, x.amount,
                          ROW_NUMBER() OVER (PARTITION BY x.customer_id, x.service_id
                                             ORDER BY i.invoice_date, i.invoice_number) AS n
-                  FROM floor_vpi x JOIN vendor_invoice i ON i.id = x.invoice_id
-                  WHERE EXISTS (SELECT 1 FROM floor_vp vp
-                                WHERE vp.customer_id = x.customer_id
-                                  AND vp.service_id = x.service_id AND vp.invoices > 1)) r
+                  FROM floor_vp vp
+                  JOIN floor_vpi x
+                    ON x.customer_id = vp.customer_id AND x.service_id = vp.service_id
+                  JOIN vendor_invoice i ON i.id = x.invoice_id
+                  WHERE vp.invoices > 1) r
             GROUP BY r.customer_id, r.service_id""",
             ),
         ),

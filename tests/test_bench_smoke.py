@@ -1,5 +1,6 @@
 """The benchmark's data still fits the schema: size S is generated, bulk-loaded after
-`alembic upgrade head` and audited through the app, on both backends. (The benchmark
+`alembic upgrade head` and audited through the app, on both backends, and the audit
+agrees with the benchmark's SQL floor. (The benchmark
 itself is not part of the test run; this keeps it from rotting as the schema moves.)"""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.db import create_engine
+from app.core.periods import Period
 from app.main import create_app
+from bench.floor import run_audit_floor
 from bench.generate import SIZES, generate
 from bench.seed import bulk_load
 from tests.conftest import database_url_for, make_client, run_alembic
@@ -31,6 +34,17 @@ async def test_size_s_loads_and_audits(backend: str, tmp_path: Path, settings: A
             periods = sorted({row["period"] for row in data.tables["vendor_invoice"]})
             audit = await http.post("/api/v1/audits", json={"period": periods[-1]})
             assert audit.status_code == 201, audit.text
-            assert audit.json()["summary"]["count"] > 0
+            summary = audit.json()["summary"]
+            assert summary["count"] > 0
+            # The benchmark's floor, the same audit in hand-written SQL, finds the same:
+            # count and impact of every finding type (an independent check of the rules).
+            _seconds, _each, by_type = await run_audit_floor(
+                app.state.engine, Period.parse(periods[-1])
+            )
+            assert {k: (n, f"{impact:.2f}") for k, (n, impact) in by_type.items()} == {
+                k: (v["count"], v["impact"]) for k, v in summary["by_type"].items()
+            }
+            again = await http.get(f"/api/v1/audits/{audit.json()['id']}")
+            assert again.json()["summary"] == summary  # the floor rolled its writes back
             listed = await http.get("/api/v1/vendor-invoices", params={"limit": 5})
             assert listed.status_code == 200 and listed.json()["items"]
