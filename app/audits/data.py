@@ -137,13 +137,20 @@ class AuditData:
     # of their lines charged above the standard unit_cost; `price_rises` then holds those
     # invoices' rises, so that the PRICE_INCREASE rule says which of them are findings.
     price_rise_lines: set[tuple[int, int, int]] = field(default_factory=set)
-    _vendor_pairs: list[Pair] | None = field(default=None, repr=False)
+    _vendor_pairs: list[tuple[Pair, ContractPosition, VendorPosition]] | None = field(
+        default=None, repr=False
+    )
 
-    def sorted_vendor_pairs(self) -> list[Pair]:
-        """The (customer, service) pairs with vendor charges, in order: sorted once for
-        the several rules that walk them."""
+    def vendor_pairs(self) -> list[tuple[Pair, ContractPosition, VendorPosition]]:
+        """The (customer, service) pairs with vendor charges, in order, each with its
+        contract position (empty when nothing is contracted) and vendor position: built
+        once for the several rules that walk them."""
         if self._vendor_pairs is None:
-            self._vendor_pairs = sorted(self.vendor_positions)
+            contracts = self.contracts
+            self._vendor_pairs = [
+                (pair, contracts.get(pair, NO_POSITION), charged)
+                for pair, charged in sorted(self.vendor_positions.items())
+            ]
         return self._vendor_pairs
 
 

@@ -10,7 +10,7 @@ was observed (vendor units and mean unit cost, or deployed units).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -94,10 +94,9 @@ def _p(value: Fraction | Decimal) -> str:
     return format_price(round_half_up(value, 4))
 
 
-def _pairs(data: AuditData) -> Iterable[tuple[Pair, ContractPosition, VendorPosition]]:
-    positions, contracts = data.vendor_positions, data.contracts
-    for pair in data.sorted_vendor_pairs():
-        yield pair, contracts.get(pair, NO_CONTRACT), positions[pair]
+def _pairs(data: AuditData) -> list[tuple[Pair, ContractPosition, VendorPosition]]:
+    """Each (customer, service) charged by a vendor, in order, with both positions."""
+    return data.vendor_pairs()
 
 
 def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after its code
@@ -169,13 +168,17 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
     """Contracted units > vendor units, for a vendor service whose vendor has at least one
     invoice for the month. Impact: (contracted - vendor units) x contract unit price."""
     names, drafts = _Names(data), []
-    for customer_id, service_id in sorted(data.contracts):
-        contract = data.contracts[(customer_id, service_id)]
-        service = data.services[service_id]
-        vendor_id = service.vendor_id
-        if vendor_id is None or vendor_id not in data.vendors_invoicing:
-            continue
-        if data.vendor_id is not None and vendor_id != data.vendor_id:
+    # Services of the vendors that invoiced the month (of the one vendor audited).
+    invoiced_services = {
+        service_id: service.vendor_id
+        for service_id, service in data.services.items()
+        if service.vendor_id is not None
+        and service.vendor_id in data.vendors_invoicing
+        and (data.vendor_id is None or service.vendor_id == data.vendor_id)
+    }
+    for (customer_id, service_id), contract in sorted(data.contracts.items()):
+        vendor_id = invoiced_services.get(service_id)
+        if vendor_id is None or contract.units <= 0:
             continue
         charged = data.vendor_positions.get((customer_id, service_id))
         vendor_units = charged.units if charged else ZERO
