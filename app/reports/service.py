@@ -13,16 +13,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from itertools import accumulate
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BigInteger, Numeric, case, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
-from app.contracts import arithmetic
+from app.contracts import arithmetic, month_sql
 from app.contracts.models import Contract, ContractLine
 from app.core.db import utcnow
 from app.core.errors import Invalid, NotFound, field_error
@@ -118,6 +119,46 @@ class _Projection:
         self.key: Callable[[tuple[Any, ...]], Any] = itemgetter(
             *(FULL_KEY.index(d) for d in self.dims)
         )
+        # With a month in the key, a run of months at one amount (a line's whole months,
+        # SPEC section 5) is added as a difference: +amount at its first month and
+        # -amount after its last, under the key's other parts, and summed month by month
+        # into the cells once at the end (`flush_runs`), not month by month per line.
+        self.monthly = "month" in self.dims
+        others = [FULL_KEY.index(d) for d in self.dims if d != "month"]
+        self.month_first = self.dims[0] == "month"
+        self.month_alone = not others
+        self.base: Callable[[tuple[Any, ...]], Any] = (
+            itemgetter(*others) if others else (lambda full: None)
+        )
+        self.runs: dict[Any, list[list[int]]] = {}
+        self.month_count = 0  # months of the range, set by the gathering
+
+    def add_run(self, part: tuple[Any, ...], slot: int, first: int, last: int, cents: int) -> None:
+        base = self.base(part)
+        diffs = self.runs.get(base)
+        if diffs is None:
+            size = self.month_count + 1
+            diffs = self.runs[base] = [[0] * size, [0] * size]
+        row = diffs[slot]
+        row[first] += cents
+        row[last + 1] -= cents
+
+    def flush_runs(self) -> None:
+        cells = self.cells
+        for base, (revenue, cost) in self.runs.items():
+            for index, (r, c) in enumerate(zip(accumulate(revenue), accumulate(cost), strict=True)):
+                if r == 0 and c == 0:
+                    continue
+                if self.month_alone:
+                    key: Any = index
+                elif self.month_first:
+                    key = (index, base)
+                else:
+                    key = (base, index)
+                cell = cells[key]
+                cell[0] += r
+                cell[1] += c
+        self.runs = {}
 
 
 @dataclass
@@ -145,8 +186,29 @@ def _cents(amount: Decimal | None) -> int:
     return cents
 
 
+def _sum_cents(session: AsyncSession, amount: Any) -> Any:
+    """SUM of a money column (2 decimals, SPEC section 2) as exact integer cents: on
+    SQLite the stored integers already are cents; on PostgreSQL the NUMERIC sum x 100,
+    a whole number. An overflow is an error on both, never a rounding."""
+    if session.get_bind().dialect.name == "sqlite":
+        return type_coerce(func.sum(amount), BigInteger)
+    return cast(func.sum(type_coerce(amount, Numeric())) * 100, BigInteger)
+
+
 def _money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
+
+
+def _scaled(value: Decimal) -> int:
+    """A stored unit cost (at most 4 decimals, SPEC section 2) x 10^4 as an exact int."""
+    scaled = _weight(value)
+    if scaled is None:  # never for stored values; refuse rather than round silently
+        raise ValueError(f"{value} has more than 4 decimals")
+    return scaled
+
+
+def _unscaled(value: int) -> Decimal:
+    return Decimal(value).scaleb(-4)
 
 
 def _weight(value: Decimal) -> int | None:
@@ -191,33 +253,27 @@ async def _gather(
     """Revenue and cost of every (customer, contract, service, vendor, month) of the range,
     summed straight into each projection's cells (SPEC sections 5 and 6).
 
-    Queries: the catalog, the contract lines (two queries in load_line_terms), the matched
-    vendor cost grouped by as much of (customer, service, period) as the report needs, the
-    unallocated cost and, on the invoiced basis, the invoice lines grouped likewise:
-    however many lines, customers or months."""
+    Queries: the catalog, the contract lines' whole-month runs and partial months (one
+    statement, month_sql.range_line_figures; each line-month rounded here, in Python
+    integers, as SPEC section 5 requires), the matched and the unallocated vendor cost in
+    one query grouped by as much of (customer, service, period) as the report needs and,
+    on the invoiced basis, the invoice lines grouped likewise: however many lines,
+    customers or months."""
     months = arithmetic.MonthRange.of(first, last)
     gathered = _Gathered(months=months, projections=projections)
     index_of = {str(p): i for i, p in enumerate(months.periods)}
     by_contract = any("contract" in p.dims for p in projections)
-    monthly = any("month" in p.dims for p in projections)
     contracted = basis is Basis.contracted
     services = await _services(session)
 
-    def add(full: tuple[Any, ...], slot: int, cents: int) -> None:
+    def add(full: tuple[Any, ...], slot: int, cents: int, month_only: bool | None = None) -> None:
+        # month_only: True adds to the projections keyed by month only, False to the
+        # others only, None to all.
         for projection in projections:
+            if month_only is not None and projection.monthly is not month_only:
+                continue
             if slot == 0 or projection.cost:
                 projection.cells[projection.key(full)][slot] += cents
-
-    def add_months(part: tuple[Any, ...], slot: int, per_month: list[int]) -> None:
-        # Without a month in any key, one addition of the line's whole range will do.
-        if not monthly:
-            total = sum(per_month)
-            if total:
-                add((*part, None), slot, total)
-            return
-        for index, cents in enumerate(per_month):
-            if cents:
-                add((*part, index), slot, cents)
 
     # Contract lines: revenue (contracted basis), in-house cost, and the contracted units
     # that split vendor cost over contracts. On the invoiced basis without the contract
@@ -225,31 +281,60 @@ async def _gather(
     service_filter = None
     if not contracted and not by_contract:
         service_filter = [sid for sid, (vendor_id, _) in services.items() if vendor_id is None]
-    lines = await arithmetic.load_line_terms(
-        session,
-        service_ids=service_filter,
-        overlapping=(months.first_day, months.last_day),
-    )
+    lines = await month_sql.range_line_figures(session, first, last, service_ids=service_filter)
+    days = months.days
+    count = len(days)
+    for projection in projections:
+        projection.month_count = count
+    monthly = [p for p in projections if p.monthly]
+    costly = [p for p in monthly if p.cost]
+    unit_costs = {sid: _scaled(unit_cost) for sid, (_, unit_cost) in services.items()}
     # (customer, service, month) -> [(line_id, contract_id, units)] of vendor services
     units_of: dict[tuple[int, int, int], list[tuple[int, int, Decimal]]] = defaultdict(list)
     for line in lines:
-        vendor_id, unit_cost = services[line.service_id]
-        rates = [line.unit_price] if contracted else []
-        if vendor_id is None:
-            rates.append(unit_cost)
-        figures = arithmetic.range_figures(line, months, *rates)
+        vendor_id = services[line.service_id][0]
+        in_house = vendor_id is None
         part = (line.customer_id, line.contract_id, line.service_id, vendor_id)
-        if contracted:
-            add_months(part, 0, figures.amounts[0])
-        if vendor_id is None:
-            # In-house cost stays on the line that produced it.
-            add_months(part, 1, figures.amounts[-1])
-        elif by_contract:
-            for index, units in enumerate(figures.units):
-                if units > 0:
+        # (slot, rate): revenue at the line's unit price, in-house cost at the service's
+        # unit cost (SPEC section 5), both x 10^4.
+        rates: list[tuple[int, int]] = [(0, line.unit_price)] if contracted else []
+        if in_house:
+            rates.append((1, unit_costs[line.service_id]))
+        for slot, rate in rates:
+            total = 0
+            for first_index, last_index, quantity in line.runs:
+                # SPEC section 5: a whole month at one quantity, rounded once per month.
+                cents = month_sql.whole_month_cents(quantity, rate)
+                if cents == 0:
+                    continue
+                total += cents * (last_index - first_index + 1)
+                for projection in costly if slot else monthly:
+                    projection.add_run(part, slot, first_index, last_index, cents)
+            for index, (quantity_days, _) in line.partial.items():
+                # SPEC section 5: the partial month's unit-days, rounded once.
+                cents = month_sql.cents(quantity_days or 0, rate, days[index])
+                if cents == 0:
+                    continue
+                total += cents
+                if monthly:
+                    add((*part, index), slot, cents, month_only=True)
+            if total and len(monthly) < len(projections):
+                add((*part, None), slot, total, month_only=False)
+        if by_contract and not in_house:
+            for first_index, last_index, quantity in line.runs:
+                if quantity > 0:
+                    units = _unscaled(quantity)
+                    for index in range(first_index, last_index + 1):
+                        units_of[(line.customer_id, line.service_id, index)].append(
+                            (line.line_id, line.contract_id, units)
+                        )
+            for index, (_, held_units) in line.partial.items():
+                if held_units is not None and held_units > 0:
                     units_of[(line.customer_id, line.service_id, index)].append(
-                        (line.line_id, line.contract_id, units)
+                        (line.line_id, line.contract_id, _unscaled(held_units))
                     )
+    for projection in monthly:
+        projection.flush_runs()
 
     await _vendor_cost(
         session, gathered, first, last, services, index_of, units_of, by_contract, add
@@ -276,13 +361,6 @@ async def _vendor_cost(
     split); what no match took is the unallocated cost."""
     line_t = VendorInvoiceLine
     in_range = [col(line_t.period) >= str(first), col(line_t.period) <= str(last)]
-    unallocated = await session.scalar(
-        join_matches(select(func.sum(col(line_t.amount))).select_from(line_t)).where(
-            *in_range, or_(matched_customer_id.is_(None), matched_service_id.is_(None))
-        )
-    )
-    gathered.unallocated = _cents(unallocated)
-
     needed = {d for p in gathered.projections if p.cost for d in p.dims}
     if by_contract:
         needed |= {"customer", "service", "month"}
@@ -296,13 +374,25 @@ async def _vendor_cost(
         columns["vendor"] = col(line_t.vendor_id)
     if "month" in needed:
         columns["month"] = col(line_t.period)
+    # One scan for both: the lines no (customer, service) match took are summed under
+    # unmatched = 1 (the unallocated cost), the others by the key's columns.
+    unmatched = case((or_(matched_customer_id.is_(None), matched_service_id.is_(None)), 1), else_=0)
+    rows: Any = await session.execute(
+        join_matches(
+            select(unmatched, *columns.values(), _sum_cents(session, col(line_t.amount)))
+            .select_from(line_t)
+            .where(*in_range)
+            .group_by(unmatched, *columns.values())
+        )
+    )
+    matched_rows = []
+    for row in rows.all():
+        if row[0]:
+            gathered.unallocated += row[-1]
+        else:
+            matched_rows.append(row[1:])
     if not columns:
         return
-    rows: Any = await session.execute(
-        join_matches(select(*columns.values(), func.sum(col(line_t.amount))).select_from(line_t))
-        .where(*in_range, matched_customer_id.isnot(None), matched_service_id.isnot(None))
-        .group_by(*columns.values())
-    )
     names = list(columns)
     at = {name: names.index(name) if name in columns else None for name in FULL_KEY}
     customer_at, service_at, vendor_at, month_at = (
@@ -311,8 +401,8 @@ async def _vendor_cost(
         at["vendor"],
         at["month"],
     )
-    for row in rows.all():
-        cents = _cents(row[-1])
+    for row in matched_rows:
+        cents = row[-1]
         customer: Any = None if customer_at is None else row[customer_at]
         service: Any = None if service_at is None else row[service_at]
         if service is not None:
@@ -391,6 +481,18 @@ def _sort_key(key: Iterable[Any]) -> tuple[tuple[bool, Any], ...]:
     return tuple((value is None, 0 if value is None else value) for value in key)
 
 
+def _sorted_cells(cells: Cells, width: int) -> list[tuple[Any, list[int]]]:
+    """The cells in key order, nulls after the ids (as `_sort_key`); keys without a null
+    sort as they are, which is quicker for tens of thousands of cells."""
+    if width > 1:
+        plain = all(None not in key for key in cells)
+    else:
+        plain = None not in cells
+    if plain:
+        return sorted(cells.items(), key=itemgetter(0))
+    return sorted(cells.items(), key=lambda item: _sort_key(item[0] if width > 1 else (item[0],)))
+
+
 # --- profitability ---------------------------------------------------------------------------
 
 
@@ -407,22 +509,20 @@ async def profitability(
     dims = tuple(key.value for key in group_by)
     projection = _Projection(dims)
     gathered = await _gather(session, first=first, last=last, basis=basis, projections=[projection])
-    months = gathered.months.periods
+    months = [str(period) for period in gathered.months.periods]
     rows = []
     total_revenue = total_cost = 0
-    for key, (revenue, cost) in sorted(
-        projection.cells.items(),
-        key=lambda item: _sort_key(item[0] if len(dims) > 1 else (item[0],)),
-    ):
+    fields = [None if dim == "month" else _KEY_FIELDS[dim] for dim in dims]
+    for key, (revenue, cost) in _sorted_cells(projection.cells, len(dims)):
         if revenue == 0 and cost == 0:
             continue
         values = key if len(dims) > 1 else (key,)
         keys: dict[str, Any] = {}
-        for dim, value in zip(dims, values, strict=True):
-            if dim == "month":
-                keys["month"] = str(months[value])
+        for name, value in zip(fields, values, strict=True):
+            if name is None:
+                keys["month"] = months[value]
             else:
-                keys[_KEY_FIELDS[dim]] = value
+                keys[name] = value
         rows.append(ProfitabilityRow(**keys, **_figures(revenue, cost)))
         total_revenue += revenue
         total_cost += cost
