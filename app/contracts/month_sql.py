@@ -61,6 +61,36 @@ def cents(quantity_days: int, rate: int, days: int) -> int:
     return half_up_int(quantity_days * rate, 1_000_000 * days)
 
 
+def _window_ctes(greatest: str, least: str, filters: str) -> str:
+    """The CTEs both statements start from (SPEC section 5): `active`, each line's active
+    window [lo, hi] clipped to [:first, :last] (null ends unbounded), and `points`, where
+    its quantity is set: the window's first day, at the quantity in force then (the
+    latest adjustment dated on or before it, the last recorded on one date, else the
+    line's own), and each adjustment inside the window (`ord` = recording order)."""
+    return f"""
+WITH active AS (
+    SELECT cl.id, cl.contract_id, cl.service_id, c.customer_id, cl.quantity, cl.unit_price,
+           {greatest}(COALESCE(cl.start_date, c.start_date), c.start_date, :first) AS lo,
+           {least}(COALESCE(cl.end_date, :last), COALESCE(c.end_date, :last), :last) AS hi
+    FROM contract_line cl JOIN contract c ON c.id = cl.contract_id
+    WHERE c.start_date <= :last AND (cl.start_date IS NULL OR cl.start_date <= :last)
+      AND (c.end_date IS NULL OR c.end_date >= :first)
+      AND (cl.end_date IS NULL OR cl.end_date >= :first)
+      {filters}
+),
+points AS (
+    SELECT a.id AS line_id, a.lo AS d, 0 AS ord,
+           COALESCE((SELECT x.quantity FROM contract_line_adjustment x
+                     WHERE x.line_id = a.id AND x.effective_date <= a.lo
+                     ORDER BY x.effective_date DESC, x.id DESC LIMIT 1), a.quantity) AS q
+    FROM active a WHERE a.lo <= a.hi
+    UNION ALL
+    SELECT x.line_id, x.effective_date, x.id, x.quantity
+    FROM contract_line_adjustment x JOIN active a ON a.id = x.line_id
+    WHERE a.lo <= a.hi AND x.effective_date > a.lo AND x.effective_date <= a.hi
+),"""
+
+
 def _statement(dialect: str, customer_filter: bool) -> str:
     if dialect == "postgresql":
         greatest, least = "GREATEST", "LEAST"
@@ -78,28 +108,7 @@ def _statement(dialect: str, customer_filter: bool) -> str:
             return expr
 
     customers = "AND c.customer_id IN :customer_ids" if customer_filter else ""
-    return f"""
-WITH active AS (
-    SELECT cl.id, cl.service_id, c.customer_id, cl.quantity, cl.unit_price,
-           {greatest}(COALESCE(cl.start_date, c.start_date), c.start_date, :first) AS lo,
-           {least}(COALESCE(cl.end_date, :last), COALESCE(c.end_date, :last), :last) AS hi
-    FROM contract_line cl JOIN contract c ON c.id = cl.contract_id
-    WHERE c.start_date <= :last AND (cl.start_date IS NULL OR cl.start_date <= :last)
-      AND (c.end_date IS NULL OR c.end_date >= :first)
-      AND (cl.end_date IS NULL OR cl.end_date >= :first)
-      {customers}
-),
-points AS (
-    SELECT a.id AS line_id, a.lo AS d, 0 AS ord,
-           COALESCE((SELECT x.quantity FROM contract_line_adjustment x
-                     WHERE x.line_id = a.id AND x.effective_date <= a.lo
-                     ORDER BY x.effective_date DESC, x.id DESC LIMIT 1), a.quantity) AS q
-    FROM active a WHERE a.lo <= a.hi
-    UNION ALL
-    SELECT x.line_id, x.effective_date, x.id, x.quantity
-    FROM contract_line_adjustment x JOIN active a ON a.id = x.line_id
-    WHERE a.lo <= a.hi AND x.effective_date > a.lo AND x.effective_date <= a.hi
-),
+    return f"""{_window_ctes(greatest, least, customers)}
 segments AS (
     SELECT line_id, q, d, LEAD(d) OVER (PARTITION BY line_id ORDER BY d, ord) AS next_d
     FROM points
@@ -250,28 +259,7 @@ def _range_statement(dialect: str, service_filter: bool, customer_filter: bool) 
     # (included when e is its last day); a head piece [d, min(e, end of d's month)] when
     # d is not a first day; a tail piece [start of e's month, e] (or [d, e] within one
     # month) when e is not a last day and the head did not already take those days.
-    return f"""
-WITH active AS (
-    SELECT cl.id, cl.contract_id, cl.service_id, c.customer_id, cl.quantity, cl.unit_price,
-           {greatest}(COALESCE(cl.start_date, c.start_date), c.start_date, :first) AS lo,
-           {least}(COALESCE(cl.end_date, :last), COALESCE(c.end_date, :last), :last) AS hi
-    FROM contract_line cl JOIN contract c ON c.id = cl.contract_id
-    WHERE c.start_date <= :last AND (cl.start_date IS NULL OR cl.start_date <= :last)
-      AND (c.end_date IS NULL OR c.end_date >= :first)
-      AND (cl.end_date IS NULL OR cl.end_date >= :first)
-      {services} {customers}
-),
-points AS (
-    SELECT a.id AS line_id, a.lo AS d, 0 AS ord,
-           COALESCE((SELECT x.quantity FROM contract_line_adjustment x
-                     WHERE x.line_id = a.id AND x.effective_date <= a.lo
-                     ORDER BY x.effective_date DESC, x.id DESC LIMIT 1), a.quantity) AS q
-    FROM active a WHERE a.lo <= a.hi
-    UNION ALL
-    SELECT x.line_id, x.effective_date, x.id, x.quantity
-    FROM contract_line_adjustment x JOIN active a ON a.id = x.line_id
-    WHERE a.lo <= a.hi AND x.effective_date > a.lo AND x.effective_date <= a.hi
-),
+    return f"""{_window_ctes(greatest, least, f"{services} {customers}")}
 cuts AS (
     SELECT line_id, q, d, LEAD(d) OVER (PARTITION BY line_id ORDER BY d, ord) AS next_d
     FROM points
