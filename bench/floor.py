@@ -271,6 +271,18 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             f" {impact} AS impact {rest}"
         )
 
+    def unmapped(missing: str, service: str, customer: str) -> str:
+        """Each line of the month whose `missing` match is NULL, with the other match."""
+        return f"""
+            SELECT {customer} AS customer_id, {service} AS service_id, l.vendor_id,
+                   l.invoice_id AS vendor_invoice_id, l.id AS vendor_invoice_line_id,
+                   l.vendor_sku, l.account_ref, l.amount AS impact
+            FROM vendor_invoice_line l
+            LEFT JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
+            LEFT JOIN vendor_account va
+                   ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
+            WHERE l.period = {month} AND {missing} IS NULL"""
+
     return [
         (
             "audit row",
@@ -386,37 +398,10 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
                 ),
             ),
         ),
-        (
-            "UNMAPPED_SKU",
-            store(
-                "UNMAPPED_SKU",
-                "low",
-                f"""
-            SELECT va.customer_id, NULL AS service_id, l.vendor_id,
-                   l.invoice_id AS vendor_invoice_id, l.id AS vendor_invoice_line_id,
-                   l.vendor_sku, l.account_ref, l.amount AS impact
-            FROM vendor_invoice_line l
-            LEFT JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            LEFT JOIN vendor_account va
-                   ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-            WHERE l.period = {month} AND s.id IS NULL""",
-            ),
-        ),
+        ("UNMAPPED_SKU", store("UNMAPPED_SKU", "low", unmapped("s.id", "NULL", "va.customer_id"))),
         (
             "UNMAPPED_ACCOUNT",
-            store(
-                "UNMAPPED_ACCOUNT",
-                "low",
-                f"""
-            SELECT NULL AS customer_id, s.id AS service_id, l.vendor_id,
-                   l.invoice_id AS vendor_invoice_id, l.id AS vendor_invoice_line_id,
-                   l.vendor_sku, l.account_ref, l.amount AS impact
-            FROM vendor_invoice_line l
-            LEFT JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            LEFT JOIN vendor_account va
-                   ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-            WHERE l.period = {month} AND va.customer_id IS NULL""",
-            ),
+            store("UNMAPPED_ACCOUNT", "low", unmapped("va.customer_id", "s.id", "NULL")),
         ),
         (
             "DUPLICATE_CHARGE",
