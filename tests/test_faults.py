@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.core.config import Settings
-from app.core.db import create_sessionmaker
+from app.core.db import _drop_closed_connection, create_sessionmaker
 from app.main import create_app
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.webhooks import service as webhook_service
@@ -226,8 +227,10 @@ async def test_pool_exhausted_is_503(app: Any, client: httpx.AsyncClient) -> Non
 async def test_connections_killed_by_postgres(
     app: Any, backend: str, client: httpx.AsyncClient, pax8: dict[str, Any]
 ) -> None:
-    """PostgreSQL restarted under the pool: its connections are dead. pool_pre_ping
-    replaces them, so requests after it work (no 500, no 503)."""
+    """PostgreSQL restarted under the pool: its connections are dead. The pool replaces
+    those it sees closed at checkout (no ping round trip); a read that meets one the
+    server has not closed yet runs once more, and SQLAlchemy renews the whole pool. So
+    requests after it work (no 500, no 503)."""
     if backend != "postgresql":
         pytest.skip("connections to kill are PostgreSQL's")
     await create(client, "customers", {"name": "Before Ltd"})
@@ -236,7 +239,30 @@ async def test_connections_killed_by_postgres(
     await create(client, "customers", {"name": "After Ltd"})
 
 
-async def _terminate_other_connections(app: Any) -> None:
+async def test_a_read_on_a_dead_connection_runs_once_more(
+    app: Any, backend: str, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection that died before the pool could see it (here the check at checkout is
+    off, so every pooled connection is handed out dead): a read runs once more on a new
+    connection, and the write after it finds the pool renewed."""
+    if backend != "postgresql":
+        pytest.skip("connections to kill are PostgreSQL's")
+    await create(client, "customers", {"name": "Before Ltd"})
+    sync_engine = app.state.engine.sync_engine
+    event.remove(sync_engine, "checkout", _drop_closed_connection)
+    try:
+        await _terminate_other_connections(app, wait=True)
+        with caplog.at_level(logging.WARNING, logger="app.routing"):
+            listed = await client.get("/api/v1/customers")
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["items"]) == 1
+        assert "running it once more" in caplog.text
+        await create(client, "customers", {"name": "After Ltd"})
+    finally:
+        event.listen(sync_engine, "checkout", _drop_closed_connection)
+
+
+async def _terminate_other_connections(app: Any, *, wait: bool = False) -> None:
     """Kill every session of the test database but the one asking."""
     killer = create_async_engine(app.state.settings.resolved_database_url)
     try:
@@ -247,6 +273,17 @@ async def _terminate_other_connections(app: Any) -> None:
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
+            # pg_terminate_backend only signals: wait until the backends have exited.
+            for _ in range(100 if wait else 0):
+                others = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+                if not others:
+                    break
+                await asyncio.sleep(0.05)
     finally:
         await killer.dispose()
 

@@ -35,7 +35,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500)")
     ] = DEFAULT_LIMIT,
@@ -46,6 +46,8 @@ def page_params(
     return PageParams(limit=limit, cursor=cursor)
 
 
+# async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop
+# that cost more than everything this one does, on every list request.
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

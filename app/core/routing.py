@@ -4,12 +4,16 @@ so a money amount is read from its text and never passes through a binary float.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
+
+logger = logging.getLogger("app.routing")
 
 
 def _constant(name: str) -> Decimal:
@@ -30,12 +34,29 @@ class DecimalJSONRequest(Request):
         return self._json
 
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 class DecimalRoute(APIRoute):
+    """Also: a read (GET, HEAD) whose database connection turns out dead, closed by the
+    server before the pool could see it (a restart, pg_terminate_backend), runs once more
+    on a new connection instead of answering 503. Reads cannot write (their sessions
+    refuse it, app/core/db.py), so running one twice changes nothing; a write that loses
+    its connection still answers 503 and stores nothing."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def decimal_handler(request: Request) -> Response:
-            return await handler(DecimalJSONRequest(request.scope, request.receive))
+            try:
+                return await handler(DecimalJSONRequest(request.scope, request.receive))
+            except DBAPIError as exc:
+                # connection_invalidated: the driver's connection died under the request;
+                # SQLAlchemy has dropped it, and every older connection in the pool.
+                if request.method not in _READ_METHODS or not exc.connection_invalidated:
+                    raise
+                logger.warning("a read lost its database connection; running it once more")
+                return await handler(DecimalJSONRequest(request.scope, request.receive))
 
         return decimal_handler
 
