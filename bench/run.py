@@ -137,6 +137,26 @@ def server_cpu(master: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float | None:
+    """User + system CPU seconds of the local PostgreSQL's processes so far (all of them:
+    the backends serving the benchmark and the background writers); None when none can be
+    read (no local PostgreSQL)."""
+    ticks, found = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(" (")[2].rpartition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+            found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
 def server_memory(master: int) -> dict[str, float]:
     """Peak resident memory (VmHWM) of uvicorn's master and each worker, in MB."""
     workers = [p for p in _children(master) if "resource_tracker" not in _cmdline(p)]
@@ -296,12 +316,18 @@ async def bench_backend(
             paths = _load_paths(audits[0]["id"] if audits else None)
         print(f"  load: {rate:.0f} req/s for {duration:.0f} s over {len(paths)} paths", flush=True)
         cpu_before, load_before = server_cpu(server.process.pid), os.getloadavg()[0]
+        db_before = postgres_cpu() if backend == "postgresql" else None
         result.load_test = _load_test(server.base, read_key, paths, rate, duration)
         cpu_used = server_cpu(server.process.pid) - cpu_before
+        requests = max(1, result.load_test["requests"])
         result.load_test["server_cpu_s"] = round(cpu_used, 2)
-        result.load_test["server_cpu_ms_per_request"] = round(
-            1000 * cpu_used / max(1, result.load_test["requests"]), 2
-        )
+        result.load_test["server_cpu_ms_per_request"] = round(1000 * cpu_used / requests, 2)
+        db_after = postgres_cpu() if db_before is not None else None
+        if db_before is not None and db_after is not None:
+            result.load_test["postgres_cpu_s"] = round(db_after - db_before, 2)
+            result.load_test["postgres_cpu_ms_per_request"] = round(
+                1000 * (db_after - db_before) / requests, 2
+            )
         result.load_test["loadavg_1m_before"] = round(load_before, 2)
         result.load_test["target_p99_ms"] = P99_TARGET_MS
         result.rss_mb = server_memory(server.process.pid)
@@ -514,6 +540,18 @@ def render(result: BackendResult) -> str:
                 f"load average was {lt['loadavg_1m_before']} on {os.cpu_count()} CPUs before "
                 "it started).",
             ]
+        if "loadgen_cpu_s" in lt:
+            out.append(
+                f"The load generator used {lt['loadgen_cpu_s']} CPU-seconds, "
+                f"{lt['loadgen_cpu_ms_per_request']} ms per request, over "
+                f"{lt.get('connections', '?')} keep-alive connections."
+            )
+        if "postgres_cpu_s" in lt:
+            out.append(
+                f"PostgreSQL's processes used {lt['postgres_cpu_s']} CPU-seconds, "
+                f"{lt['postgres_cpu_ms_per_request']} ms per request (all of the "
+                "machine's PostgreSQL, so other work on it counts too)."
+            )
         per_path = lt.get("paths", {})
         if per_path:
             out += ["", "| path | requests | p50 | p99 |", "| --- | ---: | ---: | ---: |"]
