@@ -34,7 +34,7 @@ router = api_router()
 _AMOUNT = TypeAdapter(NonNegativeAmount)
 
 
-def _min_impact(
+async def _min_impact(
     min_impact: Annotated[
         str | None, Query(description="Only findings with at least this impact", examples=["10"])
     ] = None,

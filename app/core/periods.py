@@ -144,13 +144,13 @@ def period_range_params(from_text: str, to_text: str, *, max_months: int) -> tup
     return first, last
 
 
-def _period_query(
+async def _period_query(
     period: Annotated[str, Query(description="A calendar month, YYYY-MM", examples=["2026-10"])],
 ) -> Period:
     return parse_period_param(period, "period")
 
 
-def _optional_period_query(
+async def _optional_period_query(
     period: Annotated[
         str | None, Query(description="A calendar month, YYYY-MM", examples=["2026-10"])
     ] = None,

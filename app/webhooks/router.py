@@ -24,7 +24,7 @@ router = api_router(tags=["webhooks"])
 AUTH = problem_responses(401, 403)
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """Webhook handling runs several short transactions (the inbox insert, a redelivery's
     read, recording a crash), so it takes the session factory, not one session."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
