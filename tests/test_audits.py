@@ -1173,6 +1173,11 @@ async def test_status_changes_and_carry_over(app: Any, client: httpx.AsyncClient
         ).json()
         assert noted["status"] == "acknowledged" and noted["note"] == "3rd seat: Bob"
         assert len(noted["history"]) == 2
+        # Sending what is already there changes nothing: no history entry, same author.
+        for same in ({"status": "acknowledged"}, {"note": "3rd seat: Bob"}):
+            unchanged = await writer.patch(f"{API}/findings/{unbilled['id']}", json=same)
+            assert unchanged.status_code == 200
+            assert unchanged.json() == noted
         await writer.patch(f"{API}/findings/{unmapped['id']}", json={"status": "dismissed"})
         got = (await reader.get(f"{API}/findings/{unbilled['id']}")).json()
         assert got == noted

@@ -287,11 +287,13 @@ async def update_finding(
         raise Invalid(
             "status cannot be null.", errors=[field_error("body.status", "must not be null")]
         )
+    status = FindingStatus(values["status"]).value if "status" in values else finding.status
+    note = values["note"] if "note" in values else finding.note
+    if (status, note) == (finding.status, finding.note):
+        # Nothing changes: no history entry, and the last change keeps its author and time.
+        return await get_finding(session, finding_id=finding_id)
     now = utcnow()
-    if "status" in values:
-        finding.status = FindingStatus(values["status"]).value
-    if "note" in values:
-        finding.note = values["note"]
+    finding.status, finding.note = status, note
     finding.status_changed_by = actor
     finding.status_changed_at = now
     assert finding.id is not None
