@@ -13,7 +13,7 @@ UTC timestamps), exactly as SQLAlchemy does for an INSERT, so both paths store t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, insert, text
@@ -31,16 +31,18 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
         await connection.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    processors: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.bind_processor(dialect) for name in columns
+    processors = [
+        (index, process)
+        for index, name in enumerate(columns)
+        if (process := table.c[name].type.bind_processor(dialect)) is not None
     ]
-    records = [
-        tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip((row[name] for name in columns), processors, strict=True)
-        )
-        for row in rows
-    ]
+    records: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for index, process in processors:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        records.append(tuple(values))
     # SQLAlchemy's asyncpg adapter opens its transaction at the first statement: make sure
     # there was one, so that the COPY is part of the session's transaction.
     await connection.execute(text("SELECT 1"))
