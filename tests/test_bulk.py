@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -126,3 +128,32 @@ async def test_values_are_stored_exactly(client: httpx.AsyncClient, engine: Asyn
         stored = (await session.scalars(select(Finding))).one()
         assert stored.expected_unit_amount == Decimal("0.0875")
         assert stored.created_at == naive_utc.replace(tzinfo=UTC)
+
+
+async def test_errors_are_sqlalchemys(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    """A constraint broken by the rows (say, by a concurrent delete) is SQLAlchemy's
+    IntegrityError whichever path the rows took, and a value PostgreSQL refuses its
+    DataError: the app answers them 409 and 422 (app/core/errors.py), not 500."""
+    invoice_id, vendor_id = await _invoice(client)
+    table: Any = VendorInvoiceLine.__table__  # type: ignore[attr-defined]
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        with pytest.raises(IntegrityError):
+            await bulk_insert(session, table, [_line(invoice_id + 1000, vendor_id, 2)])
+        await session.rollback()
+    if engine.dialect.name == "postgresql":  # SQLite stores text of any length
+        async with maker() as session:
+            with pytest.raises(DataError):
+                too_long = _line(invoice_id, vendor_id, 2, period="2026-03-31")  # VARCHAR(7)
+                await bulk_insert(session, table, [too_long])
+            await session.rollback()
+    assert await _line_count(engine) == 1
+
+
+async def test_rows_must_carry_python_defaults(engine: AsyncEngine) -> None:
+    """COPY applies no Python-side defaults, so neither path accepts rows without them."""
+    table: Any = Finding.__table__  # type: ignore[attr-defined]
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        with pytest.raises(ValueError, match="created_at"):
+            await bulk_insert(session, table, [{"audit_id": 1, "type": "ORPHANED_COST"}])

@@ -7,8 +7,15 @@ other write. A Core executemany sends one Bind/Execute per row and took twice as
 for the 4,369 findings of a 5,000-customer audit (bench/, BENCHMARKS.md). Elsewhere
 (SQLite, in-process) a Core executemany is already a tight loop in C.
 
-Values are passed through each column type's bind processing first (exact decimals,
-UTC timestamps), exactly as SQLAlchemy does for an INSERT, so both paths store the same.
+The COPY path behaves as an INSERT would:
+- values pass through each column type's bind processing first (exact decimals, UTC
+  timestamps), so both paths store the same;
+- the driver's errors become SQLAlchemy's (IntegrityError, DataError, and a lost
+  connection as an invalidated OperationalError), so a constraint a concurrent request
+  broke is a 409, a value out of range a 422 and a dead database a 503, as for any
+  other statement (app/core/errors.py, app/core/logging.py);
+- Python-side column defaults are not applied by COPY, so rows must carry those
+  columns, on both databases alike (a ValueError, a programming error, otherwise).
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table, insert, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -25,12 +34,17 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
     transaction."""
     if not rows:
         return
+    columns = list(rows[0])
+    missing = sorted(
+        c.name for c in table.columns if c.default is not None and c.name not in rows[0]
+    )
+    if missing:
+        raise ValueError(f"bulk_insert into {table.name}: rows must carry {', '.join(missing)}")
     connection = await session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql" or dialect.driver != "asyncpg":
         await connection.execute(insert(table), rows)
         return
-    columns = list(rows[0])
     processors = [
         (index, process)
         for index, name in enumerate(columns)
@@ -43,10 +57,32 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
             if values[index] is not None:
                 values[index] = process(values[index])
         records.append(tuple(values))
-    # SQLAlchemy's asyncpg adapter opens its transaction at the first statement: make sure
-    # there was one, so that the COPY is part of the session's transaction.
-    await connection.execute(text("SELECT 1"))
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=records, columns=columns, schema_name=table.schema
-    )
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens its transaction at the first statement.
+        await connection.execute(text("SELECT 1"))
+    if not driver.is_in_transaction():  # an autocommit (read) session: never write there
+        raise RuntimeError(f"bulk_insert into {table.name} outside a transaction")
+    try:
+        await driver.copy_records_to_table(
+            table.name, records=records, columns=columns, schema_name=table.schema
+        )
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise sa_exc.IntegrityError(f"COPY {table.name}", None, error) from error
+    except asyncpg.DataError as error:
+        raise sa_exc.DataError(f"COPY {table.name}", None, error) from error
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
+        await _invalidate(connection, error)
+        raise sa_exc.OperationalError(
+            f"COPY {table.name}", None, error, connection_invalidated=True
+        ) from error
+
+
+async def _invalidate(connection: AsyncConnection, error: BaseException) -> None:
+    """Drop the pooled connection that failed under the COPY, as SQLAlchemy does for a
+    statement that loses its connection."""
+    try:
+        await connection.invalidate(error if isinstance(error, Exception) else None)
+    except Exception:  # already gone: nothing more to drop
+        pass
