@@ -106,8 +106,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # for a connection (an asyncio wait, up to pool_timeout) rather than opening
         # connections that would be closed again on return, which made bursts worse on a
         # busy machine. Last-in first-out keeps the connections in use, and their prepared
-        # statements, few and warm.
-        kwargs.update(pool_size=20, max_overflow=0, pool_use_lifo=True)
+        # statements, few and warm; those left idle at the bottom are replaced after
+        # half an hour (no round trip), before a firewall or NAT drops them unseen.
+        # READ COMMITTED is set, not inherited from the server's defaults: GET sessions
+        # run in autocommit (read_sessionmaker), which is the same only at this level.
+        kwargs.update(
+            pool_size=20,
+            max_overflow=0,
+            pool_use_lifo=True,
+            pool_recycle=1800,
+            isolation_level="READ COMMITTED",
+        )
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -125,7 +134,13 @@ class WriteInRead(RuntimeError):
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
+# Statements that write or change the schema, by their first word. A tripwire against
+# a GET that writes by mistake, not a parser: a write inside a CTE (WITH ... INSERT) or
+# a function call is not seen; reviews and tests are the guarantee.
+_WRITES = (
+    "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY",
+    "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "LOCK",
+)  # fmt: skip
 _Maker = async_sessionmaker[AsyncSession]
 _READERS: WeakKeyDictionary[_Maker, _Maker] = WeakKeyDictionary()
 
@@ -134,7 +149,7 @@ def _refuse_writes(
     _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
     if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) or (
-        statement.lstrip()[:6].upper().startswith(_WRITES)
+        statement.lstrip()[:8].upper().startswith(_WRITES)
     ):
         raise WriteInRead("a read-only (GET) request tried to write to the database")
 
@@ -144,8 +159,11 @@ def read_sessionmaker(maker: async_sessionmaker[AsyncSession]) -> async_sessionm
     BEGIN before the first query and no ROLLBACK after the last, two round trips of the
     three a one-query GET made. Reads see what they saw before: under READ COMMITTED (the
     default, and this service sets no other) each statement takes its own snapshot inside
-    a transaction as well. Writes are refused (WriteInRead) rather than committed one
-    statement at a time. SQLite starts no transaction for a read anyway: unchanged."""
+    a transaction as well (the engine sets that level, create_engine). Writes are refused
+    (WriteInRead) rather than committed one statement at a time. What needs a
+    transaction cannot run here: a GET that must see one snapshot across its statements,
+    or stream with a server-side cursor, takes `app.state.sessionmaker` itself. SQLite
+    starts no transaction for a read anyway: unchanged."""
     reader = _READERS.get(maker)
     if reader is None:
         reader = maker
