@@ -1,6 +1,7 @@
-"""Profitability, trends and monthly targets (SPEC sections 5 and 6): revenue from the one
-month-arithmetic module (or the customer invoices), vendor cost through the shared
-matching query, aggregated in the database and walked once in Python.
+"""Profitability, trends and monthly targets (SPEC sections 5 and 6): revenue from the
+month arithmetic in its database form (month_sql, held equal to the arithmetic module by
+tests) or from the customer invoices, vendor cost through the shared matching query,
+aggregated in the database and walked once in Python.
 
 Every figure is carried as integer cents while it is summed, and becomes a Decimal only
 in the answer: never a float.
@@ -19,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Numeric, case, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import col
 
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
@@ -186,13 +189,24 @@ def _cents(amount: Decimal | None) -> int:
     return cents
 
 
+class _WholeCents(TypeDecorator[int]):
+    """A whole NUMERIC read as a Python int (exact at any size)."""
+
+    impl = Numeric(38, 0)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
 def _sum_cents(session: AsyncSession, amount: Any) -> Any:
     """SUM of a money column (2 decimals, SPEC section 2) as exact integer cents: on
     SQLite the stored integers already are cents; on PostgreSQL the NUMERIC sum x 100,
     a whole number. An overflow is an error on both, never a rounding."""
     if session.get_bind().dialect.name == "sqlite":
         return type_coerce(func.sum(amount), BigInteger)
-    return cast(func.sum(type_coerce(amount, Numeric())) * 100, BigInteger)
+    # NUMERIC, not BIGINT: a sum past 9.2e16 cents stays exact (made an int when read).
+    return cast(func.sum(type_coerce(amount, Numeric())) * 100, _WholeCents())
 
 
 def _money(cents: int) -> Decimal:
