@@ -30,7 +30,7 @@ ZERO = Decimal(0)
 Pair = tuple[int, int]  # (customer_id, service_id)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ContractPosition:
     """A customer's lines of one service in the month (SPEC section 5)."""
 

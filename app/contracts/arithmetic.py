@@ -1,7 +1,9 @@
 """Month arithmetic of contract lines (SPEC section 5): active days, quantity over time,
-prorated revenue and in-house cost, contracted units. The one place for these rules:
-schedules, billing runs, audits and reports all call it, so a number is the same
-everywhere.
+prorated revenue and in-house cost, contracted units. The reference for these rules:
+schedules and billing runs call it. Audits and reports, which walk every line
+of a month or a year, use its database form (month_sql.py: the same rules as SQL
+statements, rounding in Python integers), which tests hold equal to this module line by
+line and month by month, so a number is the same everywhere.
 
 The functions are pure, over `LineTerms` (plain data, no session); `load_line_terms`
 at the bottom builds them from the database with two set-based queries.
