@@ -211,9 +211,16 @@ async def test_record_validation(client: httpx.AsyncClient) -> None:
         422,
         "body.number",
     )
-    assert_problem(
-        await client.post(url, json=invoice_body(acme, "", [iline("1", "1")])), 422, "body.number"
-    )
+    # Blank, or holding a tab or line break (they would break an IIF line): 422.
+    for number in ("", "   ", "INV\t3", "INV-\n3", "INV\r3"):
+        assert_problem(
+            await client.post(url, json=invoice_body(acme, number, [iline("1", "1")])),
+            422,
+            "body.number",
+        )
+    # Surrounding spaces are not part of the number.
+    padded = await record(client, acme, "  INV-9  ")
+    assert padded["number"] == "INV-9"
 
     # Unknown customer, unknown service on line 1 (line 0 is fine): 422 naming the field.
     assert_problem(
@@ -262,7 +269,7 @@ async def test_record_validation(client: httpx.AsyncClient) -> None:
     assert_problem(await client.post(url, json=huge), 422, "body.lines.0.amount")
 
     # Nothing partial was stored: the two good invoices only.
-    assert [i["number"] for i in await invoices(client)] == ["INV-1", "X" * 21]
+    assert [i["number"] for i in await invoices(client)] == ["INV-1", "X" * 21, "INV-9"]
     assert first["total"] == "10.00"
 
 

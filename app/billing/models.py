@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import AfterValidator, StringConstraints
 from pydantic import Field as PField
 from sqlalchemy import Column, Date, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
@@ -84,6 +86,24 @@ class CustomerInvoiceLine(SQLModel, table=True):
 # --- schemas ---------------------------------------------------------------------------------
 
 
+def _invoice_number(value: str) -> str:
+    """An identifier QuickBooks is given as it is (its RefNumber, an IIF field): not
+    blank, no tabs or line breaks, which would break a line of the export."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValueError("must not contain tabs, line breaks or other control characters")
+    return value
+
+
+InvoiceNumber = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NUMBER_LENGTH),
+    AfterValidator(_invoice_number),
+]
+
+
 class CustomerInvoiceLineIn(InputModel):
     service_id: Id | None = None
     description: str = PField(min_length=1, max_length=2000)
@@ -97,7 +117,7 @@ class CustomerInvoiceLineIn(InputModel):
 
 class CustomerInvoiceCreate(InputModel):
     customer_id: Id
-    number: str = PField(min_length=1, max_length=MAX_NUMBER_LENGTH, examples=["INV-2026-0042"])
+    number: InvoiceNumber = PField(examples=["INV-2026-0042"])
     period: PeriodField
     issue_date: Day
     status: InvoiceStatus = InvoiceStatus.posted
