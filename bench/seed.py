@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
-from app.core.db import create_engine
+from app.core.db import create_engine, create_postgres_database
 from app.models import metadata
 from bench.generate import SIZES, Dataset, generate
 
@@ -54,32 +54,10 @@ class LoadReport:
 async def postgres_available(url: str = POSTGRES_URL) -> str | None:
     """None when the PostgreSQL server answers (the bench database is created when
     missing); else the reason."""
-    import asyncpg
-
-    server = make_url(url)
-    try:
-        conn = await asyncio.wait_for(
-            asyncpg.connect(
-                host=server.host,
-                port=server.port or 5432,
-                user=server.username,
-                password=server.password,
-                database="postgres",
-            ),
-            timeout=5,
-        )
-    except Exception as exc:  # any failure to connect means: no PostgreSQL to bench
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        name = server.database
-        if name is None or name.startswith("msp_test"):
-            return f"refusing to use database {name!r} for the benchmark"
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return None
+    name = make_url(url).database
+    if name is None or name.startswith("msp_test"):
+        return f"refusing to use database {name!r} for the benchmark"
+    return await create_postgres_database(url)
 
 
 async def reset(url: str) -> None:

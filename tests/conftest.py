@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 from app.core.config import Settings
-from app.core.db import create_engine
+from app.core.db import create_engine, create_postgres_database
 from app.main import create_app
 from app.models import metadata
 
@@ -56,35 +56,6 @@ async def run_alembic(url: str, action: str, *args: Any) -> None:
     await asyncio.to_thread(getattr(command, action), alembic_config(url), *args)
 
 
-async def postgres_reachable(url: str) -> str | None:
-    """None when PostgreSQL answers; else why not."""
-    import asyncpg
-
-    server = make_url(url)
-    try:
-        conn = await asyncio.wait_for(
-            asyncpg.connect(
-                host=server.host,
-                port=server.port or 5432,
-                user=server.username,
-                password=server.password,
-                database="postgres",
-            ),
-            timeout=5,
-        )
-    except Exception as exc:  # any failure to connect means: no PostgreSQL here
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", server.database
-        )
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{server.database}"')
-    finally:
-        await conn.close()
-    return None
-
-
 async def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     async with engine.begin() as connection:
@@ -100,7 +71,7 @@ async def database_url_for(backend: str, tmp_dir: Path, name: str) -> str:
     url = str(make_url(POSTGRES_URL).set(database=f"{make_url(POSTGRES_URL).database}_{name}"))
     if name == "main":
         url = POSTGRES_URL
-    reason = await postgres_reachable(url)
+    reason = await create_postgres_database(url)
     if reason is not None:
         message = f"PostgreSQL not reachable at {POSTGRES_URL} ({reason})"
         if IN_CI:

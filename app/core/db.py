@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -189,3 +190,34 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def create_postgres_database(url: str) -> str | None:
+    """Make sure the PostgreSQL database of `url` exists, creating it when missing (for
+    the test suite and the benchmark; the service itself never creates databases).
+    None when the server answers; else why it could not be reached."""
+    import asyncpg
+
+    server = make_url(url)
+    try:
+        conn = await asyncio.wait_for(
+            asyncpg.connect(
+                host=server.host,
+                port=server.port or 5432,
+                user=server.username,
+                password=server.password,
+                database="postgres",
+            ),
+            timeout=5,
+        )
+    except Exception as exc:  # any failure to connect means: no PostgreSQL here
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", server.database
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{server.database}"')
+    finally:
+        await conn.close()
+    return None
