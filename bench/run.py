@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,10 @@ def free_port() -> int:
         return port
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """Each process of the machine as (pid, command name, the stat fields after it),
+    from /proc/<pid>/stat ("pid (comm) state ppid ...": comm may hold spaces and
+    parentheses, so it ends at the last ')')."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -106,10 +108,17 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        name, _, rest = stat.partition(" (")[2].rpartition(")")
+        yield int(entry.name), name, rest.split()
+
+
+def _cpu_seconds(fields: list[str]) -> int:
+    """utime + stime in clock ticks (stat fields 14 and 15)."""
+    return int(fields[11]) + int(fields[12])
+
+
+def _children(pid: int) -> list[int]:
+    return [child for child, _name, fields in _processes() if int(fields[1]) == pid]
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -131,13 +140,8 @@ def _cmdline(pid: int) -> str:
 
 def server_cpu(master: int) -> float:
     """User + system CPU seconds of uvicorn's master and workers so far."""
-    ticks = 0
-    for pid in [master, *_children(master)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    family = {master, *_children(master)}
+    ticks = sum(_cpu_seconds(fields) for pid, _name, fields in _processes() if pid in family)
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -145,20 +149,8 @@ def postgres_cpu() -> float | None:
     """User + system CPU seconds of the local PostgreSQL's processes so far (all of them:
     the backends serving the benchmark and the background writers); None when none can be
     read (no local PostgreSQL)."""
-    ticks, found = 0, False
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, _, rest = stat.partition(" (")[2].rpartition(")")
-        if name.startswith("postgres"):
-            fields = rest.split()
-            ticks += int(fields[11]) + int(fields[12])
-            found = True
-    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+    ticks = [_cpu_seconds(f) for _pid, name, f in _processes() if name.startswith("postgres")]
+    return sum(ticks) / os.sysconf("SC_CLK_TCK") if ticks else None
 
 
 def server_memory(master: int) -> dict[str, float]:

@@ -23,7 +23,7 @@ values can pass a 64-bit integer, which SQLite would turn into a float.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,53 @@ def cents(quantity_days: int, rate: int, days: int) -> int:
     return half_up_int(quantity_days * rate, 1_000_000 * days)
 
 
+@dataclass(frozen=True)
+class _Dialect:
+    """The SQL that differs between the two databases, for the statements below."""
+
+    greatest: str
+    least: str
+    scaled: Callable[[str], str]  # a quantity or price column x 10^4, as an integer
+    month_index: Callable[[str], str]  # months since the range's first (:base)
+    day_before: Callable[[str], str]
+    month_start: Callable[[str], str]
+    month_end: Callable[[str], str]
+    days_from: Callable[[str, str], str]  # days of [first, last], both included
+
+
+_POSTGRESQL = _Dialect(
+    greatest="GREATEST",
+    least="LEAST",
+    scaled=lambda expr: f"CAST({expr} * {SCALE} AS BIGINT)",
+    month_index=lambda day: (
+        f"(CAST(EXTRACT(YEAR FROM {day}) AS INTEGER) * 12"
+        f" + CAST(EXTRACT(MONTH FROM {day}) AS INTEGER) - :base)"
+    ),
+    day_before=lambda day: f"({day} - 1)",
+    month_start=lambda day: f"CAST(date_trunc('month', {day}) AS DATE)",
+    month_end=lambda day: f"(CAST(date_trunc('month', {day}) + INTERVAL '1 month' AS DATE) - 1)",
+    days_from=lambda first, last: f"({last} - {first} + 1)",
+)
+# SQLite: dates are ISO text; money columns are integers scaled by 10^4 already.
+_SQLITE = _Dialect(
+    greatest="max",
+    least="min",
+    scaled=lambda expr: expr,
+    month_index=lambda day: (
+        f"(CAST(substr({day}, 1, 4) AS INTEGER) * 12"
+        f" + CAST(substr({day}, 6, 2) AS INTEGER) - :base)"
+    ),
+    day_before=lambda day: f"date({day}, '-1 day')",
+    month_start=lambda day: f"date({day}, 'start of month')",
+    month_end=lambda day: f"date({day}, 'start of month', '+1 month', '-1 day')",
+    days_from=lambda first, last: f"(CAST(julianday({last}) - julianday({first}) AS INTEGER) + 1)",
+)
+
+
+def _dialect(name: str) -> _Dialect:
+    return _POSTGRESQL if name == "postgresql" else _SQLITE
+
+
 def _window_ctes(greatest: str, least: str, filters: str) -> str:
     """The CTEs both statements start from (SPEC section 5): `active`, each line's active
     window [lo, hi] clipped to [:first, :last] (null ends unbounded), and `points`, where
@@ -92,21 +139,10 @@ points AS (
 
 
 def _statement(dialect: str, customer_filter: bool) -> str:
-    if dialect == "postgresql":
-        greatest, least = "GREATEST", "LEAST"
-        span = "(COALESCE(s.next_d, a.hi + 1) - s.d)"
-
-        def scaled(expr: str) -> str:
-            return f"CAST({expr} * {SCALE} AS BIGINT)"
-    else:  # SQLite: dates are ISO text, money columns are integers scaled by 10^4 already
-        greatest, least = "max", "min"
-        span = (
-            "CAST(julianday(COALESCE(s.next_d, date(a.hi, '+1 day'))) - julianday(s.d) AS INTEGER)"
-        )
-
-        def scaled(expr: str) -> str:
-            return expr
-
+    sql = _dialect(dialect)
+    greatest, least, scaled = sql.greatest, sql.least, sql.scaled
+    # Days of a segment: from its first day to the day before the next, or to hi.
+    span = sql.days_from("s.d", f"COALESCE({sql.day_before('s.next_d')}, a.hi)")
     customers = "AND c.customer_id IN :customer_ids" if customer_filter else ""
     return f"""{_window_ctes(greatest, least, customers)}
 segments AS (
@@ -205,52 +241,10 @@ def whole_month_cents(quantity: int, rate: int) -> int:
 
 
 def _range_statement(dialect: str, service_filter: bool, customer_filter: bool) -> str:
-    if dialect == "postgresql":
-        greatest, least = "GREATEST", "LEAST"
-
-        def scaled(expr: str) -> str:
-            return f"CAST({expr} * {SCALE} AS BIGINT)"
-
-        def month_index(day: str) -> str:
-            return (
-                f"(CAST(EXTRACT(YEAR FROM {day}) AS INTEGER) * 12"
-                f" + CAST(EXTRACT(MONTH FROM {day}) AS INTEGER) - :base)"
-            )
-
-        def day_before(day: str) -> str:
-            return f"({day} - 1)"
-
-        def month_start(day: str) -> str:
-            return f"CAST(date_trunc('month', {day}) AS DATE)"
-
-        def month_end(day: str) -> str:
-            return f"(CAST(date_trunc('month', {day}) + INTERVAL '1 month' AS DATE) - 1)"
-
-        def days_from(first: str, last: str) -> str:
-            return f"({last} - {first} + 1)"
-    else:  # SQLite: ISO date text; money columns are integers scaled by 10^4 already
-        greatest, least = "max", "min"
-
-        def scaled(expr: str) -> str:
-            return expr
-
-        def month_index(day: str) -> str:
-            return (
-                f"(CAST(substr({day}, 1, 4) AS INTEGER) * 12"
-                f" + CAST(substr({day}, 6, 2) AS INTEGER) - :base)"
-            )
-
-        def day_before(day: str) -> str:
-            return f"date({day}, '-1 day')"
-
-        def month_start(day: str) -> str:
-            return f"date({day}, 'start of month')"
-
-        def month_end(day: str) -> str:
-            return f"date({day}, 'start of month', '+1 month', '-1 day')"
-
-        def days_from(first: str, last: str) -> str:
-            return f"(CAST(julianday({last}) - julianday({first}) AS INTEGER) + 1)"
+    sql = _dialect(dialect)
+    greatest, least, scaled = sql.greatest, sql.least, sql.scaled
+    month_index, day_before, days_from = sql.month_index, sql.day_before, sql.days_from
+    month_start, month_end = sql.month_start, sql.month_end
 
     services = "AND cl.service_id IN :service_ids" if service_filter else ""
     customers = "AND c.customer_id IN :customer_ids" if customer_filter else ""
