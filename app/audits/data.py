@@ -130,6 +130,7 @@ class AuditData:
     unmapped: list[UnmappedLine] = field(default_factory=list)
     invoice_totals: list[InvoiceTotal] = field(default_factory=list)
     billed_customers: set[int] = field(default_factory=set)
+    # Units on the month's customer invoices: gathered for the per-customer report only.
     invoiced_units: dict[Pair, Decimal] = field(default_factory=dict)
     deployed: dict[Pair, int] = field(default_factory=dict)
     last_contract_end: dict[Pair, date] = field(default_factory=dict)
@@ -253,7 +254,8 @@ async def load(
                 session, data, [*vendor_filter, col(line_t.invoice_id).in_(ids)], invoices
             )
 
-    # Customer invoices: who is billed for the month, and the units invoiced.
+    # Customer invoices: who is billed for the month (MISSING_BILLING), and the units
+    # invoiced (the per-customer report).
     billed = (
         select(col(CustomerInvoice.customer_id))
         .where(
@@ -291,9 +293,10 @@ async def load(
         invoiced = invoiced.where(col(CustomerInvoice.customer_id).in_(ids))
         deployed = deployed.where(col(Asset.customer_id).in_(ids))
     data.billed_customers = set((await session.scalars(billed)).all())
-    data.invoiced_units = {
-        (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
-    }
+    if customer_ids is not None:  # no rule reads them: the per-customer report shows them
+        data.invoiced_units = {
+            (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
+        }
     deployed_rows: Any = (await session.execute(deployed)).all()
     data.deployed = {(c, s): n for c, s, n in deployed_rows}
 
