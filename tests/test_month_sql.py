@@ -107,6 +107,9 @@ async def test_sql_figures_equal_the_arithmetic_module(
                     continue
                 assert got is not None, (text, line)
                 checked += 1
+                # Plain ints on both databases (no Decimal from PostgreSQL's NUMERIC sums).
+                assert all(type(value) is int for value in got[:5]), got
+                assert got.units is None or type(got.units) is int, got
                 assert (got.customer_id, got.service_id) == (line.customer_id, line.service_id)
                 assert Decimal(got.unit_price).scaleb(-4) == line.unit_price
                 units = arithmetic.contracted_units(line, period)

@@ -215,13 +215,13 @@ async def load(
     for customer_id, service_id, line_vendor, invoice_id, quantity, amount, count in rows.all():
         pair = (customer_id, service_id)
         charged = positions.get(pair)
-        if charged is None:
-            charged = positions[pair] = VendorPosition(vendor_id=line_vendor)
+        if charged is None:  # most pairs: one invoice
+            positions[pair] = VendorPosition(line_vendor, quantity, amount, count)
         else:
             on_several.add(pair)
-        charged.units += quantity
-        charged.amount += amount
-        charged.line_count += count
+            charged.units += quantity
+            charged.amount += amount
+            charged.line_count += count
         per_invoice.append((pair, invoice_id, amount))
 
     invoices = await _invoices(session, month, vendor_id)
