@@ -30,7 +30,7 @@ ZERO = Decimal(0)
 Pair = tuple[int, int]  # (customer_id, service_id)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ContractPosition:
     """A customer's lines of one service in the month (SPEC section 5)."""
 
@@ -48,7 +48,7 @@ class ContractPosition:
         return Fraction(self.price_weight) / Fraction(self.units)
 
 
-NO_POSITION = ContractPosition()
+NO_POSITION = ContractPosition()  # for pairs with nothing contracted; never changed
 
 
 @dataclass
@@ -339,13 +339,25 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
             revenue_by_customer.get(line.customer_id, 0) + revenue
         )
     places = -month_sql.DECIMALS
+    quantities: dict[int, Decimal] = {}  # the same few unit counts recur: convert once
     for pair, (units, counted, weight, revenue, cost) in sums.items():
-        data.contracts[pair] = ContractPosition(
-            units=Decimal(units).scaleb(places) if counted else ZERO,
-            price_weight=Decimal(weight).scaleb(2 * places) if counted else ZERO,
-            revenue=Decimal(revenue).scaleb(-2),
-            in_house_cost=Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
-        )
+        if counted:
+            quantity = quantities.get(units)
+            if quantity is None:
+                quantity = quantities[units] = Decimal(units).scaleb(places)
+            data.contracts[pair] = ContractPosition(
+                quantity,
+                Decimal(weight).scaleb(2 * places),
+                Decimal(revenue).scaleb(-2),
+                Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
+            )
+        else:
+            data.contracts[pair] = ContractPosition(
+                ZERO,
+                ZERO,
+                Decimal(revenue).scaleb(-2),
+                Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
+            )
     data.customer_revenue = {
         customer_id: Decimal(cents).scaleb(-2) for customer_id, cents in revenue_by_customer.items()
     }
