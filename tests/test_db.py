@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.db import WriteInRead, read_sessionmaker
 from app.customers.models import Customer
@@ -62,3 +62,11 @@ async def test_reads_and_writes_over_http(client: httpx.AsyncClient) -> None:
         listed = await client.get("/api/v1/customers")
         assert [c["id"] for c in listed.json()["items"]][-1] == created["id"]
         assert (await client.get(f"/api/v1/customers/{created['id']}")).status_code == 200
+
+
+async def test_postgresql_connections_run_without_jit(engine: AsyncEngine) -> None:
+    """JIT compilation costs more than it saves on this service's statements (app/core/db.py)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SHOW jit"))).scalar() == "off"
