@@ -517,12 +517,3 @@ async def run_audit_floor(
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await conn.commit()
     return total, each, by_type
-
-
-async def contract_totals(engine: AsyncEngine, period: Period) -> tuple[Any, Any]:
-    """Total contracted units and revenue of the month by the floor's SQL (a cross-check
-    of its arithmetic against the service's)."""
-    sql = _contract_positions(engine.dialect.name, period)
-    async with engine.connect() as conn:
-        row = (await conn.execute(text(f"SELECT SUM(units), SUM(revenue) FROM ({sql}) t"))).one()
-    return row[0], row[1]
