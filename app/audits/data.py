@@ -317,7 +317,7 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
     costs: dict[int, int] = {}  # in-house services' unit_cost x 10^4
     for service_id, service in data.services.items():
         if service.vendor_id is None:
-            costs[service_id] = int(service.unit_cost.scaleb(month_sql.DECIMALS))
+            costs[service_id] = month_sql.to_scaled(service.unit_cost)
     # pair -> [units x 10^4, any line counted, units x price x 10^8, revenue, in-house cost]
     sums: dict[Pair, list[int]] = {}
     revenue_by_customer: dict[int, int] = {}
@@ -344,7 +344,7 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
         if counted:
             quantity = quantities.get(units)
             if quantity is None:
-                quantity = quantities[units] = Decimal(units).scaleb(places)
+                quantity = quantities[units] = month_sql.from_scaled(units)
             data.contracts[pair] = ContractPosition(
                 quantity,
                 Decimal(weight).scaleb(2 * places),

@@ -237,7 +237,7 @@ def _bounds(period: Period) -> tuple[date, date]:
 _SCALE_PLACES = 4
 
 
-def _scaled(value: Decimal) -> int | None:
+def scaled(value: Decimal) -> int | None:
     """value x 10^4 as an exact int; None when value has more than 4 decimals."""
     scaled = value.scaleb(_SCALE_PLACES)
     whole = int(scaled)
@@ -302,7 +302,7 @@ def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> Rang
         window = overlap(terms.start, terms.end, months.first_day, months.last_day)
         cuts = () if window is None else (Segment(window[0], window[1], terms.quantity),)
     for seg in cuts:
-        quantity = _scaled(seg.quantity)
+        quantity = scaled(seg.quantity)
         if quantity is None:
             exact = False
         lo, hi = seg.first.toordinal(), seg.last.toordinal()
@@ -320,7 +320,7 @@ def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> Rang
             index += 1
     amounts: list[list[int]] = []
     for rate in rates:
-        scaled_rate = _scaled(rate) if exact else None
+        scaled_rate = scaled(rate) if exact else None
         if scaled_rate is None:
             amounts.append(
                 [int(prorated_amount(terms, period, rate).scaleb(2)) for period in months.periods]

@@ -25,16 +25,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts import arithmetic
 from app.core.money import half_up_int
 from app.core.periods import Period
 
 DECIMALS = 4  # quantities and prices carry at most 4 decimals (SPEC section 2)
 SCALE = 10**DECIMALS
+
+
+def to_scaled(value: Decimal) -> int:
+    """A stored quantity, unit price or unit cost x 10^4, as the statements below count
+    them. Stored values carry at most 4 decimals; anything else is refused, not rounded."""
+    whole = arithmetic.scaled(value)
+    if whole is None:
+        raise ValueError(f"{value} has more than {DECIMALS} decimals")
+    return whole
+
+
+def from_scaled(value: int) -> Decimal:
+    """The Decimal of a quantity or price counted x 10^4."""
+    return Decimal(value).scaleb(-DECIMALS)
 
 
 class LineMonthFigures(NamedTuple):

@@ -213,25 +213,6 @@ def _money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-def _scaled(value: Decimal) -> int:
-    """A stored unit cost (at most 4 decimals, SPEC section 2) x 10^4 as an exact int."""
-    scaled = _weight(value)
-    if scaled is None:  # never for stored values; refuse rather than round silently
-        raise ValueError(f"{value} has more than 4 decimals")
-    return scaled
-
-
-def _unscaled(value: int) -> Decimal:
-    return Decimal(value).scaleb(-4)
-
-
-def _weight(value: Decimal) -> int | None:
-    """value x 10^4 as an exact int (units carry at most 4 decimals); None otherwise."""
-    scaled = value.scaleb(4)
-    whole = int(scaled)
-    return whole if whole == scaled else None
-
-
 def split_cents(total: int, weights: Sequence[tuple[int, Decimal]]) -> dict[int, int]:
     """Split `total` cents over ids in proportion to their weights (> 0), by largest
     remainder: each gets the floor of its exact share, and the cents left over go one each
@@ -241,7 +222,7 @@ def split_cents(total: int, weights: Sequence[tuple[int, Decimal]]) -> dict[int,
     whole = abs(total)
     # Exact shares whole x w / sum(w) over one common denominator: integers when the
     # weights have at most 4 decimals, Fractions otherwise.
-    scaled = [_weight(w) for _, w in weights]
+    scaled = [arithmetic.scaled(w) for _, w in weights]
     numbers: list[Any] = scaled if None not in scaled else [Fraction(w) for _, w in weights]
     weight_sum = sum(numbers)
     shares: dict[int, int] = {}
@@ -302,7 +283,7 @@ async def _gather(
         projection.month_count = count
     monthly = [p for p in projections if p.monthly]
     costly = [p for p in monthly if p.cost]
-    unit_costs = {sid: _scaled(unit_cost) for sid, (_, unit_cost) in services.items()}
+    unit_costs = {sid: month_sql.to_scaled(cost) for sid, (_, cost) in services.items()}
     # (customer, service, month) -> [(line_id, contract_id, units)] of vendor services
     units_of: dict[tuple[int, int, int], list[tuple[int, int, Decimal]]] = defaultdict(list)
     for line in lines:
@@ -337,7 +318,7 @@ async def _gather(
         if by_contract and not in_house:
             for first_index, last_index, quantity in line.runs:
                 if quantity > 0:
-                    units = _unscaled(quantity)
+                    units = month_sql.from_scaled(quantity)
                     for index in range(first_index, last_index + 1):
                         units_of[(line.customer_id, line.service_id, index)].append(
                             (line.line_id, line.contract_id, units)
@@ -345,7 +326,7 @@ async def _gather(
             for index, (_, held_units) in line.partial.items():
                 if held_units is not None and held_units > 0:
                     units_of[(line.customer_id, line.service_id, index)].append(
-                        (line.line_id, line.contract_id, _unscaled(held_units))
+                        (line.line_id, line.contract_id, month_sql.from_scaled(held_units))
                     )
     for projection in monthly:
         projection.flush_runs()
