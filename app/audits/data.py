@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -227,11 +227,11 @@ async def load(
     invoices = await _invoices(session, month, vendor_id)
     for pair, invoice_id, amount in per_invoice:
         if pair in on_several:
-            number, invoice_date = invoices[invoice_id][:2]
+            invoice = invoices[invoice_id]
             data.charges.setdefault(pair, []).append(
-                InvoiceCharge(invoice_id, number, invoice_date, amount)
+                InvoiceCharge(invoice_id, invoice.number, invoice.invoice_date, amount)
             )
-    data.vendors_invoicing = {vendor for _n, _d, vendor, _t in invoices.values()}
+    data.vendors_invoicing = {invoice.vendor_id for invoice in invoices.values()}
 
     if customer_ids is None:
         await _load_vendor_side(session, data, vendor_filter, invoices)
@@ -363,29 +363,23 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
     }
 
 
+class _Invoice(NamedTuple):
+    number: str
+    invoice_date: date
+    vendor_id: int
+    total: Decimal
+    lines_total: Decimal  # the sum of its lines, kept on the invoice at ingestion
+
+
 async def _invoices(
     session: AsyncSession, month: str, vendor_id: int | None
-) -> dict[int, tuple[str, date, int, Decimal]]:
+) -> dict[int, _Invoice]:
+    """The month's vendor invoices (of the one vendor audited), by id: one query for what
+    the charges, the rises, the unmapped lines and the totals rule need of them."""
     query = select(
         col(VendorInvoice.id),
         col(VendorInvoice.invoice_number),
         col(VendorInvoice.invoice_date),
-        col(VendorInvoice.vendor_id),
-        col(VendorInvoice.total),
-    ).where(col(VendorInvoice.period) == month)
-    if vendor_id is not None:
-        query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
-    rows: Any = (await session.execute(query)).all()
-    return {i: (n, d, v, t) for i, n, d, v, t in rows}
-
-
-async def _invoice_totals(
-    session: AsyncSession, month: str, vendor_id: int | None
-) -> list[InvoiceTotal]:
-    """Each invoice's total and the sum of its lines, kept on the invoice at ingestion."""
-    query = select(
-        col(VendorInvoice.id),
-        col(VendorInvoice.invoice_number),
         col(VendorInvoice.vendor_id),
         col(VendorInvoice.total),
         col(VendorInvoice.lines_total),
@@ -393,14 +387,14 @@ async def _invoice_totals(
     if vendor_id is not None:
         query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
     rows: Any = (await session.execute(query)).all()
-    return [InvoiceTotal(*row) for row in rows]
+    return {invoice_id: _Invoice(*rest) for invoice_id, *rest in rows}
 
 
 async def _load_vendor_side(
     session: AsyncSession,
     data: AuditData,
     vendor_filter: list[Any],
-    invoices: dict[int, tuple[str, date, int, Decimal]],
+    invoices: dict[int, _Invoice],
 ) -> None:
     """Findings about vendor invoices as such: price rises, unmapped lines, totals."""
     line_t = VendorInvoiceLine
@@ -444,20 +438,23 @@ async def _load_vendor_side(
     )
     data.unmapped = [
         UnmappedLine(
-            line_id, invoice_id, invoices[invoice_id][0], vendor, sku, ref, amount, sid, cid
+            line_id, invoice_id, invoices[invoice_id].number, vendor, sku, ref, amount, sid, cid
         )
         for line_id, invoice_id, vendor, sku, ref, amount, sid, cid in unmapped.all()
     ]
 
     # INVOICE_TOTAL_MISMATCH: each invoice's total against the sum of its lines.
-    data.invoice_totals = await _invoice_totals(session, str(data.period), data.vendor_id)
+    data.invoice_totals = [
+        InvoiceTotal(invoice_id, i.number, i.vendor_id, i.total, i.lines_total)
+        for invoice_id, i in invoices.items()
+    ]
 
 
 async def _load_price_rises(
     session: AsyncSession,
     data: AuditData,
     filters: list[Any],
-    invoices: dict[int, tuple[str, date, int, Decimal]],
+    invoices: dict[int, _Invoice],
 ) -> None:
     """PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost, per
     vendor invoice and service, into `data.price_rises`."""
@@ -491,7 +488,7 @@ async def _load_price_rises(
         totals[0] += quantity
         totals[1] += unit_cost * quantity
     data.price_rises = [
-        PriceRise(invoice_id, invoices[invoice_id][0], vendor, service_id, quantity, cost)
+        PriceRise(invoice_id, invoices[invoice_id].number, vendor, service_id, quantity, cost)
         for (invoice_id, vendor, service_id), (quantity, cost) in sorted(grouped.items())
     ]
 
