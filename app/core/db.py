@@ -139,7 +139,7 @@ class WriteInRead(RuntimeError):
     """A GET tried to write: a bug (answered 500), never stored."""
 
 
-_READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD"})  # requests that only read (read_sessionmaker)
 # Statements that write or change the schema, by their first word. A tripwire against
 # a GET that writes by mistake, not a parser: a write inside a CTE (WITH ... INSERT) or
 # a function call is not seen; reviews and tests are the guarantee.
@@ -188,7 +188,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     not committed when the request ends is rolled back, so a failure stores nothing.
     GET and HEAD only read (read_sessionmaker)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    if request.method in _READ_METHODS:
+    if request.method in READ_METHODS:
         maker = read_sessionmaker(maker)
     async with maker() as session:
         yield session

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 
+from app.core.db import READ_METHODS
+
 logger = logging.getLogger("app.routing")
 
 
@@ -34,9 +36,6 @@ class DecimalJSONRequest(Request):
         return self._json
 
 
-_READ_METHODS = frozenset({"GET", "HEAD"})
-
-
 class DecimalRoute(APIRoute):
     """Also: a read (GET, HEAD) whose database connection turns out dead, closed by the
     server before the pool could see it (a restart, pg_terminate_backend), runs once more
@@ -53,7 +52,7 @@ class DecimalRoute(APIRoute):
             except DBAPIError as exc:
                 # connection_invalidated: the driver's connection died under the request;
                 # SQLAlchemy has dropped it, and every older connection in the pool.
-                if request.method not in _READ_METHODS or not exc.connection_invalidated:
+                if request.method not in READ_METHODS or not exc.connection_invalidated:
                     raise
                 logger.warning("a read lost its database connection; running it once more")
                 return await handler(DecimalJSONRequest(request.scope, request.receive))
