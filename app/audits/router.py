@@ -20,7 +20,7 @@ from app.audits.models import (
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.core.auth import ReadKey, WriteKey
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SnapshotSessionDep
 from app.core.errors import Invalid, field_error, problem_responses
 from app.core.money import NonNegativeAmount
 from app.core.pagination import Page, PageDep
@@ -166,8 +166,8 @@ async def update_finding(
 )
 async def customer_audit(
     request: Request,
-    session: SessionDep,
-    _: ReadKey,
+    _: ReadKey,  # before the session: no connection is taken for a refused caller
+    session: SnapshotSessionDep,
     period: PeriodQuery,
     customer_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> object:

@@ -36,7 +36,7 @@ from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.audits.rules import Draft, run_rules, unit
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
-from app.core.db import utcnow
+from app.core.db import snapshot, snapshot_of, utcnow
 from app.core.errors import Invalid, field_error
 from app.core.money import margin
 from app.core.pagination import Page, PageParams, paginate
@@ -79,12 +79,16 @@ def _audit_read(audit: Audit) -> AuditRead:
 
 
 async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> AuditRead:
-    if data.vendor_id is not None:
-        await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
-    gathered = await audit_data.load(session, period=data.period, vendor_id=data.vendor_id)
-    drafts = run_rules(gathered)
-    prints = [fingerprint(data.period, draft) for draft in drafts]
-    carried = await _carried_over(session, data.period, set(prints))
+    # The inputs are read in one snapshot (invoices of the month arriving or going while
+    # the audit reads must not make its queries disagree), before the request's session
+    # takes its connection; the findings are then written in that session.
+    async with snapshot(snapshot_of(session)) as reader:
+        if data.vendor_id is not None:
+            await require_reference(reader, Vendor, data.vendor_id, "vendor_id", "vendor")
+        gathered = await audit_data.load(reader, period=data.period, vendor_id=data.vendor_id)
+        drafts = run_rules(gathered)
+        prints = [fingerprint(data.period, draft) for draft in drafts]
+        carried = await _carried_over(reader, data.period, set(prints))
 
     by_type: dict[str, dict[str, Any]] = {}
     for draft in drafts:

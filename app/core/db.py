@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -132,7 +133,52 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    # The engine travels in the sessions' info, so that a service holding a request's
+    # session can open a snapshot beside it (snapshot_of).
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={"engine": engine}
+    )
+
+
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A read-only session on a connection of its own whose every query sees one
+    consistent state of the database, whatever commits meanwhile: a REPEATABLE READ READ
+    ONLY transaction on PostgreSQL (its snapshot is taken at the first query), an explicit
+    read transaction on SQLite (WAL keeps its snapshot from the first read until it
+    ends). For work that reads in several queries and relies on them agreeing (audits and
+    reports: invoices of the month read in one query and looked up after later ones must
+    not vanish or appear in between). Rolled back at the end; nothing is written.
+
+    The connection is taken when the block starts: open it before the request's own
+    session has used a connection, so that a request holds one pooled connection at a
+    time (a burst of such requests cannot starve the pool)."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            # pysqlite begins a transaction only before a write; BEGIN makes the reads
+            # one transaction (deferred: it takes no lock until its first read).
+            await connection.exec_driver_sql("BEGIN")
+        session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
+        try:
+            yield session
+        finally:
+            await session.close()
+            await connection.rollback()
+
+
+def snapshot_of(session: AsyncSession) -> AsyncEngine:
+    """The engine behind a request's session, to open a snapshot beside it."""
+    engine = session.info.get("engine")
+    if isinstance(engine, AsyncEngine):
+        return engine
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("the session is not bound to an engine")
+    return bind
 
 
 class WriteInRead(RuntimeError):
@@ -195,6 +241,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session that sees one consistent state for the whole request (reports
+    that read in several queries; see `snapshot`)."""
+    async with snapshot(request.app.state.engine) as session:
+        yield session
+
+
+SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session)]
 
 
 async def create_postgres_database(url: str) -> str | None:

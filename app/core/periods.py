@@ -28,8 +28,13 @@ class Period:
         if not match:
             raise ValueError("must be a period written YYYY-MM, e.g. 2026-10")
         year, month = int(match.group(1)), int(match.group(2))
+        # The calendar of dates (app/core/types.py: 1900-01-01 to 9998-12-31): the month
+        # arithmetic steps a day past a month's end, and 9999-12-31 is the last date
+        # Python has (PostgreSQL's driver sends it as 'infinity').
         if year < 1900:
             raise ValueError("year must be 1900 or later")
+        if year > 9998:
+            raise ValueError("year must be 9998 or earlier")
         return cls(year, month)
 
     @classmethod

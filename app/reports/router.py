@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 
 from app.core.auth import ReadKey, WriteKey
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SnapshotSessionDep
 from app.core.errors import Invalid, field_error, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.periods import Period
@@ -67,8 +67,8 @@ PROBLEMS = problem_responses(401, 403, 422)
 )
 async def profitability(
     request: Request,
-    session: SessionDep,
-    _: ReadKey,
+    _: ReadKey,  # before the session: no connection is taken for a refused caller
+    session: SnapshotSessionDep,
     from_: FromQuery,
     to: ToQuery,
     group_by: Annotated[
@@ -110,8 +110,8 @@ async def profitability(
 )
 async def trends(
     request: Request,
-    session: SessionDep,
-    _: ReadKey,
+    _: ReadKey,  # before the session: no connection is taken for a refused caller
+    session: SnapshotSessionDep,
     from_: FromQuery,
     to: ToQuery,
     metric: Annotated[Metric, Query(description="revenue, cost, profit or margin")] = (

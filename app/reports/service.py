@@ -722,7 +722,12 @@ async def list_targets(
     )
     more = len(rows) > page.limit
     rows = rows[: page.limit]
-    next_cursor = encode_cursor(_ordinal(Period.parse(rows[-1].period))) if more else None
+    next_cursor = None
+    if more:
+        # A stored period is not validated again: one stored before the calendar's upper
+        # bound was enforced (year 9999) still pages.
+        year, month = rows[-1].period.split("-")
+        next_cursor = encode_cursor(_ordinal(Period(int(year), int(month))))
     return Page[TargetRead](
         items=[TargetRead.model_validate(row) for row in rows], next_cursor=next_cursor
     )
