@@ -5,6 +5,8 @@ three reports on a database holding data, and the months past it refused with a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -85,10 +87,11 @@ async def test_the_calendars_edges_audit_and_report(
 async def test_months_past_the_calendar_are_422(client: httpx.AsyncClient, period: str) -> None:
     customer_id = await _world(client, "9998-12", "9998-01-01")
     assert_problem(await client.post("/api/v1/audits", json={"period": period}), 422, "period")
-    for path, params in (
+    checks: tuple[tuple[str, dict[str, Any]], ...] = (
         ("customer-audit", {"customer_id": customer_id, "period": period}),
         ("profitability", {"from": "9998-12", "to": period}),
         ("trends", {"from": "9998-12", "to": period}),
-    ):
+    )
+    for path, params in checks:
         answer = await client.get(f"/api/v1/reports/{path}", params=params)
         assert_problem(answer, 422)
