@@ -26,11 +26,6 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.head("/healthz", include_in_schema=False)
-async def healthz_head() -> None:
-    """Load balancers that probe with HEAD."""
-
-
 @router.get(
     "/readyz",
     summary="The database is reachable",

@@ -30,7 +30,7 @@ from app.core.errors import (
     install_error_handlers,
     status_title,
 )
-from app.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.http import BodyLimitMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware
 from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestContextMiddleware)  # outermost: wraps everything above
 
     app.include_router(health_router)

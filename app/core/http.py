@@ -1,4 +1,5 @@
-"""HTTP defences: a request body size limit (413 problem) and security headers."""
+"""HTTP plumbing around the app: a request body size limit (413 problem), security
+headers, and HEAD answered as GET."""
 
 from __future__ import annotations
 
@@ -125,3 +126,26 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGetMiddleware:
+    """HEAD answers wherever GET does, as GET would (status and headers, Content-Length
+    of the GET body) but without the body. FastAPI routes answer only the methods they
+    declare, so HEAD reaches them as a GET; the servers (uvicorn's h11 and httptools)
+    send no body after a HEAD either way, and in-process clients get none from here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        # A copy: the request's own scope, which the access log reads, still says HEAD.
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
