@@ -193,3 +193,136 @@ async def test_bad_idempotency_key_is_422(app: Any, client: httpx.AsyncClient) -
     empty = await post(client, "", {"name": "Acme"})
     assert_problem(empty, 422)
     assert await count(app, Customer) == 0
+
+
+def asgi_scope(headers: dict[str, str], path: str = PATH) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+
+
+async def raw_post(
+    app: Any, headers: dict[str, str], body: bytes
+) -> tuple[int, list[dict[str, Any]]]:
+    """POST through the ASGI interface: how often the app read the body, what it sent."""
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(asgi_scope(headers), receive, send)
+    return reads, sent
+
+
+async def test_answer_is_stored_before_it_is_sent(app: Any, client: httpx.AsyncClient) -> None:
+    """A client may retry the moment it holds the answer: by then the record must say
+    what to replay, not 'still running'."""
+    seen_at_start: list[IdempotencyRecord] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body_bytes({"name": "Acme"}), "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            seen_at_start.extend(await records(app))
+        sent.append(message)
+
+    headers = {"authorization": f"Bearer {ADMIN_KEY}", "idempotency-key": "before-send", **JSON}
+    await app(asgi_scope(headers), receive, send)
+    assert sent[0]["status"] == 201
+    [record] = seen_at_start
+    assert record.status_code == 201 and record.body is not None
+
+
+async def test_first_answer_keeps_every_header(app: Any, client: httpx.AsyncClient) -> None:
+    plain = await post(client, None, {"name": "Plain"})
+    keyed = await post(client, "headers-1", {"name": "Keyed"})
+    assert keyed.status_code == plain.status_code == 201
+    assert set(keyed.headers) == set(plain.headers)
+    assert keyed.headers["content-length"] == str(len(keyed.content))
+    assert keyed.headers["x-request-id"]
+
+
+async def test_answer_is_sent_when_the_record_cannot_be_stored(
+    app: Any,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The create has committed: the client gets its answer, and the claim stays, so a
+    retry is a 409 (not a second create) until the claim is abandoned."""
+    from app.core import idempotency
+
+    async def failing_store(*args: Any, **kwargs: Any) -> None:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(idempotency, "_store", failing_store)
+    first = await post(client, "store-fails", {"name": "Acme"})
+    assert first.status_code == 201, first.text
+    assert first.json()["name"] == "Acme"
+    assert "could not store" in caplog.text
+    monkeypatch.undo()
+    retry = await post(client, "store-fails", {"name": "Acme"})
+    assert_problem(retry, 409)
+    assert await count(app, Customer) == 1
+    [record] = await records(app)
+    assert record.status_code is None
+
+
+async def test_unauthenticated_post_reads_and_writes_nothing(
+    app: Any, client: httpx.AsyncClient, engine: Any
+) -> None:
+    """Authentication comes first: no record claimed (not even claimed and released),
+    and the body is not read."""
+    from sqlalchemy import event
+
+    writes: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            writes.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", spy)
+    try:
+        for authorization in ("Bearer msp_wrong", None, "Basic dXNlcjpwdw=="):
+            headers = {"idempotency-key": "unauth-1", **JSON}
+            if authorization:
+                headers["authorization"] = authorization
+            reads, sent = await raw_post(app, headers, b'{"name": "A"}')
+            assert sent[0]["status"] == 401, authorization
+            assert reads == 0, authorization
+            # The same problem the endpoint gives without an Idempotency-Key.
+            async with make_client(app, None) as anon:
+                plain_headers = {"authorization": authorization} if authorization else {}
+                plain = await anon.post(PATH, json={"name": "A"}, headers=plain_headers)
+            keyed = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+            expected = assert_problem(plain, 401)
+            assert {**keyed, "request_id": None} == {**expected, "request_id": None}
+            keyed_headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+            assert keyed_headers["www-authenticate"] == plain.headers["www-authenticate"]
+            assert keyed_headers["content-type"] == plain.headers["content-type"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", spy)
+    assert writes == []
+    assert await records(app) == []
+    # A bad Idempotency-Key does not tell an unknown caller anything either.
+    async with make_client(app, "msp_wrong") as wrong:
+        assert_problem(await post(wrong, "x" * 300, {"name": "Acme"}), 401)

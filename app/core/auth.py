@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -33,6 +34,15 @@ bearer_scheme = HTTPBearer(
     scheme_name="ApiKey",
     description="An API key: `Authorization: Bearer msp_...`",
 )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The key in an Authorization header, read as `bearer_scheme` reads it, for code
+    that runs before the endpoint's dependencies (the Idempotency-Key middleware)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not credentials or scheme.lower() != "bearer":
+        return None
+    return credentials
 
 
 def generate_key() -> str:

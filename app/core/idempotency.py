@@ -1,6 +1,8 @@
 """Idempotency-Key on every create (SPEC section 2, the IETF draft): the same key and
 body replays the first final answer, another body is a 422, a retry while the first
-is still running is a 409. Records are scoped to the API key, method and path."""
+is still running is a 409. Records are scoped to the API key, method and path. The caller
+is authenticated before the body is read or a record written, and the first answer is
+stored before it is sent."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from typing import Any
 from sqlalchemy import Column, Integer, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.auth import authenticate, bearer_token
 from app.core.db import UtcDateTime, utcnow
-from app.core.errors import PROBLEM_BASE, PROBLEM_JSON
+from app.core.errors import PROBLEM_BASE, PROBLEM_JSON, Unauthorized, problem_response
 from app.core.logging import current_request_id
 
 logger = logging.getLogger("app.idempotency")
@@ -26,6 +30,10 @@ MAX_KEY_LENGTH = 255
 # Answers that say nothing about the request itself are not kept: a retry with
 # a valid key, or after a transient failure, must run for real.
 _NOT_STORED = {401, 403, 408, 429}
+
+
+def _is_stored(status: int) -> bool:
+    return 200 <= status < 500 and status not in _NOT_STORED
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -120,12 +128,27 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key = _header(scope, HEADER)
-        authorization = _header(scope, b"authorization") or ""
-        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-        if key is None or not token:
-            # Without a caller there is nothing to scope a record to: the request
-            # goes on and authentication answers it.
+        if key is None:
             await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        maker = state.sessionmaker
+        settings = state.settings
+        # Who is calling, before anything is read or written: an unknown caller gets the
+        # endpoint's own 401 and leaves no trace. The key cache makes the endpoint's
+        # second check of the same key free.
+        try:
+            principal = await authenticate(
+                maker,
+                settings,
+                bearer_token(_header(scope, b"authorization")),
+                getattr(state, "key_cache", None),
+            )
+        except Unauthorized as exc:
+            response = problem_response(
+                Request(scope), exc.status, code=exc.code, detail=exc.detail, headers=exc.headers
+            )
+            await response(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             status, body = _problem(
@@ -147,15 +170,12 @@ class IdempotencyMiddleware:
             more = message.get("more_body", False)
         raw_body = b"".join(chunks)
         fingerprint = hashlib.sha256(raw_body).hexdigest()
-        maker = scope["app"].state.sessionmaker
-        record_scope = hashlib.sha256(token.encode()).hexdigest()
         path = scope["path"]
 
-        settings = scope["app"].state.settings
         ttl = timedelta(seconds=settings.idempotency_ttl_seconds)
         abandon_after = timedelta(seconds=settings.idempotency_abandon_seconds)
         record_id = await self._claim(
-            maker, ttl, abandon_after, record_scope, path, key, fingerprint, send
+            maker, ttl, abandon_after, principal.key_hash, path, key, fingerprint, send
         )
         if record_id is None:
             return
@@ -169,34 +189,41 @@ class IdempotencyMiddleware:
                 return {"type": "http.request", "body": raw_body, "more_body": False}
             return await receive()
 
-        captured: dict[str, Any] = {"status": None, "content_type": None, "body": []}
+        # The answer is held back until the record says what it was: a client that
+        # retries the moment it has the answer (on the same connection, the server
+        # reads the retry as soon as the answer is out) must get it replayed, not a 409.
+        # The answers of creates are small JSON documents.
+        held: list[Message] = []
 
-        async def capture_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        captured["content_type"] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-            await send(message)
+        async def hold(message: Message) -> None:
+            held.append(message)
 
         try:
-            await self.app(scope, replay_receive, capture_send)
+            await self.app(scope, replay_receive, hold)
         except BaseException:
             await self._release(maker, record_id)
             raise
-        status = captured["status"]
-        if status is not None and 200 <= status < 500 and status not in _NOT_STORED:
-            async with maker() as session:
-                record = await session.get(IdempotencyRecord, record_id)
-                if record is not None:
-                    record.status_code = status
-                    record.content_type = captured["content_type"] or "application/json"
-                    record.body = redact(b"".join(captured["body"]))
-                    await session.commit()
+        start = next((m for m in held if m["type"] == "http.response.start"), None)
+        answered: int | None = start["status"] if start is not None else None
+        if start is not None and answered is not None and _is_stored(answered):
+            content_type = "application/json"
+            for name, value in start.get("headers", []):
+                if name.lower() == b"content-type":
+                    content_type = value.decode("latin-1")
+            answer = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+            try:
+                await _store(maker, record_id, answered, content_type, redact(answer))
+            except Exception:
+                # The client still gets its answer: after a 2xx the work is committed,
+                # and a 503 would invite a retry that repeats it. The claim stays, so a
+                # retry is a 409 until the claim counts as abandoned.
+                logger.error(
+                    "could not store the answer of idempotency record %s", record_id, exc_info=True
+                )
         else:
             await self._release(maker, record_id)
+        for message in held:
+            await send(message)
 
     async def _claim(
         self,
@@ -284,6 +311,16 @@ class IdempotencyMiddleware:
                 await session.commit()
         except Exception:  # the database may be what failed; the TTL cleans up
             logger.warning("could not release idempotency record %s", record_id)
+
+
+async def _store(maker: Any, record_id: int, status: int, content_type: str, body: bytes) -> None:
+    async with maker() as session:
+        record = await session.get(IdempotencyRecord, record_id)
+        if record is not None:
+            record.status_code = status
+            record.content_type = content_type
+            record.body = body
+            await session.commit()
 
 
 async def purge_expired(maker: Any, ttl_seconds: int) -> int:
