@@ -8,10 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# bench/ joins once it exists (the benchmark issue).
 LINT_PATHS := app tests alembic/env.py $(wildcard bench)
 
-.PHONY: install run migrate test lint typecheck pytest openapi format clean bench
+.PHONY: install run migrate test lint typecheck pytest openapi format clean bench soak
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)"; exit 1; }
@@ -55,6 +54,12 @@ SIZE ?= M
 BACKEND ?= both
 bench: install
 	$(BIN)/python -m bench.run --size $(SIZE) --backend $(BACKEND)
+
+# The soak (BENCHMARKS.md): SOAK_SECONDS of mixed load, invoices of the audited month
+# arriving while audits and reports run; fails on any 5xx or any invoice lost or extra.
+SOAK_SECONDS ?= 60
+soak: install
+	$(BIN)/python -m bench.soak --size S --seconds $(SOAK_SECONDS) --backend $(BACKEND)
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json
