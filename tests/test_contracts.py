@@ -469,7 +469,7 @@ async def test_adjustments_history_and_deletes(client: httpx.AsyncClient) -> Non
     # Deletes: a contract with lines, a line with adjustments -> 409.
     assert_problem(await client.delete(f"{API}/contracts/{k}"), 409)
     conflict = assert_problem(await client.delete(f"{API}/contracts/{k}/lines/{ln['id']}"), 409)
-    assert conflict["referenced_by"] == ["5 adjustments"]
+    assert conflict["referenced_by"] == ["5 contract line adjustments"]
     # Adjustments are history: there is no DELETE of one (no route at that path), and a
     # mistaken entry is corrected by recording another one on the same date.
     gone = assert_problem(await client.delete(f"{url}/{march['id']}"), 404)

@@ -166,9 +166,7 @@ async def update_contract(
 
 async def delete_contract(session: AsyncSession, *, contract_id: int) -> None:
     contract = await get_contract(session, contract_id=contract_id)
-    await ensure_unreferenced(
-        session, "contract", contract_id, [("contract lines", ContractLine.contract_id)]
-    )
+    await ensure_unreferenced(session, Contract, contract_id, "contract")
     await session.delete(contract)
     await session.commit()
 
@@ -315,9 +313,7 @@ async def update_line(
 
 async def delete_line(session: AsyncSession, *, contract_id: int, line_id: int) -> None:
     line = await _get_line(session, contract_id, line_id)
-    await ensure_unreferenced(
-        session, "contract line", line_id, [("adjustments", ContractLineAdjustment.line_id)]
-    )
+    await ensure_unreferenced(session, ContractLine, line_id, "contract line")
     await session.delete(line)
     await session.commit()
 

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Column, ColumnElement, Select, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import metadata
 from app.core.errors import Conflict, Invalid, NotFound, field_error
 
 M = TypeVar("M")
@@ -73,19 +74,50 @@ async def ensure_unique_external_ref(
         )
 
 
+def referencing_columns(table: Table) -> list[Column[Any]]:
+    """Every column of the schema with a foreign key to `table`, in table order: read off
+    the metadata, so a new reference is guarded the day its foreign key is declared."""
+    return [
+        fk.parent
+        for other in metadata.sorted_tables
+        for fk in sorted(other.foreign_keys, key=lambda fk: fk.parent.name)
+        if fk.column.table is table
+    ]
+
+
+def _plural(table_name: str, count: int) -> str:
+    words = table_name.replace("_", " ")
+    return f"{count} {words if count == 1 else words + 's'}"
+
+
 async def ensure_unreferenced(
-    session: AsyncSession,
-    kind: str,
-    ident: int,
-    references: Iterable[tuple[str, Any]],
+    session: AsyncSession, model: type[Any], ident: int, kind: str
 ) -> None:
-    """Deleting something still referenced is a 409 naming what holds it, never a
-    cascade that loses history."""
-    holders = []
-    for label, column in references:
-        count = await session.scalar(select(func.count()).where(column == ident))
-        if count:
-            holders.append(f"{count} {label}")
+    """Deleting something still referenced is a 409 naming what holds it
+    (`referenced_by`), never a cascade that loses history. The references are the
+    foreign keys to the model's table, counted in one query."""
+    table: Table = model.__table__
+    columns = referencing_columns(table)
+    if not columns:
+        return
+    counts = (
+        await session.execute(
+            select(
+                *(
+                    select(func.count())
+                    .select_from(column.table)
+                    .where(column == ident)
+                    .scalar_subquery()
+                    for column in columns
+                )
+            )
+        )
+    ).one()
+    holders = [
+        _plural(str(getattr(column.table, "name", "")), count)
+        for column, count in zip(columns, counts, strict=True)
+        if count
+    ]
     if holders:
         raise Conflict(
             f"{kind} {ident} is still referenced by {', '.join(holders)}; "

@@ -6,8 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.assets.models import Asset
-from app.contracts.models import Contract
 from app.core.crud import (
     apply,
     changes,
@@ -82,16 +80,7 @@ async def update_customer(
 
 async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
     customer = await get_customer(session, customer_id=customer_id)
-    await ensure_unreferenced(
-        session,
-        "customer",
-        customer_id,
-        [
-            ("contracts", Contract.customer_id),
-            ("assets", Asset.customer_id),
-            ("vendor accounts", VendorAccount.customer_id),
-        ],
-    )
+    await ensure_unreferenced(session, Customer, customer_id, "customer")
     await session.delete(customer)
     await session.commit()
 

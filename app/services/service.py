@@ -9,8 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.assets.models import Asset
-from app.contracts.models import ContractLine
 from app.core.crud import (
     apply,
     changes,
@@ -118,14 +116,6 @@ async def update_service(session: AsyncSession, *, service_id: int, data: Servic
 
 async def delete_service(session: AsyncSession, *, service_id: int) -> None:
     service = await get_service(session, service_id=service_id)
-    await ensure_unreferenced(
-        session,
-        "service",
-        service_id,
-        [
-            ("contract lines", ContractLine.service_id),
-            ("assets", Asset.service_id),
-        ],
-    )
+    await ensure_unreferenced(session, Service, service_id, "service")
     await session.delete(service)
     await session.commit()

@@ -14,9 +14,6 @@ from app.core.crud import apply, changes, ensure_unreferenced, get_or_404, searc
 from app.core.db import utcnow
 from app.core.errors import Invalid, field_error
 from app.core.pagination import Page, PageParams, paginate
-from app.customers.models import VendorAccount
-from app.services.models import Service
-from app.vendor_invoices.models import VendorInvoice
 from app.vendors.models import (
     SECRET_PREFIX,
     Vendor,
@@ -25,7 +22,6 @@ from app.vendors.models import (
     WebhookSecretRotate,
     WebhookSecretRotated,
 )
-from app.webhooks.models import WebhookEvent
 
 SECRET_BYTES = 32
 # How long the replaced secret keeps verifying, so a vendor can switch without a gap.
@@ -69,17 +65,7 @@ async def update_vendor(session: AsyncSession, *, vendor_id: int, data: VendorUp
 
 async def delete_vendor(session: AsyncSession, *, vendor_id: int) -> None:
     vendor = await get_vendor(session, vendor_id=vendor_id)
-    await ensure_unreferenced(
-        session,
-        "vendor",
-        vendor_id,
-        [
-            ("services", Service.vendor_id),
-            ("vendor accounts", VendorAccount.vendor_id),
-            ("vendor invoices", VendorInvoice.vendor_id),
-            ("webhook events", WebhookEvent.vendor_id),
-        ],
-    )
+    await ensure_unreferenced(session, Vendor, vendor_id, "vendor")
     await session.delete(vendor)
     await session.commit()
 
