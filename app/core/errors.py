@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +12,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+)
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -90,9 +99,75 @@ class Conflict(AppError):
     code = "conflict"
 
 
+# What a 503 asks the client to wait before trying again: long enough for a restart or
+# a failover to finish, short enough that nobody gives up.
+RETRY_AFTER_SECONDS = 5
+
+
 class ServiceUnavailable(AppError):
     status = 503
     code = "service-unavailable"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(self.headers or {})}
+
+
+# SQLSTATE classes that say the database cannot serve now, not that the request is wrong:
+# 08 connection exception (08003: the connection no longer exists), 53 insufficient
+# resources (53300: too many connections), 57 operator intervention (57P01 an administrator
+# shut the server down, 57P02 it crashed, 57P03 "the database system is shutting down" or
+# starting up, 57014 a statement cancelled).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+# What the driver says when the server closed the connection under a statement.
+_CLOSED_CONNECTION = ("connection is closed", "connection was closed")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot serve right now (unreachable, shutting down,
+    restarting, saturated): a 503 with Retry-After, not a fault of the request or a bug.
+
+    SQLAlchemy wraps the driver's error (`.orig`), which asyncpg's adapter wraps again
+    (`__cause__`); a shutdown can surface as any layer of that chain, and on connect it is
+    a plain DBAPIError that SQLAlchemy does not mark as a disconnect, so every layer is
+    looked at."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        link = pending.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        if _unavailable_link(link):
+            return True
+        pending += [getattr(link, "orig", None), link.__cause__]
+    return False
+
+
+def _unavailable_link(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+        return True
+    if _is_interface_error(exc) and any(words in str(exc) for words in _CLOSED_CONNECTION):
+        return True
+    # Refused, reset, timed out, no route, a name that does not resolve: the network path
+    # to the database. An OSError without an errno is some other fault.
+    return isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and exc.errno is not None
+    )
+
+
+def _is_interface_error(exc: BaseException) -> bool:
+    # The driver's own class is checked only when the driver is loaded: an error of a
+    # driver that was never imported cannot be raised.
+    asyncpg = sys.modules.get("asyncpg")
+    return isinstance(exc, SAInterfaceError) or (
+        asyncpg is not None and isinstance(exc, asyncpg.InterfaceError)
+    )
 
 
 # RFC 9110 titles, fixed here so answers and the OpenAPI document do not depend on the

@@ -12,9 +12,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import PROBLEM_BASE, PROBLEM_JSON, RETRY_AFTER_SECONDS, is_unavailable
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -63,17 +63,6 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
         logging.getLogger(name).propagate = True
 
 
-def _is_database_unavailable(exc: BaseException) -> bool:
-    # A pool checkout that timed out: the database is saturated or gone.
-    if isinstance(exc, (OperationalError, PoolTimeout)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError)) or (
-        isinstance(exc, OSError) and exc.errno is not None
-    )
-
-
 class RequestContextMiddleware:
     """Outermost app middleware: request id in and out, one access log line, and a
     problem+json 500 (or 503 when the database is unreachable) for anything unexpected,
@@ -108,7 +97,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:  # the last resort: log it, answer without internals
-            unavailable = _is_database_unavailable(exc)
+            unavailable = is_unavailable(exc)
             logger.error(
                 "unhandled error while serving request",
                 exc_info=not unavailable,
@@ -130,8 +119,6 @@ class RequestContextMiddleware:
 
 
 async def _send_problem(send: Send, status: int, request_id: str, scope: Scope) -> None:
-    from app.core.errors import PROBLEM_BASE, PROBLEM_JSON
-
     if status == 503:
         body = {
             "type": PROBLEM_BASE + "service-unavailable",
@@ -154,6 +141,6 @@ async def _send_problem(send: Send, status: int, request_id: str, scope: Scope) 
         (b"content-length", str(len(payload)).encode()),
     ]
     if status == 503:
-        headers.append((b"retry-after", b"5"))
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
