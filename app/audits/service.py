@@ -202,13 +202,18 @@ def _encode(impact: Decimal, finding_id: int) -> str:
 
 def _decode(cursor: str) -> tuple[Decimal, int]:
     try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
         version, impact, ident = text.split(":")
         value, finding_id = Decimal(impact), int(ident)
         if version != "f1" or not value.is_finite() or not 0 <= finding_id <= MAX_ID:
             raise ValueError
+        # Only the exact text issued: Decimal() and int() also read " 7", "+7", "7_0" and
+        # non-ASCII digits, and base64 decoding skips stray characters.
+        if _encode(value, finding_id) != cursor:
+            raise ValueError
         return value, finding_id
-    except (ValueError, binascii.Error, UnicodeDecodeError, ArithmeticError):
+    except (ValueError, binascii.Error, UnicodeError, ArithmeticError):
         raise Invalid(
             "The cursor is not one this service issued.",
             errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],

@@ -241,18 +241,28 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = []
+    detail = "The request is not valid: see errors."
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            # FastAPI names the body by the character where parsing stopped
+            # (("body", 17)), which reads like a list index: say it in words instead.
+            reason, at = _json_reason(err)
+            errors.append(field_error("body", reason + at, "json_invalid"))
+            detail = f"The body is not valid JSON: {reason}."
+            continue
         message = str(err.get("msg", "invalid value"))
         # pydantic prefixes messages raised from our validators with "Value error, ".
         message = message.removeprefix("Value error, ")
         errors.append(field_error(_loc_to_field(err.get("loc", ())), message, err.get("type", "")))
-    return problem_response(
-        request,
-        422,
-        code="validation-error",
-        detail="The request is not valid: see errors.",
-        errors=errors,
-    )
+    return problem_response(request, 422, code="validation-error", detail=detail, errors=errors)
+
+
+def _json_reason(err: Any) -> tuple[str, str]:
+    """Why the body is not JSON, and where (" at character N", or "" at the start)."""
+    reason = str((err.get("ctx") or {}).get("error") or "malformed JSON")
+    loc = tuple(err.get("loc", ()))
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    return reason, f" at character {position}" if position > 0 else ""
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -58,13 +58,18 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode()).decode()
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
         version, _, value = text.partition(":")
         last_id = int(value)
         if version != "v1" or not 0 <= last_id <= MAX_ID:
             raise ValueError
+        # Only the exact text this service issues: base64 decoding skips stray characters
+        # and int() reads "+7", " 7", "0_7" and non-ASCII digits such as ٧ or ７, so a
+        # cursor that decodes is not yet one that was issued.
+        if encode_cursor(last_id) != cursor:
+            raise ValueError
         return last_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeError):
         raise Invalid(
             "The cursor is not one this service issued.",
             errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],

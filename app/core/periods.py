@@ -12,7 +12,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-_PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only (\d alone also matches ٢٠٢٦ or ２０２６), matched whole: `$` would let a
+# trailing newline through.
+_PERIOD_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])", re.ASCII)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -24,7 +26,7 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        match = _PERIOD_RE.match(text.strip()) if isinstance(text, str) else None
+        match = _PERIOD_RE.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise ValueError("must be a period written YYYY-MM, e.g. 2026-10")
         year, month = int(match.group(1)), int(match.group(2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
@@ -23,16 +24,31 @@ def _constant(name: str) -> Decimal:
     return Decimal(name)
 
 
+def loads_body(body: bytes) -> Any:
+    """A JSON body with its numbers as Decimal. Anything that cannot be read is a
+    JSONDecodeError saying why, so that it is answered like any malformed JSON (a 422
+    naming the body), never FastAPI's generic 400."""
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_constant)
+    except json.JSONDecodeError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from None
+    except RecursionError:
+        # The parser recurses once per level of arrays and objects.
+        raise json.JSONDecodeError("arrays and objects are nested too deeply", "", 0) from None
+    except ValueError as exc:
+        # The other refusal of json.loads: an integer longer than Python converts.
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = f"a number has more than {sys.get_int_max_str_digits()} digits"
+        raise json.JSONDecodeError(reason, "", 0) from None
+
+
 class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                self._json = json.loads(body, parse_float=Decimal, parse_constant=_constant)
-            except UnicodeDecodeError as exc:
-                # Answered like any malformed JSON (a 422 naming the body), not FastAPI's
-                # generic 400.
-                raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from None
+            self._json = loads_body(await self.body())
         return self._json
 
 

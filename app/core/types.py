@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
@@ -45,9 +46,31 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Characters that show nothing on their own, beyond what str.strip() removes: format
+# characters (zero-width space and joiners, word joiner, BOM, soft hyphen, bidi marks and
+# isolates, tags), controls, variation selectors, the combining grapheme joiner, and the
+# Hangul fillers and blank Braille cell that fonts draw empty.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_INVISIBLE_CHARACTERS = frozenset("\u034f\u115f\u1160\u2800\u3164\uffa0")
+
+
+def _invisible(char: str) -> bool:
+    return (
+        unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        or char in _INVISIBLE_CHARACTERS
+        or "\ufe00" <= char <= "\ufe0f"
+        or "\U000e0100" <= char <= "\U000e01ef"
+    )
+
+
+def _blank(value: str) -> bool:
+    """Empty to a reader: nothing but whitespace and characters that show nothing."""
+    return all(_invisible(char) for char in value)
+
+
 def _not_blank(value: str) -> str:
     value = _no_nul(value).strip()
-    if not value:
+    if _blank(value):
         raise ValueError("must not be blank")
     return value
 
@@ -56,7 +79,7 @@ def _blank_to_none(value: str | None) -> str | None:
     if value is None:
         return None
     value = _no_nul(value).strip()
-    return value or None
+    return None if _blank(value) else value
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]

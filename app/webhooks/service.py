@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,6 +35,7 @@ from app.core.errors import (
     problem_response,
 )
 from app.core.pagination import Page, PageParams, paginate
+from app.core.routing import loads_body
 from app.core.types import MAX_ID
 from app.vendor_invoices.models import InvoiceSource, VendorInvoicePayload
 from app.vendor_invoices.service import DUPLICATE_NUMBER, DuplicateInvoice, ingest
@@ -297,12 +297,12 @@ def _parse(body: bytes) -> VendorInvoicePayload:
     """The body as an invoice: numbers read as Decimal from their text (SPEC section 2),
     errors named by field path like any other 422."""
     try:
-        data = json.loads(body, parse_float=Decimal, parse_constant=Decimal)
-    except (ValueError, RecursionError) as exc:
-        message = f"invalid JSON: {exc}" if isinstance(exc, ValueError) else "invalid JSON"
+        data = loads_body(body)
+    except json.JSONDecodeError as exc:
+        at = f" at character {exc.pos}" if exc.pos > 0 else ""
         raise Invalid(
-            "The body is not valid JSON.",
-            errors=[field_error("body", message, "json_invalid")],
+            f"The body is not valid JSON: {exc.msg}.",
+            errors=[field_error("body", exc.msg + at, "json_invalid")],
         ) from None
     # JSON carries NUL only as the escape \u0000 (a raw control character is invalid), so
     # a UTF-8 body holding neither that escape nor a zero byte (which any UTF-16/32 body
