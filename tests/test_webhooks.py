@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -24,6 +27,7 @@ from app.webhooks.signature import (
     SignatureError,
     check_timestamp,
     read_headers,
+    secret_key,
     sign,
     verify,
 )
@@ -122,6 +126,76 @@ def test_standard_webhooks_test_vector() -> None:
     for bad in ("-5", "1e9", "12.5", "", " ", "٣٣"):
         with pytest.raises(SignatureError):
             read_headers(msg_id, bad, expected)
+
+
+def reference_signature(raw_key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """A v1 signature computed as the specification describes it, from the key bytes."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(raw_key, content, hashlib.sha256).digest()).decode()
+
+
+def test_an_unpadded_secret_names_the_same_key() -> None:
+    """The reference libraries decode a secret after adding padding (Python's
+    standardwebhooks: b64decode(secret + "==")), so a secret written without its `=`
+    padding is the same key as the padded one."""
+    raw = bytes(range(32))
+    padded = "whsec_" + base64.b64encode(raw).decode()
+    unpadded = padded.rstrip("=")
+    assert unpadded != padded
+    assert secret_key(unpadded) == secret_key(padded) == raw
+    body = b'{"test": 2432232314}'
+    expected = reference_signature(raw, "msg_1", 1614265330, body)
+    assert sign(unpadded, "msg_1", 1614265330, body) == expected
+    verify(read_headers("msg_1", "1614265330", expected), body, [unpadded])
+    # Still strict about everything else: characters outside the alphabet, a length that
+    # no padding completes.
+    for bad in (unpadded[:-1] + "*", unpadded[:-1] + "\n", unpadded + "AB", padded + "="):
+        with pytest.raises(binascii.Error):
+            secret_key(bad)
+
+
+@pytest.mark.parametrize("size", [24, 32, 40, 64])
+async def test_an_unpadded_secret_is_accepted_and_verifies(
+    client: httpx.AsyncClient, anon: httpx.AsyncClient, size: int
+) -> None:
+    raw = secrets.token_bytes(size)
+    unpadded = "whsec_" + base64.b64encode(raw).decode().rstrip("=")
+    made = await vendor(client, "Unpadded", webhook_secret=unpadded)
+    assert made["webhook_secret"] == unpadded
+    body = json.dumps(invoice()).encode()
+    now = int(time.time())
+    headers = {
+        "webhook-id": "msg_unpadded",
+        "webhook-timestamp": str(now),
+        "webhook-signature": reference_signature(raw, "msg_unpadded", now, body),
+        "content-type": "application/json",
+    }
+    response = await anon.post(hook_path(made["id"]), content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+    other = secrets.token_bytes(size)
+    rotated_to = "whsec_" + base64.b64encode(other).decode().rstrip("=")
+    rotated = await client.post(
+        f"/api/v1/vendors/{made['id']}/webhook-secret", json={"webhook_secret": rotated_to}
+    )
+    assert rotated.status_code == 200, rotated.text
+    body = json.dumps(invoice("INV-1002")).encode()
+    headers["webhook-id"] = "msg_rotated"
+    headers["webhook-signature"] = reference_signature(other, "msg_rotated", now, body)
+    response = await anon.post(hook_path(made["id"]), content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La*aSw", "MfKQ"],
+    ids=["length-no-padding-completes", "outside-the-alphabet", "no-prefix"],
+)
+async def test_a_secret_that_is_not_base64_is_still_refused(
+    client: httpx.AsyncClient, secret: str
+) -> None:
+    response = await client.post("/api/v1/vendors", json={"name": "Bad", "webhook_secret": secret})
+    assert_problem(response, 422, "body.webhook_secret")
 
 
 # --- delivery --------------------------------------------------------------------------------

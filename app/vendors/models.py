@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 from datetime import datetime
 from typing import Annotated
@@ -16,8 +15,7 @@ from app.core.columns import created_at_field, updated_at_field
 from app.core.db import UtcDateTime
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import Currency, Name
-
-SECRET_PREFIX = "whsec_"
+from app.webhooks.signature import SECRET_PREFIX, secret_key
 
 
 class Vendor(SQLModel, table=True):
@@ -46,7 +44,7 @@ def _check_secret(value: str | None) -> str | None:
     if not value.startswith(SECRET_PREFIX):
         raise ValueError("must start with whsec_ followed by base64")
     try:
-        key = base64.b64decode(value[len(SECRET_PREFIX) :], validate=True)
+        key = secret_key(value)
     except (binascii.Error, ValueError):
         raise ValueError("the part after whsec_ must be valid base64") from None
     if not 24 <= len(key) <= 64:

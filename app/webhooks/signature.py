@@ -35,8 +35,16 @@ class SignedHeaders:
     signatures: tuple[str, ...]
 
 
-def _key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_` secret: the base64 after the prefix, decoded strictly
+    (a character outside the alphabet is an error, not skipped). The `=` padding may be
+    left out: the reference libraries pad what they are given, so a secret written
+    without it must verify here as it does there. Padding that is written must be
+    complete; one `=` short is more likely a secret cut off in copying."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    if "=" not in encoded:
+        encoded += "=" * (-len(encoded) % 4)
+    return base64.b64decode(encoded, validate=True)
 
 
 def _digest(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
@@ -47,7 +55,7 @@ def _digest(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
 def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes | str) -> str:
     """The `webhook-signature` value a sender puts on `body` (one `v1,` entry)."""
     raw = body.encode() if isinstance(body, str) else body
-    return f"{VERSION}," + _digest(_key(secret), msg_id, str(timestamp), raw).decode()
+    return f"{VERSION}," + _digest(secret_key(secret), msg_id, str(timestamp), raw).decode()
 
 
 def read_headers(msg_id: str | None, timestamp: str | None, signature: str | None) -> SignedHeaders:
@@ -89,7 +97,7 @@ def verify(headers: SignedHeaders, body: bytes, secrets: Iterable[str]) -> None:
     matched = False
     for secret in secrets:
         try:
-            key = _key(secret)
+            key = secret_key(secret)
         except (binascii.Error, ValueError):  # a stored secret is validated on the way in
             continue
         expected = _digest(key, headers.msg_id, headers.timestamp_text, body)
