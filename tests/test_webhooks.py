@@ -665,11 +665,11 @@ async def test_vendor_with_invoices_or_events_cannot_be_deleted(
     bad = await deliver(anon, pax8["id"], pax8["webhook_secret"], b"nope")
     assert bad.status_code == 422
     problem = assert_problem(await client.delete(f"/api/v1/vendors/{pax8['id']}"), 409)
-    assert "webhook events" in problem["detail"]
+    assert "1 webhook event" in problem["detail"]
     good = await deliver(anon, pax8["id"], pax8["webhook_secret"], invoice())
     assert good.status_code == 200
     problem = assert_problem(await client.delete(f"/api/v1/vendors/{pax8['id']}"), 409)
-    assert "vendor invoices" in problem["detail"]
+    assert "1 vendor invoice" in problem["detail"]
 
 
 def test_openapi_documents_the_delivery() -> None:
