@@ -14,13 +14,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from app.api_keys.router import router as api_keys_router
 from app.assets.router import router as assets_router
 from app.audits.router import router as audits_router
+from app.auth.keys import KeyCache, ensure_admin_key
+from app.auth.middleware import AuthenticationMiddleware
+from app.auth.router import router as api_keys_router
 from app.billing.router import exports_router, runs_router
 from app.billing.router import router as billing_router
 from app.contracts.router import router as contracts_router
-from app.core.auth import KeyCache, ensure_admin_key
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import (
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AuthenticationMiddleware)  # outside the records it scopes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

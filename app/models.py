@@ -1,8 +1,8 @@
 """Every table, imported in one place for Alembic and the tests."""
 
-from app.api_keys.models import ApiKey
 from app.assets.models import Asset
 from app.audits.models import Audit, Finding, FindingEvent
+from app.auth.models import ApiKey
 from app.billing.models import BillingRun, CustomerInvoice, CustomerInvoiceLine
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
 from app.core.db import metadata

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
-from app.api_keys.models import ApiKey
-from app.core.auth import ensure_admin_key
+from app.auth.keys import ensure_admin_key
+from app.auth.models import ApiKey
 from app.core.config import Settings
 from app.core.db import create_sessionmaker
 from app.main import create_app
@@ -245,7 +245,7 @@ async def test_verified_keys_are_cached_briefly_per_process(
     at once."""
     from sqlalchemy import delete as sql_delete
 
-    from app.api_keys.models import ApiKey as KeyRow
+    from app.auth.models import ApiKey as KeyRow
 
     created = (await client.post("/api/v1/api-keys", json={"name": "c", "scopes": ["read"]})).json()
     async with make_client(app, created["key"]) as reader:
@@ -265,3 +265,45 @@ async def test_verified_keys_are_cached_briefly_per_process(
         assert (await reader.get("/api/v1/customers")).status_code == 200
         assert (await client.delete(f"/api/v1/api-keys/{second['id']}")).status_code == 204
         assert (await reader.get("/api/v1/customers")).status_code == 401
+
+
+async def test_an_unknown_caller_is_answered_before_the_body_is_read(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """Every /api/v1 request but the vendor webhooks is authenticated first
+    (app/auth/middleware.py): a bad or missing key gets its 401 without the body being
+    read, whatever the method, with or without an Idempotency-Key."""
+    from tests.test_idempotency import asgi_scope
+
+    created = await client.post("/api/v1/customers", json={"name": "Acme"})
+    assert created.status_code == 201
+    for method, path in (
+        ("POST", "/api/v1/customers"),
+        ("PATCH", f"/api/v1/customers/{created.json()['id']}"),
+        ("PUT", "/api/v1/targets/2026-03"),
+        ("POST", "/api/v1/vendor-invoices/import"),
+    ):
+        for authorization in ("Bearer msp_wrong", None):
+            headers = {"content-type": "application/json"}
+            if authorization:
+                headers["authorization"] = authorization
+            scope = {**asgi_scope(headers, path), "method": method}
+            reads = 0
+            sent: list[dict[str, Any]] = []
+
+            async def receive() -> dict[str, Any]:
+                nonlocal reads
+                reads += 1
+                return {"type": "http.request", "body": b'{"name": "B"}', "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                sent.append(message)
+
+            await app(scope, receive, send)
+            assert sent[0]["status"] == 401, (method, path, authorization)
+            assert reads == 0, (method, path, authorization)
+    listed = await client.get("/api/v1/customers")
+    assert [c["name"] for c in listed.json()["items"]] == ["Acme"]
+    # The vendor webhooks are not behind a key: they are signed (401 for a bad signature).
+    hook = await client.post("/api/v1/webhooks/vendors/1/invoices", content=b"{}")
+    assert hook.status_code == 401

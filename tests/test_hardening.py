@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.api_keys.models import ApiKey
+from app.auth.models import ApiKey
 from app.core.db import utcnow
 from app.core.idempotency import REDACTED, IdempotencyRecord
 from app.core.types import MAX_ID

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from app.api_keys.models import ApiKey
-from app.core.auth import display_prefix, generate_key, hash_key
+from app.auth.keys import display_prefix, generate_key, hash_key
+from app.auth.models import ApiKey
 from tests.conftest import make_client
 from tests.helpers import assert_problem, create, customer, service, vendor
 

@@ -9,7 +9,7 @@ from fastapi import Query, Response
 
 from app.assets import service
 from app.assets.models import AssetCreate, AssetRead, AssetUpdate
-from app.core.auth import ReadKey, WriteKey
+from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

@@ -19,7 +19,7 @@ from app.audits.models import (
     FindingUpdate,
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
-from app.core.auth import ReadKey, WriteKey
+from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep, SnapshotSessionDep
 from app.core.errors import Invalid, field_error, problem_responses
 from app.core.money import NonNegativeAmount

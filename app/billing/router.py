@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
+from app.auth.dependencies import ReadKey, WriteKey
 from app.billing import quickbooks, runs, service
 from app.billing.models import (
     BillingRunCreate,
@@ -14,7 +15,6 @@ from app.billing.models import (
     CustomerInvoiceUpdate,
     InvoiceStatus,
 )
-from app.core.auth import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
+from app.auth.dependencies import ReadKey, WriteKey
 from app.contracts import service
 from app.contracts.models import (
     AdjustmentCreate,
@@ -23,7 +24,6 @@ from app.contracts.models import (
     LineRead,
     LineUpdate,
 )
-from app.core.auth import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
-from app.core.auth import ReadKey, WriteKey
+from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

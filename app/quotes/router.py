@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app.core.auth import ReadKey
+from app.auth.dependencies import ReadKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router

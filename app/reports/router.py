@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request
 
-from app.core.auth import ReadKey, WriteKey
+from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep, SnapshotSessionDep
 from app.core.errors import Invalid, field_error, problem_responses
 from app.core.pagination import Page, PageDep

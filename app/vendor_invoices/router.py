@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 
-from app.api_keys.models import Scope
-from app.core.auth import ReadKey, WriteKey
+from app.auth.dependencies import ReadKey, WriteKey
+from app.auth.models import Scope
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

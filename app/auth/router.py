@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from app.api_keys import service
-from app.api_keys.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from app.core.auth import AdminKey
+from app.auth import service
+from app.auth.dependencies import AdminKey
+from app.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep

@@ -1,4 +1,5 @@
-"""API keys: generation, hashing, constant-time checks, scopes, and the Security dependency."""
+"""API keys: generation, hashing, constant-time checks, scopes, the key cache, and who is
+calling (authenticate)."""
 
 from __future__ import annotations
 
@@ -7,38 +8,28 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from app.api_keys.models import SCOPE_RANK, ApiKey, Scope
+from app.auth.models import SCOPE_RANK, ApiKey, Scope
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import Unauthorized
 
 logger = logging.getLogger("app.auth")
 
 KEY_PREFIX = "msp_"
 ENV_ADMIN_NAME = "admin (MSP_ADMIN_API_KEY)"
 
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An API key: `Authorization: Bearer msp_...`",
-)
-
 
 def bearer_token(authorization: str | None) -> str | None:
-    """The key in an Authorization header, read as `bearer_scheme` reads it, for code
-    that runs before the endpoint's dependencies (the Idempotency-Key middleware)."""
+    """The key in an Authorization header, read as FastAPI's HTTPBearer reads it (the
+    scheme's name in any case, then the credentials)."""
     scheme, credentials = get_authorization_scheme_param(authorization)
     if not credentials or scheme.lower() != "bearer":
         return None
@@ -164,31 +155,6 @@ async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings:
         await other.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
         await other.commit()
     key.last_used_at = now
-
-
-def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
-    async def dependency(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    ) -> Principal:
-        token = credentials.credentials if credentials else None
-        principal = await authenticate(
-            request.app.state.sessionmaker,
-            request.app.state.settings,
-            token,
-            getattr(request.app.state, "key_cache", None),
-        )
-        if not principal.allows(scope):
-            raise Forbidden(f"This API key lacks the '{scope.value}' scope.")
-        request.state.principal = principal
-        return principal
-
-    return dependency
-
-
-ReadKey = Annotated[Principal, Depends(require_scope(Scope.read))]
-WriteKey = Annotated[Principal, Depends(require_scope(Scope.write))]
-AdminKey = Annotated[Principal, Depends(require_scope(Scope.admin))]
 
 
 async def ensure_admin_key(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api_keys.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from app.core.auth import display_prefix, format_scopes, generate_key, hash_key, parse_scopes
+from app.auth.keys import display_prefix, format_scopes, generate_key, hash_key, parse_scopes
+from app.auth.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.core.crud import get_or_404
 from app.core.pagination import Page, PageParams, paginate
 
