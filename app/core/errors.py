@@ -24,6 +24,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.core.context import current_request_id
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -188,6 +190,39 @@ def field_error(field: str, message: str, kind: str = "value_error") -> dict[str
     return {"field": field, "message": message, "type": kind}
 
 
+def problem_body(
+    status: int,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one shape of every problem answer (RFC 9457, docs/README.md#errors): type,
+    title, status, detail, the path as `instance`, the request id, field `errors` and
+    any extra members (`event_id`, `referenced_by`, ...). Used by the exception
+    handlers, the last-resort handler, the Idempotency-Key and authentication
+    middlewares and the webhook inbox, which stores the answers it replays."""
+    title = status_title(status)
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (code or title.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return body
+
+
 def problem_response(
     request: Request | None,
     status: int,
@@ -198,24 +233,14 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    from app.core.logging import current_request_id
-
-    title = status_title(status)
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (code or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if request is not None:
-        body["instance"] = request.url.path
-    request_id = current_request_id()
-    if request_id:
-        body["request_id"] = request_id
-    if errors is not None:
-        body["errors"] = errors
-    if extra:
-        body.update(extra)
+    body = problem_body(
+        status,
+        code=code,
+        detail=detail,
+        instance=request.url.path if request is not None else None,
+        errors=errors,
+        extra=extra,
+    )
     return JSONResponse(
         jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )

@@ -18,8 +18,7 @@ from sqlmodel import Field, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.db import UtcDateTime, utcnow
-from app.core.errors import PROBLEM_BASE, PROBLEM_JSON
-from app.core.logging import current_request_id
+from app.core.errors import PROBLEM_JSON, problem_body
 
 logger = logging.getLogger("app.idempotency")
 
@@ -78,12 +77,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _problem(status: int, code: str, title: str, detail: str) -> tuple[int, bytes]:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    # Like every other problem answer, quote the request id (the header alone is easy to lose).
-    request_id = current_request_id()
-    if request_id:
-        body["request_id"] = request_id
+def _problem(status: int, code: str, detail: str, path: str) -> tuple[int, bytes]:
+    body = problem_body(status, code=code, detail=detail, instance=path)
     return status, json.dumps(body).encode()
 
 
@@ -143,8 +138,8 @@ class IdempotencyMiddleware:
             status, body = _problem(
                 422,
                 "validation-error",
-                "Unprocessable Content",
                 f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                scope["path"],
             )
             await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
             return
@@ -263,8 +258,8 @@ class IdempotencyMiddleware:
                     status, body = _problem(
                         422,
                         "idempotency-key-reused",
-                        "Unprocessable Content",
                         "This Idempotency-Key was already used with a different request body.",
+                        path,
                     )
                     await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
                     return None
@@ -272,8 +267,8 @@ class IdempotencyMiddleware:
                     status, body = _problem(
                         409,
                         "idempotency-in-progress",
-                        "Conflict",
                         "A request with this Idempotency-Key is still being processed.",
+                        path,
                     )
                     await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
                     return None
@@ -286,7 +281,7 @@ class IdempotencyMiddleware:
                 )
                 return None
         status, body = _problem(
-            409, "idempotency-in-progress", "Conflict", "The Idempotency-Key is busy; retry."
+            409, "idempotency-in-progress", "The Idempotency-Key is busy; retry.", path
         )
         await _send_raw(send, status, body, PROBLEM_JSON, replayed=False)
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
@@ -14,17 +13,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_BASE, PROBLEM_JSON, RETRY_AFTER_SECONDS, is_unavailable
+from app.core.context import current_request_id, request_id_var
+from app.core.errors import PROBLEM_JSON, RETRY_AFTER_SECONDS, is_unavailable, problem_body
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 logger = logging.getLogger("app.request")
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
 
 
 class JsonFormatter(logging.Formatter):
@@ -81,7 +76,7 @@ class RequestContextMiddleware:
                 incoming = value.decode("latin-1")
                 break
         request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
+        token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500, "started": False}
 
@@ -115,25 +110,24 @@ class RequestContextMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            _request_id.reset(token)
+            request_id_var.reset(token)
 
 
 async def _send_problem(send: Send, status: int, request_id: str, scope: Scope) -> None:
     if status == 503:
-        body = {
-            "type": PROBLEM_BASE + "service-unavailable",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": "The database is unavailable; retry later.",
-        }
+        body = problem_body(
+            503,
+            code="service-unavailable",
+            detail="The database is unavailable; retry later.",
+            instance=scope.get("path"),
+        )
     else:
-        body = {
-            "type": PROBLEM_BASE + "internal-error",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "An unexpected error occurred; quote the request id when reporting it.",
-        }
-    body["instance"] = scope.get("path")
+        body = problem_body(
+            500,
+            code="internal-error",
+            detail="An unexpected error occurred; quote the request id when reporting it.",
+            instance=scope.get("path"),
+        )
     body["request_id"] = request_id
     payload = json.dumps(body).encode()
     headers = [
