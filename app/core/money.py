@@ -8,8 +8,8 @@ never a binary float in the money path.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable, Sequence
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any
 
@@ -25,6 +25,9 @@ QUANTITY_PLACES = 4
 # Bound on every stored magnitude: fits a BIGINT at 4 decimals on SQLite with
 # room for sums, and a NUMERIC(20, 4) on PostgreSQL.
 MAX_ABS = Decimal(10) ** 12
+# For quantize() and formatting of computed figures (report totals), exact at any size:
+# the default context's 28 digits would raise on them.
+WIDE = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def half_up_int(numerator: int, denominator: int) -> int:
@@ -37,7 +40,8 @@ def half_up_int(numerator: int, denominator: int) -> int:
 
 
 def _places(whole: int, places: int) -> Decimal:
-    return Decimal(whole).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+    # From text: exact at any size (scaleb and quantize round past 28 digits).
+    return Decimal(f"{whole}E-{places}")
 
 
 def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) -> Decimal:
@@ -63,29 +67,67 @@ def margin(revenue: Decimal | int, profit: Decimal | int) -> Decimal | None:
     return round_half_up(Fraction(profit) / Fraction(revenue), 4)
 
 
+def limit_error(field: str, figure: str, value: Decimal) -> dict[str, str]:
+    """A 422 entry for a figure at or past MAX_ABS, naming it, its value and the limit."""
+    from app.core.errors import field_error
+
+    return field_error(
+        field,
+        f"{figure} = {value:f} must be less than {MAX_ABS:f} in absolute value",
+        "value_too_large",
+    )
+
+
+def line_amount_error(field: str, quantity: Decimal, price: Decimal, figure: str) -> Any:
+    """The limit_error of quantity x price rounded to the cent, or None within the limit."""
+    amount = round_half_up(quantity * price)
+    return limit_error(field, figure, amount) if abs(amount) >= MAX_ABS else None
+
+
 def line_amounts(
-    lines: Sequence[tuple[Decimal | None, Decimal, Decimal]], field_prefix: str
+    lines: Sequence[tuple[Decimal | None, Decimal, Decimal]],
+    field_prefix: str,
+    price_name: str = "unit_price",
 ) -> list[Decimal]:
     """The amount of each (amount, quantity, unit price) line: the given one, else quantity
-    x unit price rounded half-up (SPEC section 3). A default too large for any amount
-    (inputs are bounded by MAX_ABS) is a 422 naming the line, never a storage overflow."""
-    from app.core.errors import Invalid, field_error
+    x unit price rounded half-up (SPEC section 3). Each line's quantity x unit price and
+    the lines' total must stay under MAX_ABS (README, "Limits"): otherwise a 422 naming
+    the figure, never a storage overflow nor a total no read can show."""
+    from app.core.errors import Invalid
 
     amounts = [
         amount if amount is not None else round_half_up(quantity * price)
         for amount, quantity, price in lines
     ]
-    too_large = [
-        field_error(
-            f"{field_prefix}.{i}.amount",
-            f"quantity x unit price = {amount:f} must be less than {MAX_ABS:f} in absolute value",
+    errors = [
+        error
+        for i, (_amount, quantity, price) in enumerate(lines)
+        if (
+            error := line_amount_error(
+                f"{field_prefix}.{i}.amount", quantity, price, f"quantity x {price_name}"
+            )
         )
-        for i, amount in enumerate(amounts)
-        if abs(amount) >= MAX_ABS
     ]
-    if too_large:
-        raise Invalid("Some line amounts are too large.", errors=too_large)
+    total = sum(amounts, Decimal(0))
+    if not errors and abs(total) >= MAX_ABS:
+        errors.append(limit_error(field_prefix, "the total of the line amounts", total))
+    if errors:
+        raise Invalid("Some amounts are too large.", errors=errors)
     return amounts
+
+
+def check_limit(figures: Iterable[tuple[str, str, Decimal | None]], title: str) -> None:
+    """A 422 naming every (field, figure, value) at or past MAX_ABS: for figures the service
+    computes and stores, refused whole before anything is stored."""
+    from app.core.errors import Invalid
+
+    errors = [
+        limit_error(field, figure, value)
+        for field, figure, value in figures
+        if value is not None and abs(value) >= MAX_ABS
+    ]
+    if errors:
+        raise Invalid(title, errors=errors[:50])
 
 
 # --- column type ---------------------------------------------------------------------------
@@ -143,7 +185,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
             if isinstance(value, float):  # only ever from an AVG(): refuse to guess
                 raise TypeError("float result from an ExactDecimal column")
             return Decimal(int(value)).scaleb(-self.scale)
-        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale), context=WIDE)
 
     def __repr__(self) -> str:
         return f"ExactDecimal(scale={self.scale}, precision={self.precision})"
@@ -202,20 +244,20 @@ def _validator(places: int, non_negative: bool) -> BeforeValidator:
 
 def format_amount(value: Decimal) -> str:
     """Amounts: always two places (SPEC section 2)."""
-    return f"{value.quantize(CENT):f}"
+    return f"{value.quantize(CENT, context=WIDE):f}"
 
 
 def format_price(value: Decimal) -> str:
     """Unit prices and costs: at least two places, at most four (27.50, 0.0875)."""
-    if value == value.quantize(CENT):
-        return f"{value.quantize(CENT):f}"
+    if value == value.quantize(CENT, context=WIDE):
+        return f"{value.quantize(CENT, context=WIDE):f}"
     return f"{value.normalize():f}"
 
 
 def format_quantity(value: Decimal) -> str:
     """Quantities: as few places as the value needs (5, 987.3, 0.25)."""
     if value == value.to_integral_value():
-        return f"{value.quantize(Decimal(1)):f}"
+        return f"{value.quantize(Decimal(1), context=WIDE):f}"
     return f"{value.normalize():f}"
 
 

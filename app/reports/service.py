@@ -18,7 +18,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, case, cast, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, Numeric, String, case, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -178,17 +178,6 @@ async def _services(session: AsyncSession) -> dict[int, tuple[int | None, Decima
     return {sid: (vendor_id, unit_cost) for sid, vendor_id, unit_cost in rows.all()}
 
 
-def _cents(amount: Decimal | None) -> int:
-    """An amount with at most 2 decimals (stored money, or a sum of it) as exact cents."""
-    if amount is None:
-        return 0
-    scaled = amount.scaleb(2)
-    cents = int(scaled)
-    if cents != scaled:  # never for stored amounts; refuse rather than round silently
-        raise ValueError(f"{amount} is not a whole number of cents")
-    return cents
-
-
 class _WholeCents(TypeDecorator[int]):
     """A whole NUMERIC read as a Python int (exact at any size)."""
 
@@ -199,12 +188,36 @@ class _WholeCents(TypeDecorator[int]):
         return None if value is None else int(value)
 
 
+class _SplitCents(TypeDecorator[int]):
+    """SQLite's "high:low" text of _sum_cents read back as one Python int."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        high, low = str(value).split(":")
+        return int(high) * _SPLIT + int(low)
+
+
+_SPLIT = 10**9
+
+
 def _sum_cents(session: AsyncSession, amount: Any) -> Any:
-    """SUM of a money column (2 decimals, SPEC section 2) as exact integer cents: on
-    SQLite the stored integers already are cents; on PostgreSQL the NUMERIC sum x 100,
-    a whole number. An overflow is an error on both, never a rounding."""
+    """SUM of a money column (2 decimals, SPEC section 2) as exact integer cents, at any
+    size: on SQLite the stored integers already are cents, but their SUM raises past
+    2^63 (some 92,000 amounts near the limit), so it is summed in two parts, the cents
+    over and under 10^9 (each part's sum has room for billions of rows), joined in
+    Python; on PostgreSQL the NUMERIC sum x 100, a whole number."""
     if session.get_bind().dialect.name == "sqlite":
-        return type_coerce(func.sum(amount), BigInteger)
+        cents = type_coerce(amount, BigInteger)
+        # Integer division and remainder both truncate toward zero in SQLite, so
+        # high x 10^9 + low is the amount for negative amounts too.
+        return type_coerce(
+            func.sum(cents.op("/")(_SPLIT)).op("||")(":").op("||")(func.sum(cents % _SPLIT)),
+            _SplitCents(),
+        )
     # NUMERIC, not BIGINT: a sum past 9.2e16 cents stays exact (made an int when read).
     return cast(func.sum(type_coerce(amount, Numeric())) * 100, _WholeCents())
 
@@ -435,7 +448,7 @@ async def _invoiced_revenue(
         col(invoice.customer_id),
         col(invoice.period),
         col(invoice_line.service_id),
-        func.sum(col(invoice_line.amount)),
+        _sum_cents(session, col(invoice_line.amount)),
     ]
     group: list[Any] = [col(invoice.customer_id), col(invoice.period), col(invoice_line.service_id)]
     stmt = select(*columns).join(invoice, col(invoice.id) == col(invoice_line.invoice_id))
@@ -455,7 +468,7 @@ async def _invoiced_revenue(
         customer, period, service, amount = row[:4]
         contract = row[4] if by_contract else None
         vendor_id = services[service][0] if service is not None else None
-        add((customer, contract, service, vendor_id, index_of[period]), 0, _cents(amount))
+        add((customer, contract, service, vendor_id, index_of[period]), 0, amount or 0)
 
 
 # --- figures ---------------------------------------------------------------------------------
