@@ -38,7 +38,7 @@ from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import snapshot, snapshot_of, utcnow
 from app.core.errors import Invalid, field_error
-from app.core.money import margin
+from app.core.money import MAX_ABS, check_limit, margin
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.core.types import MAX_ID
@@ -96,6 +96,7 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
         entry["count"] += 1
         entry["impact"] += draft.impact
     total = sum((draft.impact for draft in drafts), ZERO)
+    _check_storable(data.period, drafts, by_type, total)
     audit = Audit(
         period=str(data.period),
         vendor_id=data.vendor_id,
@@ -144,6 +145,43 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
     await bulk_insert(session, Finding.__table__, rows)  # type: ignore[attr-defined]
     await session.commit()
     return _audit_read(audit)
+
+
+_FIGURES = (
+    "impact",
+    "expected_quantity",
+    "actual_quantity",
+    "expected_unit_amount",
+    "actual_unit_amount",
+    "previous_unit_cost",
+)
+
+
+def _check_storable(
+    period: Period, drafts: list[Draft], by_type: dict[str, dict[str, Any]], total: Decimal
+) -> None:
+    """Every figure stored with the audit stays under the per-value limit (README,
+    "Limits"): a finding's impact, quantities and unit amounts, each type's impact and the
+    total. Sums of many vendor lines can pass it however valid each line is; then the
+    audit is a 422 naming them, before anything is stored."""
+    # Messages only for the figures past the limit: an audit can hold 100,000 findings.
+    figures: list[tuple[str, str, Decimal | None]] = [
+        (
+            "body.period",
+            f"{draft.type.value} finding (customer {draft.customer_id}, service "
+            f"{draft.service_id}, vendor invoice {draft.vendor_invoice_id}): {name}",
+            value,
+        )
+        for draft in drafts
+        for name in _FIGURES
+        if (value := getattr(draft, name)) is not None and not -MAX_ABS < value < MAX_ABS
+    ]
+    figures += [
+        ("body.period", f"the impact of the {kind} findings", entry["impact"])
+        for kind, entry in by_type.items()
+    ]
+    figures.append(("body.period", f"the audit's total impact for {period}", total))
+    check_limit(figures, f"The audit of {period} finds figures beyond the limit on amounts.")
 
 
 async def _carried_over(

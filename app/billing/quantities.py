@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from app.core.money import round_half_up
+from app.core.money import MAX_ABS, round_half_up
 
 
 def consistent(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> bool:
@@ -21,7 +21,7 @@ def quantity_and_price(
 
     1. the quantity (for a prorated line: units x active days / days in month) to 4
        places at the line's own price;
-    2. that quantity at the price amount / quantity, to 4 places;
+    2. that quantity at the price amount / quantity, to 4 places, below MAX_ABS;
     3. one unit at the amount itself (always exact).
     """
     qty = round_half_up(Fraction(quantity), 4)
@@ -29,6 +29,8 @@ def quantity_and_price(
         if consistent(qty, unit_price, amount):
             return qty, unit_price
         price = round_half_up(Fraction(amount) / Fraction(qty), 4)
-        if price >= 0 and consistent(qty, price, amount):
+        # A quantity rounded down to a few ten-thousandths can ask for a price past the
+        # per-value limit (README, "Limits"), which no unit price may reach.
+        if 0 <= price < MAX_ABS and consistent(qty, price, amount):
             return qty, price
     return Decimal("1.0000"), amount.quantize(Decimal("0.0001"))

@@ -23,6 +23,7 @@ from app.billing.quantities import quantity_and_price
 from app.contracts import arithmetic
 from app.contracts.models import Contract
 from app.core.bulk import bulk_insert
+from app.core.money import check_limit
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.services.models import Service
@@ -118,6 +119,7 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
             session.add(invoice)
             run.invoices_created += 1
         billed.append((invoice, lines))
+    _check_totals(period, billed)
     # Set-based writes: one flush inserts every new invoice (a multi-row INSERT), and the
     # old lines of regenerated and stale drafts go in a few DELETEs, not one per customer
     # (the benchmark found those round trips were most of a 5,000-customer run).
@@ -153,6 +155,26 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     run.total = total
     await session.commit()
     return BillingRunRead.model_validate(run)
+
+
+def _check_totals(
+    period: Period, billed: list[tuple[CustomerInvoice, list[tuple[arithmetic.LineTerms, Any]]]]
+) -> None:
+    """Each drafted invoice's total and the run's total stay under the per-value limit, as
+    a recorded invoice's must (README, "Limits"); otherwise the run is a 422 that names
+    them, and the caller's transaction, never committed, stores nothing."""
+    totals = {
+        invoice.customer_id: sum((month.revenue for _line, month in lines), ZERO)
+        for invoice, lines in billed
+    }
+    figures = [
+        ("body.period", f"the {period} invoice of customer {customer}", total)
+        for customer, total in sorted(totals.items())
+    ]
+    figures.append(
+        ("body.period", f"the billing run's total for {period}", sum(totals.values(), ZERO))
+    )
+    check_limit(figures, f"The billing run for {period} would exceed the limit on amounts.")
 
 
 # pg_advisory_xact_lock(namespace, key): "BILL", then the period as YYYYMM.

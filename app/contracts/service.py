@@ -43,6 +43,7 @@ from app.core.crud import (
     search,
 )
 from app.core.errors import Invalid, NotFound, field_error
+from app.core.money import line_amount_error
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period, day_before, months_between, period_range_params
 from app.customers.models import Customer
@@ -254,6 +255,16 @@ def _check_line_dates(contract: Contract, start_date: date | None, end_date: dat
         )
 
 
+def _check_line_amount(field: str, quantities: Sequence[Decimal], unit_price: Decimal) -> None:
+    """A line's month at any of its quantities (the line's own and each adjustment's),
+    quantity x unit_price, stays under the per-value limit, so that its revenue, a billing
+    run's line and an audit's contract price can be stored and read (README, "Limits")."""
+    # Quantities are >= 0: the largest gives the largest amount.
+    error = line_amount_error(field, max(quantities), unit_price, "quantity x unit_price")
+    if error:
+        raise Invalid("The line's monthly amount is too large.", errors=[error])
+
+
 async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate) -> LineRead:
     contract = await get_contract(session, contract_id=contract_id)
     service = await require_reference(session, Service, data.service_id, "service_id", "service")
@@ -261,6 +272,7 @@ async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate)
     values: dict[str, Any] = data.model_dump()
     if values["unit_price"] is None:
         values["unit_price"] = service.unit_price  # the list price (SPEC section 3)
+    _check_line_amount("body.quantity", [data.quantity], values["unit_price"])
     # Null dates are stored as null: the line follows the contract's dates, even when
     # those change later.
     line = ContractLine(contract_id=contract_id, **values)
@@ -298,6 +310,10 @@ async def update_line(
 ) -> LineRead:
     line = await _get_line(session, contract_id, line_id)
     values = changes(data, required=("unit_price",))
+    if "unit_price" in values:
+        history = await _adjustments_by_line(session, col(ContractLine.id) == line_id)
+        quantities = [line.quantity, *(a.quantity for a in history.get(line_id, []))]
+        _check_line_amount("body.unit_price", quantities, values["unit_price"])
     if "start_date" in values or "end_date" in values:
         contract = await get_contract(session, contract_id=contract_id)
         _check_line_dates(
@@ -326,7 +342,8 @@ async def add_adjustment(
 ) -> ContractLineAdjustment:
     """Dates in the past, the future, or outside the line are all accepted (SPEC section 3):
     only the part that overlaps the line's active days counts."""
-    await _get_line(session, contract_id, line_id)
+    line = await _get_line(session, contract_id, line_id)
+    _check_line_amount("body.quantity", [data.quantity], line.unit_price)
     adjustment = ContractLineAdjustment(line_id=line_id, **data.model_dump())
     session.add(adjustment)
     await session.commit()

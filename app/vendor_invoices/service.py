@@ -83,6 +83,7 @@ async def ingest(
     amounts = line_amounts(
         [(line.amount, line.quantity, line.unit_cost) for line in payload.lines],
         f"{field_prefix}.lines",
+        "unit_cost",
     )
     period = str(payload.period)
     invoice = VendorInvoice(
