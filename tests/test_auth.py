@@ -267,6 +267,23 @@ async def test_verified_keys_are_cached_briefly_per_process(
         assert (await reader.get("/api/v1/customers")).status_code == 401
 
 
+async def _call(app: Any, scope: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """One request through the ASGI interface: how often the body was read, what was sent."""
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b'{"name": "B"}', "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return reads, sent
+
+
 async def test_an_unknown_caller_is_answered_before_the_body_is_read(
     app: Any, client: httpx.AsyncClient
 ) -> None:
@@ -288,18 +305,7 @@ async def test_an_unknown_caller_is_answered_before_the_body_is_read(
             if authorization:
                 headers["authorization"] = authorization
             scope = {**asgi_scope(headers, path), "method": method}
-            reads = 0
-            sent: list[dict[str, Any]] = []
-
-            async def receive() -> dict[str, Any]:
-                nonlocal reads
-                reads += 1
-                return {"type": "http.request", "body": b'{"name": "B"}', "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                sent.append(message)
-
-            await app(scope, receive, send)
+            reads, sent = await _call(app, scope)
             assert sent[0]["status"] == 401, (method, path, authorization)
             assert reads == 0, (method, path, authorization)
     listed = await client.get("/api/v1/customers")

@@ -4,6 +4,7 @@ and after any accepted write every list and detail answers 200."""
 
 from __future__ import annotations
 
+import json
 import os
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -432,3 +433,34 @@ async def test_largest_values_never_5xx(
             params={"from": "2026-01", "to": PERIOD, "metric": metric, "group_by": "customer"},
         )
         assert report.status_code == 200, report.text
+
+
+async def test_audit_sums_past_64_bits(client: httpx.AsyncClient) -> None:
+    """A thousand valid lines of one customer and service, each near the largest
+    quantity: their sum (about 10^15, past SQLite's 64-bit SUM at 4 decimals) is gathered
+    exactly. The audit then refuses to store a quantity beyond the limit (422 naming it),
+    and the customer-audit report, which stores nothing, shows it exactly."""
+    world = await _scenario(client)
+    quantity = Decimal("999999999999")
+    lines = [
+        {"vendor_sku": "V-SEAT", "account_ref": "ACME", "quantity": str(quantity),
+         "unit_cost": "0.0001", "amount": "99999999.99"}
+        for _ in range(1000)
+    ]  # fmt: skip
+    await h.create(client, "vendor-invoices", {
+        "vendor_id": world["vendor"]["id"], "invoice_number": "MANY", "invoice_date": "2026-03-31",
+        "period": PERIOD, "total": "99999999990.00", "lines": lines,
+    })  # fmt: skip
+    audit = await client.post(f"{API}/audits", json={"period": PERIOD})
+    problem = assert_problem(audit, 422)
+    assert "999999999999000" in json.dumps(problem), problem
+    report = await client.get(
+        f"{API}/reports/customer-audit",
+        params={"customer_id": world["customers"][0]["id"], "period": PERIOD},
+    )
+    assert report.status_code == 200, report.text
+    [row] = report.json()["rows"]
+    assert row["vendor_units"] == str(quantity * 1000)
+    assert row["cost"] == "99999999990.00"
+    profit = await client.get(f"{API}/reports/profitability", params={"from": PERIOD, "to": PERIOD})
+    assert profit.status_code == 200 and profit.json()["totals"]["cost"] == "99999999990.00"

@@ -19,6 +19,7 @@ from app.assets.models import Asset
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
 from app.contracts import month_sql
 from app.contracts.models import Contract, ContractLine
+from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.services.models import Service
@@ -165,6 +166,7 @@ async def load(
     """Gather the audit's inputs for the period; `customer_ids` narrows everything to
     those customers (the per-customer report)."""
     data = AuditData(period=period, vendor_id=vendor_id)
+    dialect = session.get_bind().dialect.name
     last = period.last_day
     month = str(period)
 
@@ -199,8 +201,8 @@ async def load(
                 matched_service_id,
                 col(line_t.vendor_id),
                 col(line_t.invoice_id),
-                func.sum(col(line_t.quantity)),
-                func.sum(col(line_t.amount)),
+                decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
+                decimal_sum(col(line_t.amount), dialect, AMOUNT_PLACES),
                 func.count(),
             ).select_from(line_t)
         )
@@ -268,7 +270,7 @@ async def load(
         select(
             col(CustomerInvoice.customer_id),
             col(CustomerInvoiceLine.service_id),
-            func.sum(col(CustomerInvoiceLine.quantity)),
+            decimal_sum(col(CustomerInvoiceLine.quantity), dialect, QUANTITY_PLACES),
         )
         .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
         .where(
@@ -348,18 +350,18 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
             data.contracts[pair] = ContractPosition(
                 quantity,
                 Decimal(weight).scaleb(2 * places),
-                Decimal(revenue).scaleb(-2),
-                Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
+                from_cents(revenue),
+                from_cents(cost) if pair[1] in costs else ZERO,
             )
         else:
             data.contracts[pair] = ContractPosition(
                 ZERO,
                 ZERO,
-                Decimal(revenue).scaleb(-2),
-                Decimal(cost).scaleb(-2) if pair[1] in costs else ZERO,
+                from_cents(revenue),
+                from_cents(cost) if pair[1] in costs else ZERO,
             )
     data.customer_revenue = {
-        customer_id: Decimal(cents).scaleb(-2) for customer_id, cents in revenue_by_customer.items()
+        customer_id: from_cents(cents) for customer_id, cents in revenue_by_customer.items()
     }
 
 
@@ -398,6 +400,7 @@ async def _load_vendor_side(
 ) -> None:
     """Findings about vendor invoices as such: price rises, unmapped lines, totals."""
     line_t = VendorInvoiceLine
+    dialect = session.get_bind().dialect.name
     await _load_price_rises(session, data, vendor_filter, invoices)
     if data.price_rises:
         previous = str(data.period.previous())
@@ -408,8 +411,8 @@ async def _load_vendor_side(
             join_matches(
                 select(
                     matched_service_id,
-                    func.sum(col(line_t.quantity)),
-                    func.sum(col(line_t.amount)),
+                    decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
+                    decimal_sum(col(line_t.amount), dialect, AMOUNT_PLACES),
                 ).select_from(line_t)
             )
             .where(*prior_filter, matched_service_id.isnot(None))
@@ -459,6 +462,7 @@ async def _load_price_rises(
     """PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost, per
     vendor invoice and service, into `data.price_rises`."""
     line_t = VendorInvoiceLine
+    dialect = session.get_bind().dialect.name
     # Grouped by unit_cost as well, so each group's cost is unit_cost x sum(quantity):
     # exact in Python, with no product of scaled integers in SQL (which could overflow
     # SQLite's 64-bit integers for large, valid values).
@@ -468,7 +472,7 @@ async def _load_price_rises(
             col(line_t.vendor_id),
             col(Service.id),
             col(line_t.unit_cost),
-            func.sum(col(line_t.quantity)),
+            decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
         )
         .join(
             Service,

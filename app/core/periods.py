@@ -40,6 +40,13 @@ class Period:
         return cls(year, month)
 
     @classmethod
+    def stored(cls, text: str) -> Period:
+        """A period read back from the database, written by this service: not validated
+        again (one stored before a bound was tightened still reads)."""
+        year, month = text.split("-")
+        return cls(int(year), int(month))
+
+    @classmethod
     def of(cls, day: date) -> Period:
         return cls(day.year, day.month)
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.crud import require_reference
 from app.core.errors import Invalid, field_error
-from app.core.money import margin, round_half_up
+from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, margin, round_half_up
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.quotes.models import (
@@ -36,13 +36,14 @@ async def latest_mean_costs(
     """Per service, the latest period with matched vendor lines (and a non-zero quantity)
     and its mean unit cost there: sum of amounts / sum of quantities. One grouped query."""
     line = VendorInvoiceLine
+    dialect = session.get_bind().dialect.name
     rows: Any = await session.execute(
         join_matches(
             select(
                 matched_service_id,
                 col(line.period),
-                func.sum(col(line.quantity)),
-                func.sum(col(line.amount)),
+                decimal_sum(col(line.quantity), dialect, QUANTITY_PLACES),
+                decimal_sum(col(line.amount), dialect, AMOUNT_PLACES),
             ).select_from(line)
         )
         .where(matched_service_id.in_(service_ids))
@@ -52,7 +53,7 @@ async def latest_mean_costs(
     for service_id, period, quantity, amount in rows.all():
         if not quantity:
             continue
-        month = Period.parse(period)
+        month = Period.stored(period)
         if service_id not in latest or month > latest[service_id][0]:
             latest[service_id] = (month, Fraction(amount) / Fraction(quantity))
     return latest

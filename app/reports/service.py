@@ -18,11 +18,9 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, String, case, cast, func, or_, select, type_coerce
+from sqlalchemy import case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import col
 
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
@@ -30,7 +28,7 @@ from app.contracts import arithmetic, month_sql
 from app.contracts.models import Contract, ContractLine
 from app.core.db import utcnow
 from app.core.errors import Invalid, NotFound, field_error
-from app.core.money import margin, round_half_up
+from app.core.money import AMOUNT_PLACES, exact_sum, from_cents, margin, round_half_up
 from app.core.pagination import Page, PageParams, decode_cursor, encode_cursor
 from app.core.periods import Period, parse_period_param, period_range_params
 from app.reports.models import (
@@ -178,52 +176,9 @@ async def _services(session: AsyncSession) -> dict[int, tuple[int | None, Decima
     return {sid: (vendor_id, unit_cost) for sid, vendor_id, unit_cost in rows.all()}
 
 
-class _WholeCents(TypeDecorator[int]):
-    """A whole NUMERIC read as a Python int (exact at any size)."""
-
-    impl = Numeric(38, 0)
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
-        return None if value is None else int(value)
-
-
-class _SplitCents(TypeDecorator[int]):
-    """SQLite's "high:low" text of _sum_cents read back as one Python int."""
-
-    impl = String
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        high, low = str(value).split(":")
-        return int(high) * _SPLIT + int(low)
-
-
-_SPLIT = 10**9
-
-
 def _sum_cents(session: AsyncSession, amount: Any) -> Any:
-    """SUM of a money column (2 decimals, SPEC section 2) as exact integer cents, at any
-    size: on SQLite the stored integers already are cents, but their SUM raises past
-    2^63 (some 92,000 amounts near the limit), so it is summed in two parts, the cents
-    over and under 10^9 (each part's sum has room for billions of rows), joined in
-    Python; on PostgreSQL the NUMERIC sum x 100, a whole number."""
-    if session.get_bind().dialect.name == "sqlite":
-        cents = type_coerce(amount, BigInteger)
-        # Integer division and remainder both truncate toward zero in SQLite, so
-        # high x 10^9 + low is the amount for negative amounts too.
-        return type_coerce(
-            func.sum(cents.op("/")(_SPLIT)).op("||")(":").op("||")(func.sum(cents % _SPLIT)),
-            _SplitCents(),
-        )
-    # NUMERIC, not BIGINT: a sum past 9.2e16 cents stays exact (made an int when read).
-    return cast(func.sum(type_coerce(amount, Numeric())) * 100, _WholeCents())
-
-
-def _money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
+    """SUM of an amount column as exact integer cents (money.exact_sum)."""
+    return exact_sum(amount, session.get_bind().dialect.name, AMOUNT_PLACES)
 
 
 def split_cents(total: int, weights: Sequence[tuple[int, Decimal]]) -> dict[int, int]:
@@ -477,9 +432,9 @@ async def _invoiced_revenue(
 def _figures(revenue_cents: int, cost_cents: int) -> dict[str, Any]:
     profit = revenue_cents - cost_cents
     return {
-        "revenue": _money(revenue_cents),
-        "cost": _money(cost_cents),
-        "profit": _money(profit),
+        "revenue": from_cents(revenue_cents),
+        "cost": from_cents(cost_cents),
+        "profit": from_cents(profit),
         "margin": margin(revenue_cents, profit),
     }
 
@@ -541,7 +496,7 @@ async def profitability(
         group_by=list(group_by),
         rows=rows,
         totals=Figures(**_figures(total_revenue, total_cost)),
-        unallocated_cost=_money(gathered.unallocated),
+        unallocated_cost=from_cents(gathered.unallocated),
     )
 
 
@@ -550,11 +505,11 @@ async def profitability(
 
 def _metric_value(metric: Metric, revenue: int, cost: int) -> Decimal | None:
     if metric is Metric.revenue:
-        return _money(revenue)
+        return from_cents(revenue)
     if metric is Metric.cost:
-        return _money(cost)
+        return from_cents(cost)
     if metric is Metric.profit:
-        return _money(revenue - cost)
+        return from_cents(revenue - cost)
     return margin(revenue, revenue - cost)
 
 
@@ -737,10 +692,7 @@ async def list_targets(
     rows = rows[: page.limit]
     next_cursor = None
     if more:
-        # A stored period is not validated again: one stored before the calendar's upper
-        # bound was enforced (year 9999) still pages.
-        year, month = rows[-1].period.split("-")
-        next_cursor = encode_cursor(_ordinal(Period(int(year), int(month))))
+        next_cursor = encode_cursor(_ordinal(Period.stored(rows[-1].period)))
     return Page[TargetRead](
         items=[TargetRead.model_validate(row) for row in rows], next_cursor=next_cursor
     )

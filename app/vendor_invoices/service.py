@@ -15,7 +15,7 @@ from app.audits.models import Audit
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
-from app.core.money import line_amounts
+from app.core.money import AMOUNT_PLACES, decimal_sum, line_amounts
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
 from app.customers.models import VendorAccount
@@ -235,8 +235,10 @@ async def unmapped(
     conditions: list[Any] = [col(line.period) == str(period)]
     if vendor_id is not None:
         conditions.append(col(line.vendor_id) == vendor_id)
-    amount = func.sum(col(line.amount))
-    skus = await session.execute(
+    # Exact at any size (a SQL sum over scaled integers can overflow on SQLite), so the
+    # biggest-first order is taken in Python: the list holds one row per SKU or account.
+    amount = decimal_sum(col(line.amount), session.get_bind().dialect.name, AMOUNT_PLACES)
+    sku_rows: Any = await session.execute(
         join_matches(
             select(col(line.vendor_id), col(line.vendor_sku), func.count(), amount).select_from(
                 line
@@ -244,9 +246,8 @@ async def unmapped(
         )
         .where(*conditions, col(Service.id).is_(None))
         .group_by(col(line.vendor_id), col(line.vendor_sku))
-        .order_by(amount.desc(), col(line.vendor_id), col(line.vendor_sku))
     )
-    accounts = await session.execute(
+    account_rows: Any = await session.execute(
         join_matches(
             select(col(line.vendor_id), col(line.account_ref), func.count(), amount).select_from(
                 line
@@ -254,16 +255,17 @@ async def unmapped(
         )
         .where(*conditions, col(VendorAccount.id).is_(None))
         .group_by(col(line.vendor_id), col(line.account_ref))
-        .order_by(amount.desc(), col(line.vendor_id), col(line.account_ref))
     )
+    skus = sorted(sku_rows.all(), key=lambda r: (-r[3], r[0], r[1]))
+    accounts = sorted(account_rows.all(), key=lambda r: (-r[3], r[0], r[1]))
     return Unmapped(
         period=period,
         skus=[
             UnmappedSku(vendor_id=v, vendor_sku=sku, line_count=n, amount=a)
-            for v, sku, n, a in skus.all()
+            for v, sku, n, a in skus
         ],
         accounts=[
             UnmappedAccount(vendor_id=v, account_ref=ref, line_count=n, amount=a)
-            for v, ref, n, a in accounts.all()
+            for v, ref, n, a in accounts
         ],
     )
