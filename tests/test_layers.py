@@ -39,3 +39,21 @@ def test_core_modules_form_no_cycle() -> None:
 
     cycles = sorted(module for module in graph if reaches(module, module, {module}))
     assert not cycles, cycles
+
+
+# Where several transactions are the point: the webhook inbox (the event kept whatever
+# happens to its invoice), Idempotency-Key records (claimed before the request runs) and
+# the API keys' last use (counted even when the request fails).
+OWN_TRANSACTIONS = {"webhooks/service.py", "core/idempotency.py", "auth/keys.py"}
+
+
+def test_the_request_owns_the_transaction() -> None:
+    """Services flush; the route commits once the endpoint has answered a success
+    (app/core/routing.py)."""
+    app_dir = CORE.parent
+    committing = sorted(
+        str(path.relative_to(app_dir))
+        for path in app_dir.rglob("*.py")
+        if ".commit()" in path.read_text()
+    )
+    assert set(committing) <= OWN_TRANSACTIONS | {"core/routing.py"}, committing

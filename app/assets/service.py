@@ -52,7 +52,7 @@ async def create_asset(session: AsyncSession, *, data: AssetCreate) -> Asset:
     await _check_external_ref(session, data.external_ref, None)
     asset = Asset(**data.model_dump())
     session.add(asset)
-    await session.commit()
+    await session.flush()
     return asset
 
 
@@ -96,7 +96,7 @@ async def update_asset(session: AsyncSession, *, asset_id: int, data: AssetUpdat
     if "external_ref" in values:
         await _check_external_ref(session, values["external_ref"], asset_id)
     apply(asset, values)
-    await session.commit()
+    await session.flush()
     await session.refresh(asset)
     return asset
 
@@ -104,4 +104,4 @@ async def update_asset(session: AsyncSession, *, asset_id: int, data: AssetUpdat
 async def delete_asset(session: AsyncSession, *, asset_id: int) -> None:
     asset = await get_asset(session, asset_id=asset_id)
     await session.delete(asset)
-    await session.commit()
+    await session.flush()

@@ -143,7 +143,7 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
     # COPY on PostgreSQL, a Core executemany elsewhere (not the ORM's bulk path, which
     # splits the rows into one statement per pattern of null columns).
     await bulk_insert(session, Finding.__table__, rows)  # type: ignore[attr-defined]
-    await session.commit()
+    await session.flush()
     return _audit_read(audit)
 
 
@@ -354,7 +354,7 @@ async def update_finding(
             changed_at=now,
         )
     )
-    await session.commit()
+    await session.flush()
     return await get_finding(session, finding_id=finding_id)
 
 

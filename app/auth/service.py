@@ -33,7 +33,7 @@ async def create_api_key(session: AsyncSession, *, data: ApiKeyCreate) -> ApiKey
         scopes=format_scopes(data.scopes),
     )
     session.add(key)
-    await session.commit()
+    await session.flush()
     return ApiKeyCreated(**to_read(key).model_dump(), key=plain)
 
 
@@ -50,5 +50,5 @@ async def delete_api_key(session: AsyncSession, *, key_id: int) -> str:
     key = await get_or_404(session, ApiKey, key_id, "API key")
     key_hash = key.key_hash
     await session.delete(key)
-    await session.commit()
+    await session.flush()
     return key_hash

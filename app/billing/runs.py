@@ -153,7 +153,7 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
             total += month.revenue
     await bulk_insert(session, CustomerInvoiceLine.__table__, new_lines)  # type: ignore[attr-defined]
     run.total = total
-    await session.commit()
+    await session.flush()
     return BillingRunRead.model_validate(run)
 
 

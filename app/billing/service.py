@@ -97,7 +97,7 @@ async def record_invoice(
             for number, (line, amount) in enumerate(zip(data.lines, amounts, strict=True), start=1)
         ],
     )
-    await session.commit()
+    await session.flush()
     assert invoice.id is not None
     return await get_invoice(session, invoice_id=invoice.id)
 
@@ -173,5 +173,5 @@ async def update_invoice(
             errors=[field_error("body.status", message, "status_transition")],
         )
     invoice.status = data.status.value
-    await session.commit()
+    await session.flush()
     return await get_invoice(session, invoice_id=invoice_id)

@@ -84,7 +84,7 @@ async def create_contract(session: AsyncSession, *, data: ContractCreate) -> Con
     await _check_external_ref(session, data.external_ref, None)
     contract = Contract(**data.model_dump())
     session.add(contract)
-    await session.commit()
+    await session.flush()
     return contract
 
 
@@ -160,7 +160,7 @@ async def update_contract(
     if "external_ref" in values:
         await _check_external_ref(session, values["external_ref"], contract_id)
     apply(contract, values)
-    await session.commit()
+    await session.flush()
     await session.refresh(contract)
     return contract
 
@@ -169,7 +169,7 @@ async def delete_contract(session: AsyncSession, *, contract_id: int) -> None:
     contract = await get_contract(session, contract_id=contract_id)
     await ensure_unreferenced(session, Contract, contract_id, "contract")
     await session.delete(contract)
-    await session.commit()
+    await session.flush()
 
 
 async def cancel_contract(
@@ -193,7 +193,7 @@ async def cancel_contract(
         )
     contract.end_date = effective
     contract.status = ContractStatus.cancelled.value
-    await session.commit()
+    await session.flush()
     await session.refresh(contract)
     return contract
 
@@ -277,7 +277,7 @@ async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate)
     # those change later.
     line = ContractLine(contract_id=contract_id, **values)
     session.add(line)
-    await session.commit()
+    await session.flush()
     return _line_read(line, [])
 
 
@@ -322,7 +322,7 @@ async def update_line(
             values.get("end_date", line.end_date),
         )
     apply(line, values)
-    await session.commit()
+    await session.flush()
     await session.refresh(line)
     return await _line_with_history(session, line)
 
@@ -331,7 +331,7 @@ async def delete_line(session: AsyncSession, *, contract_id: int, line_id: int) 
     line = await _get_line(session, contract_id, line_id)
     await ensure_unreferenced(session, ContractLine, line_id, "contract line")
     await session.delete(line)
-    await session.commit()
+    await session.flush()
 
 
 # --- adjustments -----------------------------------------------------------------------------
@@ -346,7 +346,7 @@ async def add_adjustment(
     _check_line_amount("body.quantity", [data.quantity], line.unit_price)
     adjustment = ContractLineAdjustment(line_id=line_id, **data.model_dump())
     session.add(adjustment)
-    await session.commit()
+    await session.flush()
     return adjustment
 
 

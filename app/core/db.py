@@ -230,13 +230,17 @@ def read_sessionmaker(maker: async_sessionmaker[AsyncSession]) -> async_sessionm
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request. Writes commit once, in their service function; anything
-    not committed when the request ends is rolled back, so a failure stores nothing.
-    GET and HEAD only read (read_sessionmaker)."""
+    """One session per request, and the request owns its transaction: services flush and
+    never commit; the route commits once the endpoint has returned a success
+    (app/core/routing.py), and anything else is rolled back when the session closes, so a
+    failure stores nothing (docs/consistency.md#writes). GET and HEAD only read
+    (read_sessionmaker)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     if request.method in READ_METHODS:
         maker = read_sessionmaker(maker)
     async with maker() as session:
+        if request.method not in READ_METHODS:
+            request.state.write_session = session
         yield session
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import READ_METHODS
 
@@ -53,18 +54,22 @@ class DecimalJSONRequest(Request):
 
 
 class DecimalRoute(APIRoute):
-    """Also: a read (GET, HEAD) whose database connection turns out dead, closed by the
-    server before the pool could see it (a restart, pg_terminate_backend), runs once more
-    on a new connection instead of answering 503. Reads cannot write (their sessions
-    refuse it, app/core/db.py), so running one twice changes nothing; a write that loses
-    its connection still answers 503 and stores nothing."""
+    """Bodies parsed with Decimal numbers; a write's transaction committed once its
+    endpoint has answered a success (_commit). Also: a read (GET, HEAD) whose database
+    connection turns out dead, closed by the server before the pool could see it (a
+    restart, pg_terminate_backend), runs once more on a new connection instead of
+    answering 503. Reads cannot write (their sessions refuse it, app/core/db.py), so
+    running one twice changes nothing; a write that loses its connection still answers
+    503 and stores nothing."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def decimal_handler(request: Request) -> Response:
             try:
-                return await handler(DecimalJSONRequest(request.scope, request.receive))
+                response = await handler(DecimalJSONRequest(request.scope, request.receive))
+                await _commit(request, response)
+                return response
             except DBAPIError as exc:
                 # connection_invalidated: the driver's connection died under the request;
                 # SQLAlchemy has dropped it, and every older connection in the pool.
@@ -74,6 +79,20 @@ class DecimalRoute(APIRoute):
                 return await handler(DecimalJSONRequest(request.scope, request.receive))
 
         return decimal_handler
+
+
+async def _commit(request: Request, response: Response) -> None:
+    """The request owns its transaction (ARCHITECTURE.md): a write that answered a success
+    is committed here, before the answer leaves, so that a failing commit is answered as
+    the failure it is (409, 503) and never after a 2xx. An answer of 4xx or 5xx that was
+    returned rather than raised stores nothing of the request either."""
+    session = getattr(request.state, "write_session", None)
+    if not isinstance(session, AsyncSession) or not session.in_transaction():
+        return
+    if response.status_code < 400:
+        await session.commit()
+    else:
+        await session.rollback()
 
 
 def api_router(**kwargs: Any) -> APIRouter:

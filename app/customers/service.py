@@ -40,7 +40,7 @@ async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Cus
     await _check_external_ref(session, data.external_ref, None)
     customer = Customer(**data.model_dump())
     session.add(customer)
-    await session.commit()
+    await session.flush()
     return customer
 
 
@@ -73,7 +73,7 @@ async def update_customer(
     if "external_ref" in values:
         await _check_external_ref(session, values["external_ref"], customer_id)
     apply(customer, values)
-    await session.commit()
+    await session.flush()
     await session.refresh(customer)
     return customer
 
@@ -82,7 +82,7 @@ async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
     customer = await get_customer(session, customer_id=customer_id)
     await ensure_unreferenced(session, Customer, customer_id, "customer")
     await session.delete(customer)
-    await session.commit()
+    await session.flush()
 
 
 async def add_vendor_account(
@@ -103,7 +103,7 @@ async def add_vendor_account(
     )
     account = VendorAccount(customer_id=customer_id, **data.model_dump())
     session.add(account)
-    await session.commit()
+    await session.flush()
     return account
 
 
@@ -124,4 +124,4 @@ async def delete_vendor_account(
     if account.customer_id != customer_id:
         raise NotFound.of("vendor account", account_id)
     await session.delete(account)
-    await session.commit()
+    await session.flush()

@@ -653,7 +653,7 @@ async def put_target(session: AsyncSession, *, period: Period, data: TargetPut) 
         set_={"revenue": data.revenue, "profit": data.profit, "updated_at": now},
     )
     await session.execute(stmt)
-    await session.commit()
+    await session.flush()
     return await get_target(session, period=period)
 
 

@@ -68,7 +68,7 @@ async def create_service(session: AsyncSession, *, data: ServiceCreate) -> Servi
     await _check_vendor_sku_unique(session, data.vendor_id, data.vendor_sku, None)
     service = Service(**data.model_dump())
     session.add(service)
-    await session.commit()
+    await session.flush()
     return service
 
 
@@ -109,7 +109,7 @@ async def update_service(session: AsyncSession, *, service_id: int, data: Servic
     if "vendor_id" in values or "vendor_sku" in values:
         await _check_vendor_sku_unique(session, vendor_id, vendor_sku, service_id)
     apply(service, values)
-    await session.commit()
+    await session.flush()
     await session.refresh(service)
     return service
 
@@ -118,4 +118,4 @@ async def delete_service(session: AsyncSession, *, service_id: int) -> None:
     service = await get_service(session, service_id=service_id)
     await ensure_unreferenced(session, Service, service_id, "service")
     await session.delete(service)
-    await session.commit()
+    await session.flush()

@@ -125,7 +125,7 @@ async def create_invoice(
 ) -> VendorInvoiceDetail:
     vendor = await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
-    await session.commit()
+    await session.flush()
     return await get_invoice(session, invoice_id=_id(invoice))
 
 
@@ -223,7 +223,7 @@ async def delete_invoice(
         delete(VendorInvoiceLine).where(col(VendorInvoiceLine.invoice_id) == invoice_id)
     )
     await session.execute(delete(VendorInvoice).where(col(VendorInvoice.id) == invoice_id))
-    await session.commit()
+    await session.flush()
 
 
 async def unmapped(

@@ -40,7 +40,7 @@ async def create_vendor(session: AsyncSession, *, data: VendorCreate) -> Vendor:
         webhook_secret=data.webhook_secret or generate_webhook_secret(),
     )
     session.add(vendor)
-    await session.commit()
+    await session.flush()
     return vendor
 
 
@@ -58,7 +58,7 @@ async def list_vendors(
 async def update_vendor(session: AsyncSession, *, vendor_id: int, data: VendorUpdate) -> Vendor:
     vendor = await get_vendor(session, vendor_id=vendor_id)
     apply(vendor, changes(data, required=("name", "currency")))
-    await session.commit()
+    await session.flush()
     await session.refresh(vendor)
     return vendor
 
@@ -67,7 +67,7 @@ async def delete_vendor(session: AsyncSession, *, vendor_id: int) -> None:
     vendor = await get_vendor(session, vendor_id=vendor_id)
     await ensure_unreferenced(session, Vendor, vendor_id, "vendor")
     await session.delete(vendor)
-    await session.commit()
+    await session.flush()
 
 
 async def rotate_webhook_secret(
@@ -88,5 +88,5 @@ async def rotate_webhook_secret(
     vendor.previous_webhook_secret = vendor.webhook_secret
     vendor.previous_secret_expires_at = expires_at
     vendor.webhook_secret = new_secret
-    await session.commit()
+    await session.flush()
     return WebhookSecretRotated(webhook_secret=new_secret, previous_secret_expires_at=expires_at)
