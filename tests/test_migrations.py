@@ -113,3 +113,75 @@ async def test_invoice_line_totals_are_backfilled(backend: str, tmp_path: Path) 
         (2, 0, Decimal("0")),
     ]
     assert lines == 3
+
+
+async def test_vendor_line_charge_periods_are_backfilled(backend: str, tmp_path: Path) -> None:
+    """0006 gives every stored vendor line kind recurring and its invoice's month as its
+    charge period (a leap February included), and every service metered false."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "charges")
+    await run_alembic(url, "upgrade", "0005_invoice_line_totals")
+    engine = create_engine(url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO vendor (id, name, currency, webhook_secret, created_at, updated_at) "
+                "VALUES (1, 'Pax8', 'USD', 'whsec_x', :now, :now)"
+            ),
+            {"now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO service (id, name, sku, unit, unit_price, unit_cost, active, "
+                "created_at, updated_at) VALUES (1, 'AV', 'AV', 'seat', 0, 0, true, :now, :now)"
+            ),
+            {"now": now},
+        )
+        for invoice_id, period in ((1, "2024-02"), (2, "2026-12")):
+            await connection.execute(
+                text(
+                    "INSERT INTO vendor_invoice (id, vendor_id, invoice_number, invoice_date, "
+                    "period, currency, total, line_count, lines_total, source, created_at) "
+                    "VALUES (:id, 1, :number, :day, :period, 'USD', 0, 1, 0, 'api', :now)"
+                ),
+                {
+                    "id": invoice_id,
+                    "number": f"N-{invoice_id}",
+                    "day": date(2026, 1, 1),
+                    "period": period,
+                    "now": now,
+                },
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO vendor_invoice_line (invoice_id, vendor_id, period, line_no, "
+                    "vendor_sku, account_ref, quantity, unit_cost, amount) VALUES (:id, 1, "
+                    ":period, 1, 'S', 'A', 0, 0, 0)"
+                ),
+                {"id": invoice_id, "period": period},
+            )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "head")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        lines = (
+            await connection.execute(
+                text(
+                    "SELECT invoice_id, kind, charge_start, charge_end, subscription_ref "
+                    "FROM vendor_invoice_line ORDER BY invoice_id"
+                )
+            )
+        ).all()
+        metered = (await connection.execute(text("SELECT metered FROM service"))).scalar()
+    await engine.dispose()
+    as_dates = [(i, k, str(s), str(e), ref) for i, k, s, e, ref in lines]
+    assert as_dates == [
+        (1, "recurring", "2024-02-01", "2024-02-29", None),
+        (2, "recurring", "2026-12-01", "2026-12-31", None),
+    ]
+    assert metered in (False, 0)

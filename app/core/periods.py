@@ -1,4 +1,4 @@
-"""The one calendar: YYYY-MM periods, their days and month ends (SPEC section 2 and 5)."""
+"""The one calendar: YYYY-MM periods, their days and month ends (docs/consistency.md#calendar)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -95,6 +96,25 @@ def overlap(
 
 def days_inclusive(first: date, last: date) -> int:
     return (last - first).days + 1
+
+
+def share(start: date, end: date) -> Fraction:
+    """How many months [start, end] (both days included) covers: the sum over the months
+    it touches of its days in the month / the month's days, exact (docs/vendor-bills.md#share).
+    1 for a whole month, 16/30 for 15-30 November, 12 for a year from the 1st."""
+    total = Fraction(0)
+    month = Period.of(start)
+    while month.first_day <= end:
+        lo, hi = max(start, month.first_day), min(end, month.last_day)
+        total += Fraction(days_inclusive(lo, hi), month.days)
+        month = month.next()
+    return total
+
+
+def share_through(start: date, end: date, month: Period) -> Fraction:
+    """The share of [start, end] up to the last day of `month` (0 before it starts)."""
+    last = min(end, month.last_day)
+    return share(start, last) if start <= last else Fraction(0)
 
 
 def day_before(day: date) -> date:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from pydantic import Field as PField
 from sqlalchemy import Boolean, CheckConstraint, Column, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
@@ -34,6 +36,12 @@ class Service(SQLModel, table=True):
     vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     revenue_account: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
+    # Billed by the vendor by consumption (usage lines): no per-unit rules apply to it
+    # (docs/vendor-bills.md#metered-services).
+    metered: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=sa_false()),
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -48,6 +56,11 @@ class ServiceCreate(InputModel):
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
     active: bool = True
+    metered: bool = PField(
+        default=False,
+        description="The vendor bills it by consumption (usage lines): the per-unit rules "
+        "do not apply (docs/vendor-bills.md#metered-services)",
+    )
 
 
 class ServiceUpdate(InputModel):
@@ -60,6 +73,7 @@ class ServiceUpdate(InputModel):
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
     active: bool | None = None
+    metered: bool | None = None
 
 
 class ServiceRead(ReadModel):
@@ -73,5 +87,6 @@ class ServiceRead(ReadModel):
     vendor_sku: str | None
     revenue_account: str | None
     active: bool
+    metered: bool
     created_at: datetime
     updated_at: datetime

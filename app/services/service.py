@@ -23,7 +23,7 @@ from app.core.pagination import Page, PageParams, paginate
 from app.services.models import Service, ServiceCreate, ServiceUpdate
 from app.vendors.models import Vendor
 
-REQUIRED = ("name", "sku", "unit", "unit_price", "unit_cost", "active")
+REQUIRED = ("name", "sku", "unit", "unit_price", "unit_cost", "active", "metered")
 
 
 def _check_vendor_sku(vendor_id: int | None, vendor_sku: str | None) -> None:

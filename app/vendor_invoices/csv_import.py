@@ -1,8 +1,9 @@
-"""CSV import of vendor invoices (SPEC section 3, `/vendor-invoices/import`): reading the
-files distributors really export into the same invoice as the JSON POST.
+"""CSV import of vendor invoices (`/vendor-invoices/import`,
+docs/month-arithmetic.md#vendor-invoices): reading the files distributors really export
+into the same invoice as the JSON POST.
 
 Parsing is plain functions, no HTTP. Every row goes through `InvoiceLineIn`, so the money
-rules of SPEC section 2 stay in one place; a bad row fails the whole import, and the errors
+rules (docs/README.md#money) stay in one place; a bad row fails the whole import, and the errors
 name the file's line (as an editor numbers it) and the column, for every bad row.
 """
 
@@ -32,8 +33,11 @@ from app.vendor_invoices.models import (
 )
 from app.vendors.models import Vendor
 
-COLUMNS = ("vendor_sku", "account_ref", "description", "quantity", "unit_cost", "amount")
-HEADER = ",".join(COLUMNS)
+BASE_COLUMNS = ("vendor_sku", "account_ref", "description", "quantity", "unit_cost", "amount")
+# Optional, for real distributor bills (docs/vendor-bills.md): ISO dates.
+CHARGE_COLUMNS = ("kind", "charge_start", "charge_end", "subscription_ref")
+COLUMNS = BASE_COLUMNS + CHARGE_COLUMNS
+HEADER = ",".join(BASE_COLUMNS)
 REQUIRED_COLUMNS = ("vendor_sku", "account_ref", "quantity", "unit_cost")
 NUMBER_COLUMNS = frozenset({"quantity", "unit_cost", "amount"})
 # Errors listed in one answer; the rest are counted (`error_count`).
@@ -199,7 +203,7 @@ def _header_positions(cells: list[str], line: int, errors: ErrorList) -> dict[st
             errors.add(
                 f"file.header.{name}",
                 f"the header (line {line}) has no {name} column; expected {HEADER} "
-                "(description and amount are optional)",
+                f"(description and amount are optional, as are {', '.join(CHARGE_COLUMNS)})",
                 "header",
             )
             ok = False
@@ -276,7 +280,9 @@ def parse_csv(text: str, errors: ErrorList) -> list[InvoiceLineIn]:
                         message = _message(error)
                         if column in values:
                             message += f" (found {_quote(values[column])})"
-                    errors.add(f"file.line {start}.{column}", message, error["type"])
+                    # A rule across columns (charge dates, an empty SKU) names the row.
+                    where = f"file.line {start}.{column}" if column else f"file.line {start}"
+                    errors.add(where, message, error["type"])
     except CsvSyntaxError as exc:
         errors.add(
             f"file.line {exc.line}", f"the file is not valid CSV from this line: {exc}", "csv"

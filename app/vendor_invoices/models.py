@@ -1,4 +1,4 @@
-"""Vendor invoices: the cost side of every audit (SPEC sections 3 and 4)."""
+"""Vendor invoices: the cost side of every audit (docs/month-arithmetic.md#vendor-invoices)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,32 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.money import Amount, AmountOut, SignedQuantity, SignedUnitPrice
-from app.core.periods import PeriodField
+from app.core.periods import PeriodField, days_inclusive
 from app.core.schemas import ReadModel
-from app.core.types import Currency, Day, FreeText, Id, Name
+from app.core.types import Currency, Day, FreeText, Id, Name, OptionalRef
 
 MAX_LINES = 50_000
+
+
+class LineKind(StrEnum):
+    """What a vendor line charges (docs/vendor-bills.md#kinds)."""
+
+    recurring = "recurring"  # a subscription: `quantity` units over the charge period
+    usage = "usage"  # metered consumption: cost only, never units
+    one_time = "one_time"  # a fee: cost only, in the month of charge_start
+    adjustment = "adjustment"  # a rebate, fee or credit tied to no customer or service
+
+
+# The longest charge period a line may cover (a triannual term and some).
+MAX_CHARGE_DAYS = 1830
 
 
 class InvoiceSource(StrEnum):
@@ -71,20 +85,77 @@ class VendorInvoiceLine(SQLModel, table=True):
     quantity: Decimal = decimal_field(4)
     unit_cost: Decimal = decimal_field(4)
     amount: Decimal = decimal_field(2)
+    kind: str = Field(
+        default=LineKind.recurring.value,
+        sa_column=Column(
+            String(16), nullable=False, default=LineKind.recurring.value, server_default="recurring"
+        ),
+    )
+    # The days the charge covers, both included; the invoice's month when not given.
+    charge_start: date = Field(sa_column=Column(Date, nullable=False))
+    charge_end: date = Field(sa_column=Column(Date, nullable=False))
+    subscription_ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 # --- schemas ---------------------------------------------------------------------------------
 
 
 class InvoiceLineIn(BaseModel):
-    vendor_sku: Name = PField(description="How the vendor names the service")
-    account_ref: Name = PField(description="How the vendor names the customer")
+    # First: whether the SKU and account may be empty depends on it.
+    kind: LineKind = PField(
+        default=LineKind.recurring,
+        description="recurring (default), usage, one_time or adjustment "
+        "(docs/vendor-bills.md#kinds)",
+    )
+    vendor_sku: OptionalRef = PField(
+        default=None,
+        validate_default=True,
+        description="How the vendor names the service (may be empty on an adjustment line)",
+    )
+    account_ref: OptionalRef = PField(
+        default=None,
+        validate_default=True,
+        description="How the vendor names the customer (may be empty on an adjustment line)",
+    )
     description: FreeText = None
     quantity: SignedQuantity
-    unit_cost: SignedUnitPrice
-    amount: Amount | None = PField(
-        default=None, description="Defaults to quantity x unit_cost rounded half-up to the cent"
+    unit_cost: SignedUnitPrice = PField(
+        description="The price of one unit for one month, whatever the vendor's billing cycle"
     )
+    amount: Amount | None = PField(
+        default=None,
+        description="Defaults to quantity x unit_cost (x the months the charge period covers, "
+        "for a recurring line) rounded half-up to the cent (docs/vendor-bills.md#amount)",
+    )
+    charge_start: Day | None = PField(
+        default=None,
+        description="First day the charge covers; with charge_end, or neither (default: the "
+        "invoice's month)",
+    )
+    charge_end: Day | None = PField(
+        default=None, description="Last day the charge covers, included"
+    )
+    subscription_ref: OptionalRef = PField(
+        default=None, description="The vendor's subscription id, kept and returned"
+    )
+
+    @field_validator("vendor_sku", "account_ref")
+    @classmethod
+    def _named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("kind") is not LineKind.adjustment:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @model_validator(mode="after")
+    def _charge(self) -> InvoiceLineIn:
+        if (self.charge_start is None) != (self.charge_end is None):
+            raise ValueError("charge_start and charge_end go together: give both or neither")
+        if self.charge_start is not None and self.charge_end is not None:
+            if self.charge_start > self.charge_end:
+                raise ValueError("charge_start must not be after charge_end")
+            if days_inclusive(self.charge_start, self.charge_end) > MAX_CHARGE_DAYS:
+                raise ValueError(f"a charge period covers at most {MAX_CHARGE_DAYS} days")
+        return self
 
 
 class VendorInvoicePayload(BaseModel):
@@ -113,11 +184,17 @@ class InvoiceLineRead(ReadModel):
     quantity: SignedQuantity
     unit_cost: SignedUnitPrice
     amount: Amount
+    kind: LineKind
+    charge_start: date
+    charge_end: date
+    subscription_ref: str | None
     service_id: int | None = PField(
-        description="The service matched by (vendor_id, vendor_sku), or null (SPEC section 3)"
+        description="The service matched by (vendor_id, vendor_sku), or null "
+        "(docs/month-arithmetic.md#matching-vendor-lines)"
     )
     customer_id: int | None = PField(
-        description="The customer matched by (vendor_id, account_ref), or null (SPEC section 3)"
+        description="The customer matched by (vendor_id, account_ref), or null "
+        "(docs/month-arithmetic.md#matching-vendor-lines)"
     )
 
 

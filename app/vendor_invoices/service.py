@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -15,15 +16,16 @@ from app.audits.models import Audit
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
-from app.core.money import AMOUNT_PLACES, decimal_sum, line_amounts
+from app.core.money import AMOUNT_PLACES, decimal_sum, line_amounts, round_half_up
 from app.core.pagination import Page, PageParams, paginate
-from app.core.periods import Period
+from app.core.periods import Period, share
 from app.customers.models import VendorAccount
 from app.services.models import Service
 from app.vendor_invoices.matching import join_matches, matched_lines
 from app.vendor_invoices.models import (
     InvoiceLineRead,
     InvoiceSource,
+    LineKind,
     Unmapped,
     UnmappedAccount,
     UnmappedSku,
@@ -41,7 +43,8 @@ DUPLICATE_NUMBER = "duplicate invoice number"
 
 
 class DuplicateInvoice(Conflict):
-    """The vendor already sent this invoice number (SPEC section 3: 409, never a copy)."""
+    """The vendor already sent this invoice number: a 409, never a copy
+    (docs/month-arithmetic.md#vendor-invoices)."""
 
     code = "duplicate-invoice"
 
@@ -79,9 +82,24 @@ async def ingest(
             errors=[field_error(f"{field_prefix}.invoice_number", DUPLICATE_NUMBER, "duplicate")],
             extra={"invoice_id": existing},
         )
-    # SPEC section 3: amount defaults to quantity x unit_cost, rounded half-up.
+    # The charge period defaults to the invoice's month; the amount to quantity x
+    # unit_cost, times the months the period covers for a recurring line, rounded once
+    # (docs/vendor-bills.md#amount).
+    first, last = payload.period.first_day, payload.period.last_day
+    charges = [(line.charge_start or first, line.charge_end or last) for line in payload.lines]
+    given = [
+        line.amount
+        if line.amount is not None
+        or line.kind is not LineKind.recurring
+        or (start, end) == (first, last)
+        else round_half_up(Fraction(line.quantity) * Fraction(line.unit_cost) * share(start, end))
+        for line, (start, end) in zip(payload.lines, charges, strict=True)
+    ]
     amounts = line_amounts(
-        [(line.amount, line.quantity, line.unit_cost) for line in payload.lines],
+        [
+            (amount, line.quantity, line.unit_cost)
+            for amount, line in zip(given, payload.lines, strict=True)
+        ],
         f"{field_prefix}.lines",
         "unit_cost",
     )
@@ -105,14 +123,20 @@ async def ingest(
             "vendor_id": vendor.id,
             "period": period,
             "line_no": number,
-            "vendor_sku": line.vendor_sku,
-            "account_ref": line.account_ref,
+            "vendor_sku": line.vendor_sku or "",
+            "account_ref": line.account_ref or "",
             "description": line.description,
             "quantity": line.quantity,
             "unit_cost": line.unit_cost,
             "amount": amount,
+            "kind": line.kind.value,
+            "charge_start": start,
+            "charge_end": end,
+            "subscription_ref": line.subscription_ref,
         }
-        for number, (line, amount) in enumerate(zip(payload.lines, amounts, strict=True), start=1)
+        for number, (line, amount, (start, end)) in enumerate(
+            zip(payload.lines, amounts, charges, strict=True), start=1
+        )
     ]
     # One COPY (PostgreSQL) or executemany, not one statement per line (nor the ORM's
     # bulk path, which costs more per row and splits rows by their pattern of nulls).
