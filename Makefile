@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
-LINT_PATHS := app tests alembic/env.py $(wildcard bench)
+LINT_PATHS := app tests alembic/env.py bench
 
 .PHONY: install run migrate test lint typecheck pytest openapi format clean bench soak
 
@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
-	$(BIN)/mypy app tests $(wildcard bench)
+	$(BIN)/mypy app tests bench
 
 pytest: install
 	$(BIN)/pytest

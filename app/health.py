@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (no key needed, SPEC section 2)."""
+"""Liveness and readiness probes (no key needed, docs/README.md#authentication)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ TAGS = [
     {"name": "customer-invoices", "description": "Invoices to customers"},
     {"name": "billing-runs", "description": "Draft the month's customer invoices"},
     {"name": "exports", "description": "Invoices for accounting (QuickBooks)"},
-    {"name": "audits", "description": "Audits: the leaks of SPEC section 6 and the money at stake"},
+    {"name": "audits", "description": "Audits: leaks (docs/findings.md) and the money at stake"},
     {"name": "reports", "description": "Reports"},
     {"name": "quotes", "description": "Quotes priced on real costs"},
     {"name": "api-keys", "description": "API keys (admin)"},
@@ -199,7 +199,7 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
 
 
 def _document_idempotency(operation: dict[str, Any]) -> None:
-    """SPEC section 2: every create takes an Idempotency-Key."""
+    """Every create takes an Idempotency-Key (docs/idempotency.md#scope)."""
     operation.setdefault("parameters", []).append(
         {
             "name": "Idempotency-Key",
@@ -227,10 +227,10 @@ def tune_gc() -> None:
     """Once per server process, after the app is built: move what exists now (modules,
     routes, schemas: hundreds of thousands of objects that live as long as the process)
     out of the cyclic garbage collector's reach, and collect the young generation every
-    10,000 allocations instead of 700. A 5,000-customer audit builds some 100,000 objects,
-    and the default settings spent about 0.5 s of its 1.6 s rescanning the whole heap
-    (bench/, BENCHMARKS.md). Reference counting still frees almost everything at once;
-    cycles are still collected, less often."""
+    10,000 allocations instead of 700. A large audit builds many short-lived objects, and
+    with the default settings a good part of its time goes to rescanning the whole heap
+    (BENCHMARKS.md#figures-behind-design-choices). Reference counting still frees almost
+    everything at once; cycles are still collected, less often."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)

@@ -533,6 +533,11 @@ def _add_invoice(
                 "vendor_id": vendor_id,
                 "period": str(month),
                 "line_no": line_no,
+                # Plain lines: a recurring charge over the invoice's month.
+                "kind": "recurring",
+                "charge_start": month.first_day,
+                "charge_end": month.last_day,
+                "subscription_ref": None,
                 **line,
             }
         )

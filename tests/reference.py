@@ -1,11 +1,12 @@
-"""A small, independent pure-Python reference of SPEC sections 5 and 6.
+"""A small, independent pure-Python reference of docs/month-arithmetic.md and
+docs/findings.md.
 
-Written from the SPEC text only (not from the service's code), so that the property test
+Written from the rules only (not from the service's code), so that the property test
 in `test_audit_property.py` can hold the service to it. Everything is computed day by day
 with exact fractions; money is rounded half-up (away from zero) to the cent once, at the
-very end, as the SPEC says. No database, no HTTP: plain records in, plain results out.
+very end (docs/README.md#rounding). No database, no HTTP: plain records in, plain results out.
 
-Readings chosen where the SPEC is silent (the service was found to agree with each):
+Readings that are easy to get wrong (the service agrees with each):
 - of two adjustments with the same effective date, the one recorded later wins; an
   adjustment dated before the line starts sets the quantity the line starts with;
 - PRICE_INCREASE carries no customer; its previous unit cost is the mean (sum amount / sum

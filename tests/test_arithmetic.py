@@ -1,5 +1,5 @@
-"""Month arithmetic of contract lines (SPEC section 5), pure: every number worked out by
-hand in the comment beside it."""
+"""Month arithmetic of contract lines (docs/month-arithmetic.md), pure: every number worked
+out by hand in the comment beside it."""
 
 from __future__ import annotations
 
@@ -259,7 +259,7 @@ def test_a_group_sums_the_rounded_line_revenues() -> None:
     half = date(2026, 4, 15)
     lines = [terms("1", "0.0100", line_id=n, line_end=half) for n in (1, 2)]
     # Each line: 0.01 x 15/30 = 0.005 -> 0.01; the contract's revenue is 0.01 + 0.01 = 0.02
-    # (SPEC section 5), not round(0.005 + 0.005) = 0.01.
+    # (docs/month-arithmetic.md#revenue), not round(0.005 + 0.005) = 0.01.
     assert total_revenue(lines, APR) == D("0.02")
 
 

@@ -1,4 +1,4 @@
-"""Deployed assets through HTTP (SPEC section 3): counted on day d when
+"""Deployed assets through HTTP (docs/month-arithmetic.md#deployed-units): counted on day d when
 installed_on <= d < removed_on, so removed_on must come after installed_on."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property test of audits and the customer audit report (SPEC sections 5 and 6).
+"""Property test of audits and the customer audit report (docs/findings.md).
 
 Seeded random MSP data (mid-month starts and ends, cancellations, lines with their own
 dates, adjustments, fractional quantities and 4-decimal prices, vendor invoices of the
@@ -6,7 +6,7 @@ month and the month before with price raises, credits, duplicates, unmapped SKUs
 accounts, wrong totals, assets around month end, customer invoices incl. draft and void)
 is created through the HTTP API; the audit, the customer audit report and contract
 schedules must then agree to the cent with `tests/reference.py`, an independent
-day-by-day model of the SPEC, on both databases.
+day-by-day model of docs/month-arithmetic.md and docs/findings.md, on both databases.
 
 Six seeds by default; `MSP_PROPERTY_SEEDS=1-200` runs a wider sweep.
 """

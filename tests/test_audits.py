@@ -1,4 +1,4 @@
-"""Audits through HTTP (SPEC sections 5 and 6), on SQLite and PostgreSQL.
+"""Audits through HTTP (docs/findings.md), on SQLite and PostgreSQL.
 
 Every number below is worked out by hand in a comment next to it: the eleven finding
 types with their quantities, unit amounts, impacts and messages, their boundaries
@@ -143,7 +143,7 @@ async def findings_of(
 
 
 def summary_of(found: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the audit's summary must be for these findings (SPEC section 6)."""
+    """What the audit's summary must be for these findings (docs/findings.md#summary)."""
     by_type: dict[str, dict[str, Any]] = {}
     for f in found:
         entry = by_type.setdefault(f["type"], {"count": 0, "impact": Decimal(0)})

@@ -1,4 +1,4 @@
-"""API keys and scopes through HTTP (SPEC section 2: auth)."""
+"""API keys and scopes through HTTP (docs/README.md#authentication)."""
 
 from __future__ import annotations
 

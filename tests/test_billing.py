@@ -1,5 +1,5 @@
 """Customer invoices (recorded from the PSA) and billing runs through HTTP, on both databases
-(SPEC sections 3 and 5). Every amount is worked out by hand in the comments."""
+(docs/exports.md). Every amount is worked out by hand in the comments."""
 
 from __future__ import annotations
 
@@ -563,7 +563,8 @@ async def test_missing_billing_disappears_after_a_billing_run(client: httpx.Asyn
 async def test_concurrent_runs_duplicate_nothing(client: httpx.AsyncClient) -> None:
     """Runs of one period at the same time go one after the other: no invoice twice (the
     number is unique) and no draft with its lines twice (each regeneration deletes the
-    lines it saw, then inserts its own: on PostgreSQL, two at once used to leave both)."""
+    lines it saw, then inserts its own: on PostgreSQL, two at once without the turn-taking
+    would leave both)."""
     m365 = (await service(client, "M365-BP", unit_price="22.00"))["id"]
     customers = []
     for i in range(3):

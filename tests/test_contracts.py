@@ -1,4 +1,4 @@
-"""Contracts, lines, adjustments and schedules through HTTP (SPEC sections 3 and 5), plus
+"""Contracts, lines, adjustments and schedules through HTTP (docs/month-arithmetic.md), plus
 the set-based loader of the month arithmetic."""
 
 from __future__ import annotations
@@ -215,8 +215,9 @@ async def test_cancel_rules(client: httpx.AsyncClient) -> None:
 
 
 async def test_cancelled_contract_end_date_only_moves_earlier(client: httpx.AsyncClient) -> None:
-    """A cancellation only ever shortens (SPEC section 3): PATCH cannot reopen a cancelled
-    contract, by clearing its end_date or moving it later; moving it earlier is fine."""
+    """A cancellation only ever shortens (docs/month-arithmetic.md#cancellation): PATCH
+    cannot reopen a cancelled contract, by clearing its end_date or moving it later; moving
+    it earlier is fine."""
     c = await customer(client)
     k = await contract(client, c["id"], "2026-01-01", end_date="2026-12-31")
     url = f"{API}/contracts/{k['id']}"
@@ -638,7 +639,7 @@ async def test_schedule_query_validation(client: httpx.AsyncClient) -> None:
     )
 
 
-# --- schedule edge cases, every number worked by hand (SPEC section 5) -------------------------
+# --- schedule edge cases, every number worked by hand (docs/month-arithmetic.md) -------------
 #
 # Revenue of a line in month M = sum over its active days of quantity(d) x unit_price, over
 # days_in(M), exact (fractions below), rounded half-up to the cent once per line and month.

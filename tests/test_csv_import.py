@@ -1,4 +1,4 @@
-"""CSV import of vendor invoices through HTTP (SPEC section 3, `/vendor-invoices/import`):
+"""CSV import of vendor invoices through HTTP (docs/month-arithmetic.md#vendor-invoices):
 the files distributors really export, every bad row reported, nothing stored on error."""
 
 from __future__ import annotations

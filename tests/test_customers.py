@@ -1,4 +1,4 @@
-"""Customers and vendor accounts through HTTP (SPEC section 3)."""
+"""Customers and vendor accounts through HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Problem details, request ids, the last-resort handler, logs and probes (SPEC section 2)."""
+"""Problem details, request ids, the last-resort handler, logs and probes
+(docs/README.md#errors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faults (issue 6), on both backends: the database going away answers 503 problem details
+"""Faults, on both backends: the database going away answers 503 problem details
 (webhooks: a 5xx, so the vendor retries) and stores nothing partial; racing redeliveries
 store one invoice; concurrent audits of one period agree; a restart loses nothing that
 was acknowledged."""

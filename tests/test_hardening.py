@@ -2,7 +2,7 @@
 secrets are not kept for idempotent replays, abandoned idempotency claims are reclaimed,
 ids and dates are bounded, NUL characters and unknown fields are refused, money text is
 strict, search folds non-ASCII case, HEAD /healthz answers, adjustments cannot be deleted.
-Bad input is a 404/422 problem, never a 500 (SPEC section 2)."""
+Bad input is a 404/422 problem, never a 500 (docs/README.md#errors)."""
 
 from __future__ import annotations
 
@@ -349,7 +349,7 @@ async def test_no_path_id_anywhere_yields_a_500(client: httpx.AsyncClient) -> No
                 url = re.sub(r"\{[^}]+\}", ident, path)
                 response = await client.request(method.upper(), url, json={})
                 if path.startswith(f"{API}/webhooks/"):
-                    # Signed, not keyed (SPEC section 4): an unsigned call may be refused
+                    # Signed, not keyed (docs/webhooks.md): an unsigned call may be refused
                     # before its path is read; a problem either way, never a 500.
                     assert response.status_code in (401, 404, 422), response.text
                     assert_problem(response, response.status_code)

@@ -1,5 +1,5 @@
-"""Idempotency-Key on creates (SPEC section 2): replay, reuse with another body, in-progress
-retries, scoping to API key and path, expiry, and what is never stored."""
+"""Idempotency-Key on creates (docs/idempotency.md): replay, reuse with another body,
+in-progress retries, scoping to API key and path, expiry, and what is never stored."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Limits and defences: body size (413 problem), security headers, CORS only when
-configured, no key in the logs (issue 6 item 5), on both backends."""
+configured, no key in the logs, on both backends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Money is exact (SPEC section 2): rounding, parsing, formatting, and storage whose sums
+"""Money is exact (docs/README.md#money): rounding, parsing, formatting, and storage whose sums
 stay exact on both databases."""
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ async def test_thousands_of_awkward_amounts_sum_exactly(
 
 
 async def test_price_increase_of_large_valid_values(client: httpx.AsyncClient) -> None:
-    """1000 x 100000000 = 10^11: every value within the bounds of SPEC section 2. The audit
+    """1000 x 100000000 = 10^11: every value below 10^12 (docs/README.md#money). The audit
     multiplies in Python, never the scaled integers in SQL (which would pass SQLite's
     64-bit integers: 10^11 x 10^8)."""
     v = (await client.post("/api/v1/vendors", json={"name": "Big"})).json()

@@ -1,7 +1,8 @@
 """The month arithmetic in SQL (app/contracts/month_sql.py) against the reference module
 (app/contracts/arithmetic.py), line by line, on both databases: active window, segments
 at adjustments (before the start, on the first and last day, several on one date, after
-the end), contracted units and the rounded revenue and in-house cost (SPEC section 5)."""
+the end), contracted units and the rounded revenue and in-house cost
+(docs/month-arithmetic.md)."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ async def _assert_range_equal(
 ) -> int:
     """range_line_figures against arithmetic.range_figures, line by line and month by
     month: active or not, unit-days rounded at the unit price and at the unit cost, and
-    contracted units (SPEC section 5). Returns the line-months checked."""
+    contracted units (docs/month-arithmetic.md). Returns the line-months checked."""
     first, last = Period.parse(first_text), Period.parse(last_text)
     months = arithmetic.MonthRange.of(first, last)
     terms = await arithmetic.load_line_terms(session)

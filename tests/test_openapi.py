@@ -39,7 +39,7 @@ def test_every_operation_is_documented() -> None:
             success = [code for code in responses if code.startswith("2")]
             assert success, f"{where} documents no success response"
             if path.startswith(WEBHOOKS):
-                # SPEC section 2: the vendor webhooks are the one API path without a key;
+                # The vendor webhooks are the one API path without a key (docs/webhooks.md);
                 # they authenticate by signature, and say so with a 401.
                 assert not operation.get("security"), f"{where} must not demand an API key"
                 assert "401" in responses, f"{where} does not document its 401"
@@ -58,7 +58,7 @@ def test_every_operation_is_documented() -> None:
 
 
 def test_every_create_documents_idempotency() -> None:
-    """SPEC section 2: every POST under /api/v1 takes an Idempotency-Key and may answer 409
+    """Every POST under /api/v1 takes an Idempotency-Key and may answer 409
     (a retry while the first is still running); the webhooks have their own webhook-id."""
     spec: dict[str, Any] = document()
     posts = [

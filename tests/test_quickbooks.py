@@ -1,4 +1,4 @@
-"""Customer invoices for accounting through HTTP, on both databases (SPEC section 3):
+"""Customer invoices for accounting through HTTP, on both databases (docs/exports.md):
 QuickBooks Online JSON (exact JSON numbers, every line keeping Amount == round(Qty x
 UnitPrice, 2), QuickBooks error 6070 otherwise), the period export with its Items, and
 QuickBooks Desktop IIF parsed back and balanced. Every number is worked out by hand."""

@@ -1,4 +1,4 @@
-"""Quote previews priced on real costs (issue 5 item 5), through HTTP on both backends."""
+"""Quote previews priced on real costs, through HTTP on both backends."""
 
 from __future__ import annotations
 

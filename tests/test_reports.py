@@ -1,4 +1,4 @@
-"""Profitability, trends, targets and CSV downloads through HTTP (SPEC sections 5 and 6),
+"""Profitability, trends, targets and CSV downloads through HTTP (docs/reports.md),
 every number worked out by hand in the comment beside it.
 
 The world of most tests (`build_world`), January and February 2026 (31 and 28 days):

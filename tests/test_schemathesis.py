@@ -1,4 +1,4 @@
-"""Property-based API testing (issue 6): schemathesis generates requests for every operation
+"""Property-based API testing: schemathesis generates requests for every operation
 of the schema the app serves, valid ones and invalid ones, and each answer must be no 5xx
 and conform to the OpenAPI schema (status code, content type, headers and body). On both
 backends, in-process.

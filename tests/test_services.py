@@ -1,4 +1,4 @@
-"""The catalog through HTTP (SPEC section 3): unique SKUs, vendor SKUs per vendor, exact
+"""The catalog through HTTP: unique SKUs, vendor SKUs per vendor, exact
 prices, and no deletion while contract lines or assets use a service."""
 
 from __future__ import annotations

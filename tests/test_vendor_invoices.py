@@ -1,5 +1,5 @@
-"""Vendor invoices through HTTP, the JSON side (SPEC sections 2 and 3): create, read,
-list, delete, money rules, uniqueness, matching and the unmapped to-do list."""
+"""Vendor invoices through HTTP, the JSON side (docs/month-arithmetic.md#vendor-invoices):
+create, read, list, delete, money rules, uniqueness, matching and the unmapped to-do list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Vendors through HTTP (SPEC section 3): the webhook secret is shown once, on create."""
+"""Vendors through HTTP: the webhook secret is shown once, on create."""
 
 from __future__ import annotations
 

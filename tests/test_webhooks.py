@@ -1,4 +1,4 @@
-"""Signed vendor webhooks and their inbox through HTTP (SPEC section 4), on both backends."""
+"""Signed vendor webhooks and their inbox through HTTP (docs/webhooks.md), on both backends."""
 
 from __future__ import annotations
 

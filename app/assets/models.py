@@ -26,7 +26,8 @@ class Asset(SQLModel, table=True):
         default=None, sa_column=Column(String(200), nullable=True, unique=True)
     )
     installed_on: date = Field(sa_column=Column(Date, nullable=False))
-    # Counted on day d when installed_on <= d < removed_on (SPEC section 3).
+    # Counted on day d when installed_on <= d < removed_on
+    # (docs/month-arithmetic.md#deployed-units).
     removed_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

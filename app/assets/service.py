@@ -1,6 +1,6 @@
 """Deployed assets: plain async functions, no HTTP. An asset is counted on day d when
-installed_on <= d < removed_on (SPEC section 3), so removed_on must come after
-installed_on."""
+installed_on <= d < removed_on (docs/month-arithmetic.md#deployed-units), so removed_on
+must come after installed_on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Audit runs, their findings, and the status history that survives re-runs (SPEC section 6)."""
+"""Audit runs, their findings, and the status history that survives re-runs
+(docs/findings.md#re-runs)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schemas of the per-customer audit report (SPEC section 6)."""
+"""Schemas of the per-customer audit report (docs/findings.md#customer-audit)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ class CustomerAuditRow(BaseModel):
     deployed_units: QuantityOut
     invoiced_units: QuantityOut
     contract_unit_price: PriceOut | None = Field(
-        description="Quantity-weighted mean unit price of the lines counted (SPEC section 5)"
+        description="Quantity-weighted mean unit price of the lines counted "
+        "(docs/month-arithmetic.md#contract-unit-price)"
     )
     vendor_mean_unit_cost: PriceOut | None = Field(
         description="Sum of matched vendor amounts / sum of their quantities"
@@ -31,7 +32,7 @@ class CustomerAuditRow(BaseModel):
     margin: Decimal | None = Field(
         description="profit / revenue, 4 decimals; null when revenue is 0"
     )
-    finding_types: list[str] = Field(description="Finding types of SPEC section 6 that apply")
+    finding_types: list[str] = Field(description="Finding types that apply (docs/findings.md)")
 
 
 class CustomerAuditReport(BaseModel):

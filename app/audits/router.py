@@ -56,7 +56,7 @@ async def _min_impact(
     response_model=AuditRead,
     tags=["audits"],
     summary="Run an audit of a period",
-    description="Computes every finding type of SPEC section 6 for the period (optionally one "
+    description="Computes every finding type of docs/findings.md for the period (optionally one "
     "vendor) and stores the run; findings found again keep their status, note and history.",
     responses=problem_responses(401, 403, 422),
 )

@@ -1,4 +1,4 @@
-"""One rule per finding type of SPEC section 6, named after its code. Each reads the
+"""One rule per finding type of docs/findings.md, named after its code. Each reads the
 aggregates of `AuditData` (gathered set-based in data.py) and returns finding drafts;
 impacts are computed exactly and rounded half-up once; a finding whose impact rounds to
 0.00 or less is not produced.

@@ -1,6 +1,6 @@
 """Audit runs: gather, apply the rules, store the findings with the status history of the
 same findings in earlier runs of the period; findings' status changes; the per-customer
-audit report (SPEC section 6)."""
+audit report. The rules: docs/findings.md."""
 
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ UNMAPPED = {FindingType.UNMAPPED_SKU, FindingType.UNMAPPED_ACCOUNT}
 
 
 def fingerprint(period: Period, draft: Draft) -> str:
-    """SPEC section 6: the same finding is the same type, customer, service, vendor and
-    vendor invoice (and, for UNMAPPED_*, the same vendor_sku and account_ref), in the
-    same period."""
+    """The same finding is the same type, customer, service, vendor and vendor invoice
+    (and, for UNMAPPED_*, the same vendor_sku and account_ref), in the same period
+    (docs/findings.md#re-runs)."""
     parts: list[Any] = [
         str(period),
         draft.type.value,
@@ -365,7 +365,8 @@ async def customer_audit(
     session: AsyncSession, *, customer_id: int, period: Period
 ) -> CustomerAuditReport:
     """One row per service the customer has a contract line, a vendor charge or a
-    deployed asset for in the month, with the finding types that apply (SPEC section 6)."""
+    deployed asset for in the month, with the finding types that apply
+    (docs/findings.md#customer-audit)."""
     customer = await get_or_404(session, Customer, customer_id, "customer")
     gathered = await audit_data.load(session, period=period, customer_ids=[customer_id])
     types: dict[int | None, set[str]] = defaultdict(set)

@@ -24,7 +24,7 @@ from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import Day, Id
 
-# QuickBooks' DocNumber holds at most 21 characters (SPEC section 3).
+# QuickBooks' DocNumber holds at most 21 characters (docs/exports.md#customer-invoices).
 MAX_NUMBER_LENGTH = 21
 
 

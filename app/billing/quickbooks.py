@@ -1,5 +1,5 @@
 """Customer invoices for accounting: QuickBooks Online Invoice objects (QuickBooks' own JSON,
-numbers not strings) with the Items they use, and QuickBooks Desktop IIF (SPEC section 3)."""
+numbers not strings) with the Items they use, and QuickBooks Desktop IIF (docs/exports.md)."""
 
 from __future__ import annotations
 

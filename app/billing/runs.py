@@ -1,5 +1,6 @@
-"""Billing runs (SPEC section 3): a draft invoice per customer with contracted revenue in
-the period, one line per contract line, amounts from the one month-arithmetic module."""
+"""Billing runs (docs/exports.md#billing-runs): a draft invoice per customer with contracted
+revenue in the period, one line per contract line, amounts from the one month-arithmetic
+module."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     edited into another status) are skipped; drafts of earlier runs of the period are
     regenerated from the current contracts (and removed when nothing is left to bill);
     posted, void and recorded invoices are never touched; nothing is duplicated. A void
-    invoice does not count as billing the customer (SPEC section 3), so it does not stop
-    a new draft."""
+    invoice does not count as billing the customer (docs/findings.md#missing_billing), so
+    it does not stop a new draft."""
     first, last = period.first_day, period.last_day
     run = await _start_run(session, period=period, actor=actor)
     terms = await arithmetic.load_line_terms(session, overlapping=(first, last))
@@ -122,7 +123,8 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     _check_totals(period, billed)
     # Set-based writes: one flush inserts every new invoice (a multi-row INSERT), and the
     # old lines of regenerated and stale drafts go in a few DELETEs, not one per customer
-    # (the benchmark found those round trips were most of a 5,000-customer run).
+    # (a round trip per customer was most of a large run's time;
+    # BENCHMARKS.md#figures-behind-design-choices).
     await session.flush()
     for chunk in _chunks(regenerated + stale_drafts):
         await session.execute(

@@ -1,4 +1,4 @@
-"""Customer invoices: recorded from the PSA (and, in the billing issue, drafted by runs)."""
+"""Customer invoices: recorded from the PSA (and drafted by billing runs, runs.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ async def record_invoice(
     session: AsyncSession, *, data: CustomerInvoiceCreate
 ) -> CustomerInvoiceDetail:
     """An invoice issued elsewhere (the PSA): it counts as billing the customer for its
-    period unless void (SPEC section 3)."""
+    period unless void (docs/findings.md#missing_billing)."""
     await require_reference(session, Customer, data.customer_id, "customer_id", "customer")
     amounts = line_amounts(
         [(line.amount, line.quantity, line.unit_price) for line in data.lines], "body.lines"

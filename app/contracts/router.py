@@ -121,7 +121,7 @@ async def cancel_contract(
 @router.get(
     "/{contract_id}/schedule",
     response_model=ContractSchedule,
-    summary="Revenue schedule: every line in every month of a range (SPEC section 5)",
+    summary="Revenue schedule: every line in every month of a range (docs/month-arithmetic.md)",
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def contract_schedule(

@@ -150,8 +150,8 @@ async def update_contract(
     if contract.status == ContractStatus.cancelled.value and "end_date" in values:
         new_end, current_end = values["end_date"], contract.end_date
         if new_end is None or (current_end is not None and new_end > current_end):
-            # SPEC section 3: a cancellation only ever shortens; reopening would bill
-            # months the customer cancelled.
+            # A cancellation only ever shortens; reopening would bill months the customer
+            # cancelled (docs/month-arithmetic.md#cancellation).
             raise _invalid(
                 "body.end_date",
                 f"contract {contract_id} is cancelled: its end_date ({current_end}) may only "
@@ -175,9 +175,9 @@ async def delete_contract(session: AsyncSession, *, contract_id: int) -> None:
 async def cancel_contract(
     session: AsyncSession, *, contract_id: int, data: ContractCancel
 ) -> Contract:
-    """SPEC section 3: effective_date is the last day of service, at least the day before
-    start_date (never started) and at most the current end_date (a cancellation only
-    shortens); it becomes end_date and the status becomes cancelled."""
+    """effective_date is the last day of service, at least the day before start_date
+    (never started) and at most the current end_date (a cancellation only shortens); it
+    becomes end_date and the status becomes cancelled (docs/month-arithmetic.md#cancellation)."""
     contract = await get_contract(session, contract_id=contract_id)
     effective = data.effective_date
     earliest = day_before(contract.start_date)
@@ -271,7 +271,7 @@ async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate)
     _check_line_dates(contract, data.start_date, data.end_date)
     values: dict[str, Any] = data.model_dump()
     if values["unit_price"] is None:
-        values["unit_price"] = service.unit_price  # the list price (SPEC section 3)
+        values["unit_price"] = service.unit_price  # the service's list price
     _check_line_amount("body.quantity", [data.quantity], values["unit_price"])
     # Null dates are stored as null: the line follows the contract's dates, even when
     # those change later.
@@ -340,8 +340,8 @@ async def delete_line(session: AsyncSession, *, contract_id: int, line_id: int) 
 async def add_adjustment(
     session: AsyncSession, *, contract_id: int, line_id: int, data: AdjustmentCreate
 ) -> ContractLineAdjustment:
-    """Dates in the past, the future, or outside the line are all accepted (SPEC section 3):
-    only the part that overlaps the line's active days counts."""
+    """Dates in the past, the future, or outside the line are all accepted: only the part
+    that overlaps the line's active days counts (docs/month-arithmetic.md#adjustments)."""
     line = await _get_line(session, contract_id, line_id)
     _check_line_amount("body.quantity", [data.quantity], line.unit_price)
     adjustment = ContractLineAdjustment(line_id=line_id, **data.model_dump())
@@ -369,8 +369,8 @@ def schedule_range(from_text: str, to_text: str) -> tuple[Period, Period]:
 async def contract_schedule(
     session: AsyncSession, *, contract_id: int, first: Period, last: Period
 ) -> ContractSchedule:
-    """Every line of the contract in every month of [first, last] (SPEC section 5): the
-    month's total is the sum of the lines' rounded revenues."""
+    """Every line of the contract in every month of [first, last]: the month's total is
+    the sum of the lines' rounded revenues (docs/month-arithmetic.md#revenue)."""
     await get_contract(session, contract_id=contract_id)
     lines = await arithmetic.load_line_terms(session, contract_ids=[contract_id])
     rows: list[ScheduleLineMonth] = []

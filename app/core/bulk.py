@@ -3,9 +3,9 @@ lines, a billing run's invoice lines.
 
 On PostgreSQL the rows go in with COPY (asyncpg's binary `copy_records_to_table`) on the
 session's own connection, so inside its transaction: a rollback removes them like any
-other write. A Core executemany sends one Bind/Execute per row and took twice as long
-for the 4,369 findings of a 5,000-customer audit (bench/, BENCHMARKS.md). Elsewhere
-(SQLite, in-process) a Core executemany is already a tight loop in C.
+other write. A Core executemany sends one Bind/Execute per row, which is much slower for
+the thousands of findings of a large audit (BENCHMARKS.md#figures-behind-design-choices).
+Elsewhere (SQLite, in-process) a Core executemany is already a tight loop in C.
 
 The COPY path behaves as an INSERT would:
 - values pass through each column type's bind processing first (exact decimals, UTC

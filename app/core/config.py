@@ -13,7 +13,7 @@ DEFAULT_SQLITE_PATH = Path("var") / "msp.sqlite3"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MSP_", env_file=".env", extra="ignore")
 
-    # Unset means the embedded SQLite file under ./var/ (SPEC section 2).
+    # Unset means the embedded SQLite file under ./var/ (README.md, Configuration).
     database_url: str | None = None
     # Accepted as a key with every scope; when unset an admin key is generated
     # on first start and only its hash is stored.
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Echo SQL statements (debugging only).
     sql_echo: bool = False
-    # How long Idempotency-Key records are honoured (SPEC section 2: 24 hours).
+    # How long Idempotency-Key records are honoured (docs/idempotency.md#lifetime).
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # An Idempotency-Key still "in progress" after this long is taken as abandoned (its
     # process died) and may be claimed again.

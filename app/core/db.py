@@ -104,7 +104,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         # A steady pool, no overflow: a connection PostgreSQL has to fork and asyncpg has
-        # to set up costs about 4 ms of CPU on each side, so a burst beyond the pool waits
+        # to set up costs CPU on each side, so a burst beyond the pool waits
         # for a connection (an asyncio wait, up to pool_timeout) rather than opening
         # connections that would be closed again on return, which made bursts worse on a
         # busy machine. Last-in first-out keeps the connections in use, and their prepared
@@ -113,9 +113,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # READ COMMITTED is set, not inherited from the server's defaults: GET sessions
         # run in autocommit (read_sessionmaker), which is the same only at this level.
         # JIT compilation off: this service's heaviest statements (a month's contract
-        # positions, vendor positions, a year's report) run in 30 to 100 ms, and
-        # compiling them cost about 15 ms each time (the audit's month statement: 90 ms
-        # with JIT, 76 ms without, at 5,000 customers; BENCHMARKS.md).
+        # positions, vendor positions, a year's report) are short enough that compiling
+        # them costs more than it saves (BENCHMARKS.md#figures-behind-design-choices).
         kwargs.update(
             pool_size=20,
             max_overflow=0,

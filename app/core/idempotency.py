@@ -1,4 +1,4 @@
-"""Idempotency-Key on every create (SPEC section 2, the IETF draft): the same key and
+"""Idempotency-Key on every create (docs/idempotency.md, the IETF draft): the same key and
 body replays the first final answer, another body is a 422, a retry while the first
 is still running is a 409. Records are scoped to the API key, method and path. The caller
 is authenticated before the body is read or a record written, and the first answer is
@@ -104,7 +104,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def is_idempotent_path(path: str) -> bool:
     """POSTs that honour Idempotency-Key: every API path but the vendor webhooks, which
-    have their own redelivery key (webhook-id, SPEC section 4)."""
+    have their own redelivery key (webhook-id, docs/webhooks.md#redelivery)."""
     return path.startswith("/api/v1/") and not path.startswith("/api/v1/webhooks/")
 
 

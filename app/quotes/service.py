@@ -1,5 +1,5 @@
 """Quote previews priced on real costs: the latest month's actual mean vendor unit cost of
-each service (matched vendor lines, SPEC section 3's matching), else its standard cost."""
+each service (docs/month-arithmetic.md#matching-vendor-lines), else its standard cost."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ BasisQuery = Annotated[
     Basis,
     Query(
         description="contracted: revenue by the month arithmetic of the contract lines "
-        "(SPEC section 5); invoiced: the non-void customer invoice lines of each period"
+        "(docs/month-arithmetic.md#revenue); invoiced: the non-void customer invoice lines of "
+        "each period"
     ),
 ]
 PROBLEMS = problem_responses(401, 403, 422)
@@ -54,7 +55,8 @@ PROBLEMS = problem_responses(401, 403, 422)
     response_model_exclude_unset=True,
     tags=["reports"],
     summary="Revenue, cost, profit and margin per customer, contract, service, vendor or month",
-    description="SPEC section 6. Rows carry only the keys named in `group_by`; rows whose "
+    description="docs/reports.md#profitability: rows carry only the keys named in `group_by`; "
+    "rows whose "
     "revenue and cost are both 0 are left out. Grouped by contract, each (customer, service, "
     "month)'s vendor cost is split over the customer's lines of the service in proportion to "
     "their contracted units (largest remainder, ties to the earliest line); cost without "
@@ -100,7 +102,8 @@ async def profitability(
     response_model_exclude_unset=True,
     tags=["reports"],
     summary="A metric month by month, per customer, service or vendor, against the targets",
-    description="SPEC section 6: one value per month per series, the total, month-over-month "
+    description="docs/reports.md#trends: one value per month per series, the total, "
+    "month-over-month "
     "changes, `gaps` (a customer with a contract active in a month and no revenue in it) and, "
     "for revenue and profit, the month's target and its attainment (actual / target).",
     responses={

@@ -1,5 +1,6 @@
-"""Matching of vendor invoice lines (SPEC section 3): a line's service by (vendor_id,
-vendor_sku), its customer by (vendor_id, account_ref) through the vendor accounts.
+"""Matching of vendor invoice lines (docs/month-arithmetic.md#matching-vendor-lines): a
+line's service by (vendor_id, vendor_sku), its customer by (vendor_id, account_ref)
+through the vendor accounts.
 
 The one query builder for it, shared by invoice views, the unmapped list, audits and
 reports. Matching happens when they run, so a mapping added later repairs old invoices
@@ -27,7 +28,7 @@ matched_customer_id: Label[int | None] = col(VendorAccount.customer_id).label("c
 
 def join_matches(stmt: S) -> S:
     """Add the two outer joins that match `vendor_invoice_line` rows to a statement
-    selecting from it. Both pairs are unique (SPEC section 3), so no line is repeated."""
+    selecting from it. Both pairs are unique per vendor, so no line is repeated."""
     return stmt.outerjoin(
         Service,
         and_(

@@ -25,7 +25,7 @@ class Vendor(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), nullable=False, index=True))
     currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False, default="USD"))
     # Kept as given: verifying an HMAC needs the key itself. Never returned after
-    # creation (SPEC section 3: write-only).
+    # creation: write-only (docs/webhooks.md#signatures).
     webhook_secret: str = Field(sa_column=Column(String(200), nullable=False))
     # After a rotation the old secret keeps verifying until this moment (24 hours).
     previous_webhook_secret: str | None = Field(

@@ -1,5 +1,5 @@
 """Vendors: plain async functions, no HTTP. The webhook secret is written once and
-never read back through the API (SPEC section 3)."""
+never read back through the API (docs/webhooks.md#signatures)."""
 
 from __future__ import annotations
 

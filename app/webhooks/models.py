@@ -1,4 +1,5 @@
-"""The webhook inbox: every signed delivery, kept raw, with its outcome (SPEC section 4)."""
+"""The webhook inbox: every signed delivery, kept raw, with its outcome
+(docs/webhooks.md#inbox)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class WebhookEvent(SQLModel, table=True):
     __tablename__ = "webhook_event"
     __table_args__ = (
         # Redelivery of one webhook-id is settled by this constraint, not by a
-        # check-then-insert (SPEC section 4: even when deliveries race).
+        # check-then-insert, even when deliveries race (docs/webhooks.md#redelivery).
         UniqueConstraint("vendor_id", "webhook_id"),
         Index("ix_webhook_event_status", "status"),
     )

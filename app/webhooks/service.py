@@ -1,4 +1,4 @@
-"""Vendor webhooks (SPEC section 4): verify, keep the raw event (the inbox), process it
+"""Vendor webhooks (docs/webhooks.md): verify, keep the raw event (the inbox), process it
 into a vendor invoice, and answer every redelivery of a webhook-id with its first answer.
 
 Redelivery is settled by the unique (vendor_id, webhook_id) constraint, never by a
@@ -135,7 +135,7 @@ async def receive(
     headers: Mapping[str, str],
     body: bytes,
 ) -> Answer:
-    """Handle one delivery (SPEC section 4) and return the answer to give."""
+    """Handle one delivery (docs/webhooks.md#outcomes) and return the answer to give."""
     signed = await _verified_vendor(maker, vendor_id=vendor_id, headers=headers, body=body)
     stored_headers = json.dumps(kept_headers(headers), sort_keys=True)
 
@@ -294,7 +294,7 @@ async def _reprocess(
 
 
 def _parse(body: bytes) -> VendorInvoicePayload:
-    """The body as an invoice: numbers read as Decimal from their text (SPEC section 2),
+    """The body as an invoice: numbers read as Decimal from their text (docs/README.md#money),
     errors named by field path like any other 422."""
     try:
         data = loads_body(body)

@@ -1,4 +1,5 @@
-"""Standard Webhooks signatures (SPEC section 4): sign and verify, standard library only.
+"""Standard Webhooks signatures (docs/webhooks.md#signatures): sign and verify, standard
+library only.
 
 A delivery carries `webhook-id`, `webhook-timestamp` (unix seconds) and
 `webhook-signature`, a space-separated list of `v1,<base64 HMAC-SHA256>` entries over
