@@ -1,0 +1,64 @@
+"""What a vendor line means for a month (docs/vendor-bills.md#month-figures): the cost it
+brings to the month, spread over its charge period by cumulative rounding, and the
+monthly amount of a recurring line (its mean unit cost per month). Pure functions over
+integer cents and exact fractions; audits and reports call them on the rows their
+queries bring back, so a line costs the same everywhere."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from app.core.money import half_up_int
+from app.core.periods import Period, share, share_through
+from app.vendor_invoices.models import LineKind
+
+
+def to_cents(amount: Decimal) -> int:
+    """An amount (2 places) as integer cents."""
+    return int(amount.scaleb(2))
+
+
+def within_one_month(start: date, end: date) -> bool:
+    """A charge period inside one calendar month costs its whole amount in that month."""
+    return (start.year, start.month) == (end.year, end.month)
+
+
+def spread_cents(cents: int, start: date, end: date, month: Period) -> int:
+    """The cost in `month` of an amount spread over [start, end]: with S the share of the
+    whole period and s(k) its share up to the last day of month k,
+    R(amount x s(M) / S) - R(amount x s(M-1) / S), R rounding half-up to the cent. Over
+    the months of the period these add up to the amount exactly (each is a difference of
+    the same cumulative sequence, which ends at the amount)."""
+    if within_one_month(start, end):
+        return cents if Period.of(start) == month else 0
+    whole = share(start, end)
+    through = share_through(start, end, month)
+    before = share_through(start, end, month.previous())
+    if through == before:
+        return 0
+    return _rounded(cents, through / whole) - _rounded(cents, before / whole)
+
+
+def _rounded(cents: int, ratio: Fraction) -> int:
+    return half_up_int(cents * ratio.numerator, ratio.denominator)
+
+
+def cost_cents(
+    cents: int, kind: str, start: date, end: date, invoice_period: Period, month: Period
+) -> int:
+    """The cost a line brings to `month`: recurring and usage lines spread over their
+    charge period; a one-time fee whole in the month of its charge_start; an adjustment
+    whole in its invoice's month."""
+    if kind == LineKind.one_time:
+        return cents if Period.of(start) == month else 0
+    if kind == LineKind.adjustment:
+        return cents if invoice_period == month else 0
+    return spread_cents(cents, start, end, month)
+
+
+def monthly_amount(amount: Decimal, start: date, end: date) -> Fraction:
+    """A recurring line's amount for one month of its charge period: amount / share,
+    exact (12 seats charged 76.80 for 15-30 November cost 144.00 a month)."""
+    return Fraction(amount) / share(start, end)

@@ -1,0 +1,74 @@
+"""The month figures of a vendor line (app/vendor_invoices/charges.py), worked by hand
+(docs/vendor-bills.md#month-figures)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from app.core.periods import Period, months_between
+from app.vendor_invoices.charges import cost_cents, monthly_amount, spread_cents
+
+NOV = Period(2026, 11)
+
+
+def test_a_month_inside_one_month_costs_its_amount_there() -> None:
+    assert spread_cents(7680, date(2026, 11, 15), date(2026, 11, 30), NOV) == 7680
+    assert spread_cents(7680, date(2026, 11, 15), date(2026, 11, 30), NOV.next()) == 0
+
+
+def test_an_annual_line_costs_a_twelfth_a_month_and_its_amount_in_all() -> None:
+    # 1,000.00 for 2027: 83.33 a month by cumulative rounding: R(1000 x k/12) - R(1000 x
+    # (k-1)/12) gives 83.33, 83.34, 83.33, 83.33, 83.34, 83.33, ... and 1,000.00 in all.
+    start, end = date(2027, 1, 1), date(2027, 12, 31)
+    costs = [
+        spread_cents(100_000, start, end, m)
+        for m in months_between(Period(2027, 1), Period(2027, 12))
+    ]
+    assert costs == [8333, 8334, 8333, 8333, 8334, 8333, 8333, 8334, 8333, 8333, 8334, 8333]
+    assert sum(costs) == 100_000
+    assert spread_cents(100_000, start, end, Period(2026, 12)) == 0
+    assert spread_cents(100_000, start, end, Period(2028, 1)) == 0
+
+
+def test_an_anniversary_line_is_spread_by_days() -> None:
+    # 29.55 for 15 November - 14 December: S = 16/30 + 14/31 = 916/930.
+    # November: R(29.55 x (16/30) / S) = R(2955 x 496/916 cents) = R(1600.09) = 1600;
+    # December: 2955 - 1600 = 1355.
+    start, end = date(2026, 11, 15), date(2026, 12, 14)
+    assert spread_cents(2955, start, end, NOV) == 1600
+    assert spread_cents(2955, start, end, NOV.next()) == 1355
+
+
+@pytest.mark.parametrize(
+    ("kind", "month", "expected"),
+    [
+        ("recurring", NOV, 1600),
+        ("usage", NOV, 1600),
+        ("one_time", NOV, 2955),  # the month of charge_start
+        ("one_time", NOV.next(), 0),
+        ("adjustment", Period(2027, 1), 2955),  # the invoice's month
+        ("adjustment", NOV, 0),
+    ],
+)
+def test_cost_by_kind(kind: str, month: Period, expected: int) -> None:
+    start, end = date(2026, 11, 15), date(2026, 12, 14)
+    assert cost_cents(2955, kind, start, end, Period(2027, 1), month) == expected
+
+
+def test_a_credit_spreads_like_a_charge() -> None:
+    costs = [
+        spread_cents(-100_000, date(2027, 1, 1), date(2027, 12, 31), m)
+        for m in months_between(Period(2027, 1), Period(2027, 12))
+    ]
+    assert costs[:2] == [-8333, -8334] and sum(costs) == -100_000
+
+
+def test_monthly_amount() -> None:
+    # 12 seats charged 76.80 for 15-30 November: 76.80 / (16/30) = 144.00 a month.
+    assert monthly_amount(Decimal("76.80"), date(2026, 11, 15), date(2026, 11, 30)) == 144
+    assert monthly_amount(Decimal("1200"), date(2026, 12, 1), date(2027, 11, 30)) == 100
+    assert monthly_amount(Decimal("10"), date(2026, 11, 1), date(2026, 11, 30)) == Fraction(10)
