@@ -4,8 +4,6 @@ audit report. The rules: docs/findings.md."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections import defaultdict
@@ -39,9 +37,8 @@ from app.core.crud import get_or_404, require_reference
 from app.core.db import snapshot, snapshot_of, utcnow
 from app.core.errors import Invalid, field_error
 from app.core.money import MAX_ABS, check_limit, margin
-from app.core.pagination import Page, PageParams, paginate
+from app.core.pagination import Cursor, Page, PageParams, paginate
 from app.core.periods import Period
-from app.core.types import MAX_ID
 from app.customers.models import Customer
 from app.vendors.models import Vendor
 
@@ -234,28 +231,17 @@ async def get_audit(session: AsyncSession, *, audit_id: int) -> AuditRead:
     return _audit_read(await get_or_404(session, Audit, audit_id, "audit"))
 
 
+# Biggest impact first, then by id: a page ends at its last (impact, id).
+FINDINGS_CURSOR = Cursor("f1", Decimal, int)
+
+
 def _encode(impact: Decimal, finding_id: int) -> str:
-    return base64.urlsafe_b64encode(f"f1:{impact}:{finding_id}".encode()).decode().rstrip("=")
+    return FINDINGS_CURSOR.encode(impact, finding_id)
 
 
 def _decode(cursor: str) -> tuple[Decimal, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        version, impact, ident = text.split(":")
-        value, finding_id = Decimal(impact), int(ident)
-        if version != "f1" or not value.is_finite() or not 0 <= finding_id <= MAX_ID:
-            raise ValueError
-        # Only the exact text issued: Decimal() and int() also read " 7", "+7", "7_0" and
-        # non-ASCII digits, and base64 decoding skips stray characters.
-        if _encode(value, finding_id) != cursor:
-            raise ValueError
-        return value, finding_id
-    except (ValueError, binascii.Error, UnicodeError, ArithmeticError):
-        raise Invalid(
-            "The cursor is not one this service issued.",
-            errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],
-        ) from None
+    impact, finding_id = FINDINGS_CURSOR.decode(cursor)
+    return impact, finding_id
 
 
 async def list_findings(

@@ -1,11 +1,13 @@
-"""Cursor pagination for every list: {items, next_cursor}, keyed on the id so it is
-stable under inserts (a new row never shifts a page the client already has)."""
+"""Cursor pagination for every list: {items, next_cursor}, keyed on a unique sort key so it
+is stable under inserts (a new row never shifts a page the client already has), and the
+one cursor codec every list uses."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Invalid, field_error
+from app.core.periods import Period
 from app.core.types import MAX_ID
 
 T = TypeVar("T")
@@ -51,29 +54,76 @@ async def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+# --- the cursor codec ------------------------------------------------------------------------
+
+
+def _id(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_ID:
+        raise ValueError
+    return value
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError
+    return value
+
+
+# What a cursor may carry: each kind's reader from text (str() writes it). A reader may
+# accept more than str() writes (int() reads "+7", " 7", "0_7" and non-ASCII digits);
+# `Cursor.decode` refuses those by writing the value again.
+_READERS: dict[type, Callable[[str], Any]] = {int: _id, Decimal: _decimal, Period: Period.parse}
+
+
+class Cursor:
+    """A cursor format: a version tag and a small tuple of typed values (ids, Decimals,
+    periods), written "tag:value:value" in URL-safe base64 without padding. Only exactly
+    what `encode` issues decodes; anything else is the 422 problem of an invalid cursor."""
+
+    __slots__ = ("kinds", "tag")
+
+    def __init__(self, tag: str, *kinds: type) -> None:
+        assert ":" not in tag and kinds and all(kind in _READERS for kind in kinds)
+        self.tag = tag
+        self.kinds = kinds
+
+    def encode(self, *values: Any) -> str:
+        text = ":".join([self.tag, *(str(value) for value in values)])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    def decode(self, cursor: str) -> tuple[Any, ...]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            tag, *parts = base64.urlsafe_b64decode(padded.encode("ascii")).decode().split(":")
+            if tag != self.tag or len(parts) != len(self.kinds):
+                raise ValueError
+            values = tuple(
+                _READERS[kind](part) for kind, part in zip(self.kinds, parts, strict=True)
+            )
+            # Only the exact text this service issues: base64 decoding skips stray
+            # characters, and the readers accept more than str() writes.
+            if self.encode(*values) != cursor:
+                raise ValueError
+            return values
+        except (ValueError, binascii.Error, UnicodeError, ArithmeticError):
+            raise Invalid(
+                "The cursor is not one this service issued.",
+                errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],
+            ) from None
+
+
+ID_CURSOR = Cursor("v1", int)  # lists in id order: the last id given
+
+
 def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+    return ID_CURSOR.encode(last_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        version, _, value = text.partition(":")
-        last_id = int(value)
-        if version != "v1" or not 0 <= last_id <= MAX_ID:
-            raise ValueError
-        # Only the exact text this service issues: base64 decoding skips stray characters
-        # and int() reads "+7", " 7", "0_7" and non-ASCII digits such as ٧ or ７, so a
-        # cursor that decodes is not yet one that was issued.
-        if encode_cursor(last_id) != cursor:
-            raise ValueError
-        return last_id
-    except (ValueError, binascii.Error, UnicodeError):
-        raise Invalid(
-            "The cursor is not one this service issued.",
-            errors=[field_error("query.cursor", "invalid cursor", "cursor_invalid")],
-        ) from None
+    (last_id,) = ID_CURSOR.decode(cursor)
+    return int(last_id)
 
 
 async def paginate(
@@ -82,14 +132,21 @@ async def paginate(
     id_column: InstrumentedAttribute[Any] | Any,
     params: PageParams,
     to_item: Callable[[Any], T] | None = None,
+    *,
+    cursor: Cursor = ID_CURSOR,
+    key: Callable[[Any], Any] = lambda row: row.id,
+    bound: Callable[[Any], Any] = lambda value: value,
 ) -> Page[T]:
-    """Run `stmt` (selecting one entity) one page at a time in id order."""
+    """Run `stmt` (selecting one entity) one page at a time in the order of `id_column`,
+    a unique key: by default the id. Otherwise `cursor` is the key's format, `key` gives a
+    row's key value and `bound` turns a decoded value into what the column compares to."""
     if params.cursor is not None:
-        stmt = stmt.where(id_column > decode_cursor(params.cursor))
+        (after,) = cursor.decode(params.cursor)
+        stmt = stmt.where(id_column > bound(after))
     stmt = stmt.order_by(id_column).limit(params.limit + 1)
     rows: Sequence[Any] = (await session.scalars(stmt)).all()
     more = len(rows) > params.limit
     rows = rows[: params.limit]
     items = [to_item(row) if to_item else row for row in rows]
-    next_cursor = encode_cursor(rows[-1].id) if more and rows else None
+    next_cursor = cursor.encode(key(rows[-1])) if more and rows else None
     return Page[T](items=items, next_cursor=next_cursor)
