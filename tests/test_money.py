@@ -21,7 +21,10 @@ from app.core.money import (
     format_amount,
     format_price,
     format_quantity,
+    from_scaled,
     round_half_up,
+    split_cents,
+    to_scaled,
 )
 from app.services.models import Service
 
@@ -212,3 +215,35 @@ def test_multiplying_an_exact_decimal_column_in_sql_is_refused() -> None:
     assert price + col(Service.unit_cost) is not None
     assert price - 1 is not None
     assert (price > 0) is not None
+
+
+# --- integer cents -----------------------------------------------------------------------------
+
+
+def test_split_cents_pure() -> None:
+    """The contract split's largest remainder (docs/reports.md#contract-split)."""
+    # 10.00 over 1 : 1 : 1 -> 3.34, 3.33, 3.33: the tie goes to the lowest id.
+    assert split_cents(1000, [(5, Decimal(1)), (6, Decimal(1)), (7, Decimal(1))]) == {
+        5: 334,
+        6: 333,
+        7: 333,
+    }
+    # Listed out of order, the lowest id still wins the tie.
+    assert split_cents(1, [(9, Decimal(1)), (3, Decimal(1))]) == {9: 0, 3: 1}
+    # Credits: -10.00 -> -3.34, -3.33, -3.33.
+    assert split_cents(-1000, [(1, Decimal(1)), (2, Decimal(1)), (3, Decimal(1))]) == {
+        1: -334,
+        2: -333,
+        3: -333,
+    }
+    # Fractional units 0.5 : 1.25 of 1.01: 0.28857... and 0.72142... -> 28 + 72 = 100,
+    # the last cent to the larger remainder (0.857 of id 1): 29 and 72.
+    assert split_cents(101, [(1, Decimal("0.5")), (2, Decimal("1.25"))]) == {1: 29, 2: 72}
+
+
+def test_scaled_integers() -> None:
+    assert to_scaled(Decimal("12.3456"), 4) == 123456
+    assert to_scaled(Decimal("-0.5"), 4) == -5000
+    assert to_scaled(Decimal("0.00001"), 4) is None  # more places than the scale: refused
+    assert from_scaled(123456, 4) == Decimal("12.3456")
+    assert from_scaled(-5, 2) == Decimal("-0.05")

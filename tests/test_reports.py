@@ -33,7 +33,6 @@ import httpx
 import pytest
 
 from app.core.money import margin, round_half_up
-from app.reports.service import split_cents
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 
 PROFIT = "/api/v1/reports/profitability"
@@ -446,26 +445,6 @@ async def test_contract_split_by_largest_remainder_and_ties(client: httpx.AsyncC
     # so no cost (its revenue 5 x 2.00 x 30/31 = 9.677... -> 9.68 keeps its row).
     assert costs == {k1: "0.33", k2: "0.67", k3: "0.00"}
     assert body["totals"]["cost"] == "1.00"
-
-
-def test_split_cents_pure() -> None:
-    # 10.00 over 1 : 1 : 1 -> 3.34, 3.33, 3.33: the tie goes to the lowest id.
-    assert split_cents(1000, [(5, Decimal(1)), (6, Decimal(1)), (7, Decimal(1))]) == {
-        5: 334,
-        6: 333,
-        7: 333,
-    }
-    # Listed out of order, the lowest id still wins the tie.
-    assert split_cents(1, [(9, Decimal(1)), (3, Decimal(1))]) == {9: 0, 3: 1}
-    # Credits: -10.00 -> -3.34, -3.33, -3.33.
-    assert split_cents(-1000, [(1, Decimal(1)), (2, Decimal(1)), (3, Decimal(1))]) == {
-        1: -334,
-        2: -333,
-        3: -333,
-    }
-    # Fractional units 0.5 : 1.25 of 1.01: 0.28857... and 0.72142... -> 28 + 72 = 100,
-    # the last cent to the larger remainder (0.857 of id 1): 29 and 72.
-    assert split_cents(101, [(1, Decimal("0.5")), (2, Decimal("1.25"))]) == {1: 29, 2: 72}
 
 
 # --- trends ----------------------------------------------------------------------------------

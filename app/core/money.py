@@ -191,12 +191,53 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return f"ExactDecimal(scale={self.scale}, precision={self.precision})"
 
 
-# --- exact sums in SQL ----------------------------------------------------------------------
+# --- integer cents and scaled integers --------------------------------------------------------
+# Audits and reports sum money as Python integers (cents, or quantities and prices x 10^4)
+# and turn them into Decimals only in the answer: exact, and quicker than Decimal sums.
 
 
 def from_cents(cents: int) -> Decimal:
     """Integer cents as an amount (2 places)."""
     return Decimal(cents).scaleb(-AMOUNT_PLACES)
+
+
+def from_scaled(whole: int, places: int) -> Decimal:
+    """An integer counted x 10^places as the Decimal it stands for."""
+    return Decimal(whole).scaleb(-places)
+
+
+def to_scaled(value: Decimal, places: int) -> int | None:
+    """value x 10^places as an exact int; None when value has more than `places` decimals."""
+    scaled = value.scaleb(places)
+    whole = int(scaled)
+    return whole if whole == scaled else None
+
+
+def split_cents(total: int, weights: Sequence[tuple[int, Decimal]]) -> dict[int, int]:
+    """Split `total` cents over ids in proportion to their weights (> 0), by largest
+    remainder: each gets the floor of its exact share, and the cents left over go one each
+    to the largest remainders, ties to the lowest id (docs/reports.md#contract-split).
+    A negative total (credits) is split as its absolute value, then negated."""
+    sign = -1 if total < 0 else 1
+    whole = abs(total)
+    # Exact shares whole x w / sum(w) over one common denominator: integers when the
+    # weights have at most 4 decimals, Fractions otherwise.
+    scaled = [to_scaled(w, QUANTITY_PLACES) for _, w in weights]
+    numbers: list[Any] = scaled if None not in scaled else [Fraction(w) for _, w in weights]
+    weight_sum = sum(numbers)
+    shares: dict[int, int] = {}
+    remainders: list[tuple[Any, int]] = []
+    for (ident, _), number in zip(weights, numbers, strict=True):
+        floor, rest = divmod(whole * number, weight_sum)
+        shares[ident] = int(floor)
+        remainders.append((rest, ident))
+    left = whole - sum(shares.values())
+    for _, ident in sorted(remainders, key=lambda r: (-r[0], r[1]))[:left]:
+        shares[ident] += 1
+    return {ident: sign * cents for ident, cents in shares.items()}
+
+
+# --- exact sums in SQL ----------------------------------------------------------------------
 
 
 class _WholeNumber(TypeDecorator[int]):
@@ -251,6 +292,11 @@ def exact_sum(column: Any, dialect: str, scale: int) -> Any:
     if dialect == "sqlite":
         return _split_sum(column, None)
     return cast(func.sum(type_coerce(column, Numeric())) * 10**scale, _WholeNumber())
+
+
+def cents_sum(column: Any, dialect: str) -> Any:
+    """SUM of an amount column (2 decimals) as exact integer cents (exact_sum)."""
+    return exact_sum(column, dialect, AMOUNT_PLACES)
 
 
 def decimal_sum(column: Any, dialect: str, scale: int) -> Any:
