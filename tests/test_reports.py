@@ -33,6 +33,9 @@ import httpx
 import pytest
 
 from app.core.money import margin, round_half_up
+from app.core.pagination import encode_cursor
+from app.core.periods import Period
+from app.reports.targets import TARGET_CURSOR
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 
 PROFIT = "/api/v1/reports/profitability"
@@ -625,6 +628,13 @@ async def test_targets_put_get_list(client: httpx.AsyncClient) -> None:
         if cursor is None:
             break
     assert seen == ["2026-01", "2026-02", "2026-03"]
+    # Only a cursor the target list issued: an id list's, or one naming no valid month, is
+    # the 422 of an invalid cursor.
+    issued = (await client.get("/api/v1/targets", params={"limit": 1})).json()["next_cursor"]
+    assert TARGET_CURSOR.decode(issued) == (Period(2025, 12),)
+    for bad in (encode_cursor(24311), TARGET_CURSOR.encode("2025-1"), issued + "\n"):
+        answer = await client.get("/api/v1/targets", params={"limit": 1, "cursor": bad})
+        assert_problem(answer, 422, "query.cursor")
 
 
 @pytest.mark.parametrize(
