@@ -19,10 +19,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.contracts import arithmetic
 from app.contracts.arithmetic import Adjustment, LineTerms, MonthRange
-from app.core.money import round_half_up
+from app.core.money import from_cents, round_half_up
 from app.core.periods import Period
+from bench.figures import RangeFigures, range_figures
 
 Row = dict[str, Any]
 ZERO = Decimal(0)
@@ -351,9 +351,7 @@ def generate(size: Size, seed: int = 42) -> Dataset:
 
     # Month figures of every line, by the app's own arithmetic.
     month_range = MonthRange.of(months[0], months[-1])
-    figures = {
-        line.line_id: arithmetic.range_figures(line, month_range, line.unit_price) for line in terms
-    }
+    figures = {line.line_id: range_figures(line, month_range, line.unit_price) for line in terms}
 
     # Assets: devices deployed at customers that buy a device service (some never billed).
     device_lines = [line for line in terms if line.service_id in device_service_ids]
@@ -391,7 +389,7 @@ def _vendor_invoices(
     data: Dataset,
     rng: random.Random,
     terms: list[LineTerms],
-    figures: dict[int, arithmetic.RangeFigures],
+    figures: dict[int, RangeFigures],
     services: dict[int, CatalogItem],
     account_refs: dict[tuple[int, int], str],
     vendor_service_ids: list[int],
@@ -547,7 +545,7 @@ def _customer_invoices(
     data: Dataset,
     rng: random.Random,
     terms: list[LineTerms],
-    figures: dict[int, arithmetic.RangeFigures],
+    figures: dict[int, RangeFigures],
     services: dict[int, CatalogItem],
 ) -> None:
     """Invoices the PSA issued, recorded here: every month but the latest, for most
@@ -562,7 +560,7 @@ def _customer_invoices(
             for line in lines:
                 cents = figures[line.line_id].amounts[0][index]
                 if cents:
-                    billed.append((line, Decimal(cents).scaleb(-2)))
+                    billed.append((line, from_cents(cents)))
             if not billed or rng.random() < 0.04:
                 continue
             invoice_id = len(t["customer_invoice"]) + 1

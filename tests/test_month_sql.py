@@ -1,5 +1,6 @@
-"""The month arithmetic in SQL (app/contracts/month_sql.py) against the reference module
-(app/contracts/arithmetic.py), line by line, on both databases: active window, segments
+"""The month arithmetic in SQL (app/contracts/month_sql.py: the one-month form of audits and
+the range form of reports) against the reference module (app/contracts/arithmetic.py),
+line by line and month by month, on both databases: active window, segments
 at adjustments (before the start, on the first and last day, several on one date, after
 the end), contracted units and the rounded revenue and in-house cost
 (docs/month-arithmetic.md)."""
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.contracts import arithmetic, month_sql
 from app.core.db import create_sessionmaker
+from app.core.money import from_cents, from_scaled
 from app.core.periods import Period
 from tests import helpers
 
@@ -161,9 +163,10 @@ RANGES = [
 async def _assert_range_equal(
     session: Any, services: dict[int, dict[str, Any]], first_text: str, last_text: str
 ) -> int:
-    """range_line_figures against arithmetic.range_figures, line by line and month by
-    month: active or not, unit-days rounded at the unit price and at the unit cost, and
-    contracted units (docs/month-arithmetic.md). Returns the line-months checked."""
+    """range_line_figures against the reference functions of the arithmetic module, line
+    by line and month by month: active or not, unit-days rounded at the unit price and at
+    the unit cost, and contracted units (docs/month-arithmetic.md). Returns the
+    line-months checked."""
     first, last = Period.parse(first_text), Period.parse(last_text)
     months = arithmetic.MonthRange.of(first, last)
     terms = await arithmetic.load_line_terms(session)
@@ -185,7 +188,6 @@ async def _assert_range_equal(
         )
         assert Decimal(got.unit_price).scaleb(-4) == line.unit_price
         cost = Decimal(services[line.service_id]["unit_cost"])
-        expected = arithmetic.range_figures(line, months, line.unit_price, cost)
         scaled_cost = int(cost.scaleb(4))
         monthly = got.monthly(months.days)
         for index, period in enumerate(months.periods):
@@ -196,16 +198,14 @@ async def _assert_range_equal(
                 continue
             assert month is not None, where
             quantity_days, units = month
-            assert (
+            assert from_cents(
                 month_sql.cents(quantity_days, got.unit_price, period.days)
-                == (expected.amounts[0][index])
-            ), where
-            assert (
+            ) == arithmetic.revenue(line, period), where
+            assert from_cents(
                 month_sql.cents(quantity_days, scaled_cost, period.days)
-                == (expected.amounts[1][index])
-            ), where
+            ) == arithmetic.in_house_cost(line, period, cost), where
             assert (units is not None) == arithmetic.is_active_on(line, period.last_day), where
-            assert Decimal(units or 0).scaleb(-4) == expected.units[index], where
+            assert from_scaled(units or 0, 4) == arithmetic.contracted_units(line, period), where
             checked += 1
         # A run's whole months: the shortcut gives the same cents as the unit-days.
         for first_index, last_index, quantity in got.runs:

@@ -1,12 +1,21 @@
-"""Month arithmetic of contract lines (SPEC section 5): active days, quantity over time,
-prorated revenue and in-house cost, contracted units. The reference for these rules:
-schedules and billing runs call it. Audits and reports, which walk every line
-of a month or a year, use its database form (month_sql.py: the same rules as SQL
-statements, rounding in Python integers), which tests hold equal to this module line by
-line and month by month, so a number is the same everywhere.
+"""Month arithmetic of contract lines (docs/month-arithmetic.md): active days, quantity
+over time, prorated revenue and in-house cost, contracted units. The reference for these
+rules, in Python over `LineTerms` (plain data, no session); `load_line_terms` at the
+bottom builds them from the database with two set-based queries.
 
-The functions are pure, over `LineTerms` (plain data, no session); `load_line_terms`
-at the bottom builds them from the database with two set-based queries.
+The same rules exist in one more form, for callers that walk every line of a month or a
+year; tests hold each equal to this module line by line and month by month, so a number
+is the same everywhere:
+
+| form | module | caller |
+| --- | --- | --- |
+| `revenue`, `in_house_cost`, `contracted_units` over `LineTerms` | here | schedules, billing runs |
+| `month_line_figures`: one month, one statement | month_sql.py | audits (audits/data.py) |
+| `range_line_figures`: months, one statement | month_sql.py | reports (reports/engine.py) |
+| `range_figures`: months over `LineTerms`, in integers | bench/figures.py | the bench's generator |
+
+The SQL forms return unit-days and units as integers x 10^4; the rounding to the cent
+stays in Python (`month_sql.cents`), by the one half-up rule.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
-from app.core.money import half_up_int, round_half_up
+from app.core.money import round_half_up
 from app.core.periods import Period, days_inclusive, overlap
 
 ZERO = Decimal(0)
@@ -63,8 +72,7 @@ class LineTerms:
 
     def __post_init__(self) -> None:
         if not self.adjustments:
-            # Most lines are never adjusted: skip the sort (a benchmark hot spot when
-            # audits and reports build 20,000 terms).
+            # Most lines are never adjusted: skip the sort (20,000 terms per billing run).
             object.__setattr__(self, "adjustments", ())
             return
         # Loaded terms already hold Adjustments; plain tuples (tests, callers) are wrapped.
@@ -75,7 +83,8 @@ class LineTerms:
 
     @property
     def start(self) -> date:
-        """First active day: the later of the line's and the contract's start (SPEC section 5)."""
+        """First active day: the later of the line's and the contract's start
+        (docs/month-arithmetic.md#active-days)."""
         if self.line_start is None:
             return self.contract_start
         return max(self.line_start, self.contract_start)
@@ -83,7 +92,7 @@ class LineTerms:
     @property
     def end(self) -> date | None:
         """Last active day (inclusive), None when open-ended: the earlier of the line's
-        and the contract's end (SPEC section 5)."""
+        and the contract's end (docs/month-arithmetic.md#active-days)."""
         ends = [d for d in (self.line_end, self.contract_end) if d is not None]
         return min(ends) if ends else None
 
@@ -121,36 +130,38 @@ class LineMonth:
 
 
 def is_active_on(terms: LineTerms, day: date) -> bool:
-    """SPEC section 5: active when the day is within the line's and the contract's dates
-    (end inclusive, null = unbounded)."""
+    """Active when the day is within the line's and the contract's dates (end inclusive,
+    null = unbounded; docs/month-arithmetic.md#active-days)."""
     end = terms.end
     return terms.start <= day and (end is None or day <= end)
 
 
 def active_window(terms: LineTerms, period: Period) -> tuple[date, date] | None:
-    """The active days of the line in the month as [first, last], or None (SPEC section 5)."""
+    """The active days of the line in the month as [first, last], or None
+    (docs/month-arithmetic.md#active-days)."""
     return overlap(terms.start, terms.end, period.first_day, period.last_day)
 
 
 def active_days(terms: LineTerms, period: Period) -> int:
-    """Number of active days of the line in the month (SPEC section 5)."""
+    """Number of active days of the line in the month (docs/month-arithmetic.md#active-days)."""
     window = active_window(terms, period)
     return days_inclusive(*window) if window else 0
 
 
 def quantity_on(terms: LineTerms, day: date) -> Decimal:
-    """quantity(d), SPEC section 3/5: the base quantity, replaced from each adjustment's
-    effective date on; the latest effective date <= d wins, and on one date the last
-    recorded. Whether the line is active that day is not considered here."""
+    """quantity(d) (docs/month-arithmetic.md#adjustments): the base quantity, replaced
+    from each adjustment's effective date on; the latest effective date <= d wins, and on
+    one date the last recorded. Whether the line is active that day is not considered
+    here."""
     index = bisect_right(terms._dates, day)
     return terms.adjustments[index - 1].quantity if index else terms.quantity
 
 
 def segments(terms: LineTerms, first: date, last: date) -> Iterator[Segment]:
     """The active days of the line in [first, last], cut where the quantity changes
-    (SPEC section 5). Adjustments outside the line's dates only matter where they
-    overlap: one dated before the start sets the quantity from the start, one after
-    the end never applies."""
+    (docs/month-arithmetic.md#adjustments). Adjustments outside the line's dates only
+    matter where they overlap: one dated before the start sets the quantity from the
+    start, one after the end never applies."""
     window = overlap(terms.start, terms.end, first, last)
     if window is None:
         return
@@ -170,8 +181,8 @@ def segments(terms: LineTerms, first: date, last: date) -> Iterator[Segment]:
 
 def unit_months(terms: LineTerms, period: Period) -> Fraction:
     """Exact prorated quantity of the month: sum over active days d of quantity(d) /
-    days_in(M) (SPEC section 5), by segments rather than day by day. Multiplied by a
-    rate per unit per month it gives the month's amount before rounding."""
+    days_in(M) (docs/month-arithmetic.md#revenue), by segments rather than day by day.
+    Multiplied by a rate per unit per month it gives the month's amount before rounding."""
     unit_days = sum(
         (Fraction(seg.quantity) * seg.days for seg in segments(terms, *_bounds(period))),
         Fraction(0),
@@ -180,31 +191,33 @@ def unit_months(terms: LineTerms, period: Period) -> Fraction:
 
 
 def prorated_amount(terms: LineTerms, period: Period, rate: Decimal) -> Decimal:
-    """SPEC section 5: sum over active days d of quantity(d) x rate / days_in(M), exact,
-    rounded half-up to the cent once for the line and month."""
+    """Sum over active days d of quantity(d) x rate / days_in(M), exact, rounded half-up
+    to the cent once for the line and month (docs/month-arithmetic.md#revenue)."""
     return round_half_up(unit_months(terms, period) * Fraction(rate))
 
 
 def revenue(terms: LineTerms, period: Period) -> Decimal:
-    """Revenue of the line in the month (SPEC section 5): proration at its unit_price."""
+    """Revenue of the line in the month (docs/month-arithmetic.md#revenue): proration at
+    its unit_price."""
     return prorated_amount(terms, period, terms.unit_price)
 
 
 def in_house_cost(terms: LineTerms, period: Period, unit_cost: Decimal) -> Decimal:
-    """Cost of an in-house service line in the month (SPEC section 5): the same proration
+    """Cost of an in-house service line in the month (docs/month-arithmetic.md#in-house-cost):
+    the same proration
     as revenue with the service's unit_cost in place of the line's unit_price."""
     return prorated_amount(terms, period, unit_cost)
 
 
 def contracted_units(terms: LineTerms, period: Period) -> Decimal:
-    """SPEC section 5: the quantity in effect on the last day of the month if the line is
-    active that day, else 0."""
+    """The quantity in effect on the last day of the month if the line is active that
+    day, else 0 (docs/month-arithmetic.md#contracted-units)."""
     last = period.last_day
     return quantity_on(terms, last) if is_active_on(terms, last) else ZERO
 
 
 def line_month(terms: LineTerms, period: Period) -> LineMonth:
-    """Everything about one line and one month in one call (SPEC section 5)."""
+    """Everything about one line and one month in one call (docs/month-arithmetic.md)."""
     months = unit_months(terms, period)
     return LineMonth(
         line_id=terms.line_id,
@@ -219,7 +232,7 @@ def line_month(terms: LineTerms, period: Period) -> LineMonth:
 
 def total_revenue(lines: Iterable[LineTerms], period: Period) -> Decimal:
     """Revenue of a set of lines (a contract, a customer, a service) in the month: the sum
-    of the lines' rounded revenues (SPEC section 5)."""
+    of the lines' rounded revenues (docs/month-arithmetic.md#revenue)."""
     return sum((revenue(terms, period) for terms in lines), ZERO)
 
 
@@ -227,21 +240,7 @@ def _bounds(period: Period) -> tuple[date, date]:
     return period.first_day, period.last_day
 
 
-# --- a range of months in one pass ------------------------------------------------------------
-# Reports walk thousands of lines over many months. The functions below give exactly the
-# numbers of `prorated_amount` and `contracted_units` for every month of a range at once,
-# in integer arithmetic on values scaled by 10^4 (quantities, unit prices and unit costs
-# carry at most 4 decimals, SPEC section 2); a value with more places falls back to the
-# reference functions above, so the answer is the same whatever the input.
-
-_SCALE_PLACES = 4
-
-
-def scaled(value: Decimal) -> int | None:
-    """value x 10^4 as an exact int; None when value has more than 4 decimals."""
-    scaled = value.scaleb(_SCALE_PLACES)
-    whole = int(scaled)
-    return whole if whole == scaled else None
+# --- the months of a range ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,68 +273,6 @@ class MonthRange:
     def index_of(self, day: date) -> int:
         first = self.periods[0]
         return (day.year - first.year) * 12 + day.month - first.month
-
-
-@dataclass(frozen=True, slots=True)
-class RangeFigures:
-    """One line over a range of months: `amounts[k][i]` is the line's prorated amount at
-    the k-th rate in month i, in cents (= prorated_amount(...) x 100); `units[i]` its
-    contracted units in month i."""
-
-    amounts: tuple[list[int], ...]
-    units: list[Decimal]
-
-
-def range_figures(terms: LineTerms, months: MonthRange, *rates: Decimal) -> RangeFigures:
-    """Every month of the range in one pass over the line's segments (SPEC section 5):
-    for each rate, sum over active days d of quantity(d) x rate / days_in(M), rounded
-    half-up to the cent once per month, as integer cents; and the contracted units.
-    Equal, month by month, to `prorated_amount` and `contracted_units`."""
-    count = len(months.periods)
-    units = [ZERO] * count
-    unit_days = [0] * count  # sum of quantity x 10^4 x active days, per month
-    exact = True
-    starts, ends = months.starts, months.ends
-    if terms.adjustments:
-        cuts: Iterable[Segment] = segments(terms, months.first_day, months.last_day)
-    else:  # one quantity throughout: the active window is the only segment
-        window = overlap(terms.start, terms.end, months.first_day, months.last_day)
-        cuts = () if window is None else (Segment(window[0], window[1], terms.quantity),)
-    for seg in cuts:
-        quantity = scaled(seg.quantity)
-        if quantity is None:
-            exact = False
-        lo, hi = seg.first.toordinal(), seg.last.toordinal()
-        index = months.index_of(seg.first)
-        while index < count and starts[index] <= hi:
-            month_end = ends[index]
-            if quantity is not None:
-                month_start = starts[index]
-                days = (hi if hi < month_end else month_end) - (
-                    lo if lo > month_start else month_start
-                )
-                unit_days[index] += quantity * (days + 1)
-            if lo <= month_end <= hi:
-                units[index] = seg.quantity
-            index += 1
-    amounts: list[list[int]] = []
-    for rate in rates:
-        scaled_rate = scaled(rate) if exact else None
-        if scaled_rate is None:
-            amounts.append(
-                [int(prorated_amount(terms, period, rate).scaleb(2)) for period in months.periods]
-            )
-            continue
-        cents = []
-        for month_days, amount in zip(months.days, unit_days, strict=True):
-            if amount == 0:
-                cents.append(0)
-                continue
-            # amount x rate / (10^8 x days) in money, so x 100 / (10^8 x days) in cents;
-            # rounded by the one half-up rule.
-            cents.append(half_up_int(amount * scaled_rate, 1_000_000 * month_days))
-        amounts.append(cents)
-    return RangeFigures(amounts=tuple(amounts), units=units)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -432,10 +369,11 @@ def _filters(
     if service_ids is not None:
         conditions.append(col(ContractLine.service_id).in_(list(service_ids)))
     if overlapping is not None:
-        # Active on some day of [first, last] (SPEC section 5): the latest of the line's
-        # start (null = the contract's), the contract's start and `first` is on or before
-        # the earliest of the line's end, the contract's end and `last` (null = unbounded),
-        # which is: every one of those starts <= every one of those ends.
+        # Active on some day of [first, last] (docs/month-arithmetic.md#active-days): the
+        # latest of the line's start (null = the contract's), the contract's start and
+        # `first` is on or before the earliest of the line's end, the contract's end and
+        # `last` (null = unbounded), which is: every one of those starts <= every one of
+        # those ends.
         first, last = overlapping
         starts = [
             func.coalesce(col(ContractLine.start_date), col(Contract.start_date)),

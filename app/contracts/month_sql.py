@@ -1,12 +1,16 @@
-"""The month arithmetic of SPEC section 5 for one month, in the database: each active
-line's unit-days (sum over its active days d of quantity(d)) and its contracted units,
-from one statement instead of thousands of `LineTerms`.
+"""The month arithmetic (docs/month-arithmetic.md) in the database: each active line's
+unit-days (sum over its active days d of quantity(d)) and its contracted units, from one
+statement instead of thousands of `LineTerms`. Two forms: `month_line_figures` for one
+month (audits) and `range_line_figures` for a range of months (reports); the table at
+the top of arithmetic.py says which caller uses which.
 
-It implements the same rules as `arithmetic.py` (the reference, which schedules and
-billing runs use), and a test holds the two equal line by line on both databases:
+Both implement the same rules as `arithmetic.py` (the reference, which schedules and
+billing runs use), and tests/test_month_sql.py holds each equal to it line by line and
+month by month on both databases:
 
 - active window: [max(line start or contract start, contract start, first day),
-  min(line end, contract end, last day)], null ends unbounded (SPEC section 5);
+  min(line end, contract end, last day)], null ends unbounded
+  (docs/month-arithmetic.md#active-days);
 - quantity(d): the base quantity, replaced from each adjustment's effective date on;
   the latest effective date <= d wins, on one date the last recorded (highest id);
 - the window is cut into segments at the adjustments inside it (a window function),
@@ -15,7 +19,7 @@ billing runs use), and a test holds the two equal line by line on both databases
   month's last day, else none.
 
 The figures are exact integers: quantities and prices scaled by 10^4 (they carry at most
-4 decimals, SPEC section 2), as SQLite stores them already and PostgreSQL computes them
+4 decimals, docs/README.md#money), as SQLite stores them already and PostgreSQL computes them
 from NUMERIC. What needs rounding (revenue and in-house cost, half-up to the cent per
 line) is left to `cents()`, in Python's unbounded integers: a product of two scaled
 values can pass a 64-bit integer, which SQLite would turn into a float.
@@ -31,18 +35,19 @@ from typing import Any, NamedTuple
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contracts import arithmetic
+from app.core.money import from_scaled as _from_scaled
 from app.core.money import half_up_int
+from app.core.money import to_scaled as _to_scaled
 from app.core.periods import Period
 
-DECIMALS = 4  # quantities and prices carry at most 4 decimals (SPEC section 2)
+DECIMALS = 4  # quantities and prices carry at most 4 decimals (docs/README.md#money)
 SCALE = 10**DECIMALS
 
 
 def to_scaled(value: Decimal) -> int:
     """A stored quantity, unit price or unit cost x 10^4, as the statements below count
     them. Stored values carry at most 4 decimals; anything else is refused, not rounded."""
-    whole = arithmetic.scaled(value)
+    whole = _to_scaled(value, DECIMALS)
     if whole is None:
         raise ValueError(f"{value} has more than {DECIMALS} decimals")
     return whole
@@ -50,7 +55,7 @@ def to_scaled(value: Decimal) -> int:
 
 def from_scaled(value: int) -> Decimal:
     """The Decimal of a quantity or price counted x 10^4."""
-    return Decimal(value).scaleb(-DECIMALS)
+    return _from_scaled(value, DECIMALS)
 
 
 class LineMonthFigures(NamedTuple):
@@ -68,9 +73,9 @@ class LineMonthFigures(NamedTuple):
 
 
 def cents(quantity_days: int, rate: int, days: int) -> int:
-    """SPEC section 5: sum over active days of quantity(d) x rate / days_in(M), rounded
-    half-up to the cent, as integer cents; `quantity_days` and `rate` scaled by 10^4.
-    The same division as `arithmetic.range_figures`."""
+    """Sum over active days of quantity(d) x rate / days_in(M), rounded half-up to the
+    cent, as integer cents; `quantity_days` and `rate` scaled by 10^4
+    (docs/month-arithmetic.md#revenue)."""
     if quantity_days == 0:
         return 0
     # (quantity_days / 10^4) x (rate / 10^4) / days x 100 cents
@@ -125,11 +130,11 @@ def _dialect(name: str) -> _Dialect:
 
 
 def _window_ctes(greatest: str, least: str, filters: str) -> str:
-    """The CTEs both statements start from (SPEC section 5): `active`, each line's active
-    window [lo, hi] clipped to [:first, :last] (null ends unbounded), and `points`, where
-    its quantity is set: the window's first day, at the quantity in force then (the
-    latest adjustment dated on or before it, the last recorded on one date, else the
-    line's own), and each adjustment inside the window (`ord` = recording order)."""
+    """The CTEs both statements start from (docs/month-arithmetic.md#adjustments): `active`, each
+    line's active window [lo, hi] clipped to [:first, :last] (null ends unbounded), and `points`,
+    where its quantity is set: the window's first day, at the quantity in force then (the latest
+    adjustment dated on or before it, the last recorded on one date, else the line's own), and each
+    adjustment inside the window (`ord` = recording order)."""
     return f"""
 WITH active AS (
     SELECT cl.id, cl.contract_id, cl.service_id, c.customer_id, cl.quantity, cl.unit_price,
@@ -178,8 +183,8 @@ async def month_line_figures(
     session: AsyncSession, period: Period, *, customer_ids: Collection[int] | None = None
 ) -> list[LineMonthFigures]:
     """Every contract line active on some day of the month, in line id order, with its
-    unit-days and contracted units (SPEC section 5); `customer_ids` narrows to those
-    customers' contracts."""
+    unit-days and contracted units (docs/month-arithmetic.md#contracted-units);
+    `customer_ids` narrows to those customers' contracts."""
     if customer_ids is not None and not customer_ids:
         return []
     dialect = session.get_bind().dialect.name
@@ -192,19 +197,19 @@ async def month_line_figures(
             bindparam("customer_ids", sorted(customer_ids), expanding=True)
         )
     # Every column is an integer on both databases (the sum cast back from PostgreSQL's
-    # NUMERIC: at most 31 x 10^16 for a line, SPEC section 2's bounds).
+    # NUMERIC: at most 31 x 10^16 for a line, within the bounds of docs/README.md#money).
     rows: Any = (await session.execute(statement)).all()
     return [LineMonthFigures._make(row) for row in rows]
 
 
 # --- a range of months in one statement ------------------------------------------------------
-# Reports walk every line over up to 36 months. Most line-months are whole months at one
-# quantity, whose prorated amount does not depend on the month's length (SPEC section 5:
-# q x rate x days_in(M) / days_in(M) = q x rate). So the statement below does not return
-# one row per line and month: it returns, per segment of a line's active window (cut at
-# its adjustments as above), a run of the whole months it covers and at most two partial
-# months (where it starts or ends inside a month). `LineRange.monthly` expands them to
-# the per-month figures, which a test holds equal to `arithmetic.range_figures`.
+# Reports walk every line over up to 36 months. Most line-months are whole months at one quantity,
+# whose prorated amount does not depend on the month's length (docs/month-arithmetic.md#revenue: q x
+# rate x days_in(M) / days_in(M) = q x rate). So the statement below does not return one row per
+# line and month: it returns, per segment of a line's active window (cut at its adjustments as
+# above), a run of the whole months it covers and at most two partial months (where it starts or
+# ends inside a month). `LineRange.monthly` expands them to the per-month figures, which a test
+# holds equal to the arithmetic module.
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +232,7 @@ class LineRange:
     def monthly(self, days: Sequence[int]) -> list[tuple[int, int | None] | None]:
         """Per month of the range (`days` = days_in(M) of each): (unit-days x 10^4,
         contracted units x 10^4 or None), or None when the line has no active day in it
-        (SPEC section 5)."""
+        (docs/month-arithmetic.md)."""
         out: list[tuple[int, int | None] | None] = [None] * len(days)
         for first, last, quantity in self.runs:
             for index in range(first, last + 1):
@@ -239,7 +244,7 @@ class LineRange:
 
 
 def whole_month_cents(quantity: int, rate: int) -> int:
-    """SPEC section 5 for a month every day of which is active at one quantity: sum over
+    """The revenue rule for a month every day of which is active at one quantity: sum over
     its days of quantity x rate / days_in(M) = quantity x rate, rounded half-up to the
     cent; `quantity` and `rate` scaled by 10^4. Equal to cents(quantity x days, rate,
     days) for any days: the same rational number, so the same rounding."""
@@ -256,11 +261,11 @@ def _range_statement(dialect: str, service_filter: bool, customer_filter: bool) 
 
     services = "AND cl.service_id IN :service_ids" if service_filter else ""
     customers = "AND c.customer_id IN :customer_ids" if customer_filter else ""
-    # Per segment [d, e] at quantity q (SPEC section 5): the whole months it covers are
-    # the run from d's month (d's month included when d is its first day) to e's month
-    # (included when e is its last day); a head piece [d, min(e, end of d's month)] when
-    # d is not a first day; a tail piece [start of e's month, e] (or [d, e] within one
-    # month) when e is not a last day and the head did not already take those days.
+    # Per segment [d, e] at quantity q (docs/month-arithmetic.md#revenue): the whole months it
+    # covers are the run from d's month (d's month included when d is its first day) to e's month
+    # (included when e is its last day); a head piece [d, min(e, end of d's month)] when d is not a
+    # first day; a tail piece [start of e's month, e] (or [d, e] within one month) when e is not a
+    # last day and the head did not already take those days.
     return f"""{_window_ctes(greatest, least, f"{services} {customers}")}
 cuts AS (
     SELECT line_id, q, d, LEAD(d) OVER (PARTITION BY line_id ORDER BY d, ord) AS next_d
@@ -312,7 +317,7 @@ async def range_line_figures(
     customer_ids: Collection[int] | None = None,
 ) -> list[LineRange]:
     """Every contract line active on some day of the months first..last, in line id
-    order, with its whole-month runs and partial months (SPEC section 5; see
+    order, with its whole-month runs and partial months (docs/month-arithmetic.md; see
     `LineRange`). `service_ids` and `customer_ids` narrow to those services and those
     customers' contracts. One statement."""
     if any(ids is not None and not ids for ids in (service_ids, customer_ids)):
