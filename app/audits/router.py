@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app.audits import service
@@ -60,7 +60,7 @@ async def _min_impact(
     "vendor) and stores the run; findings found again keep their status, note and history.",
     responses=problem_responses(401, 403, 422),
 )
-async def run_audit(body: AuditCreate, session: SessionDep, principal: WriteKey) -> object:
+async def run_audit(body: AuditCreate, session: SessionDep, principal: WriteKey) -> AuditRead:
     return await service.run_audit(session, data=body, actor=principal.name)
 
 
@@ -77,7 +77,7 @@ async def list_audits(
     page: PageDep,
     period: OptionalPeriodQuery,
     vendor_id: IdQuery = None,
-) -> object:
+) -> Page[AuditRead]:
     return await service.list_audits(session, page=page, period=period, vendor_id=vendor_id)
 
 
@@ -88,7 +88,7 @@ async def list_audits(
     summary="Get an audit with its summary",
     responses=problem_responses(401, 403, 404),
 )
-async def get_audit(audit_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_audit(audit_id: IdPath, session: SessionDep, _: ReadKey) -> AuditRead:
     return await service.get_audit(session, audit_id=audit_id)
 
 
@@ -110,7 +110,7 @@ async def list_findings(
     service_id: IdQuery = None,
     vendor_id: IdQuery = None,
     status: FindingStatus | None = None,
-) -> object:
+) -> Page[FindingRead]:
     return await service.list_findings(
         session,
         audit_id=audit_id,
@@ -131,7 +131,7 @@ async def list_findings(
     summary="Get a finding with its status history",
     responses=problem_responses(401, 403, 404),
 )
-async def get_finding(finding_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_finding(finding_id: IdPath, session: SessionDep, _: ReadKey) -> FindingDetail:
     return await service.get_finding(session, finding_id=finding_id)
 
 
@@ -146,7 +146,7 @@ async def get_finding(finding_id: IdPath, session: SessionDep, _: ReadKey) -> ob
 )
 async def update_finding(
     finding_id: IdPath, body: FindingUpdate, session: SessionDep, principal: WriteKey
-) -> object:
+) -> FindingDetail:
     return await service.update_finding(
         session, finding_id=finding_id, data=body, actor=principal.name
     )
@@ -170,7 +170,7 @@ async def customer_audit(
     session: SnapshotSessionDep,
     period: PeriodQuery,
     customer_id: Annotated[int, Query(ge=1, le=MAX_ID)],
-) -> object:
+) -> CustomerAuditReport | Response:
     report = await service.customer_audit(session, customer_id=customer_id, period=period)
     if not wants_csv(request):
         return report

@@ -25,7 +25,7 @@ AUTH = problem_responses(401, 403)
     summary="Create an API key (the key is shown only in this answer)",
     responses={**AUTH, **problem_responses(422)},
 )
-async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> object:
+async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> ApiKeyCreated:
     return await service.create_api_key(session, data=body)
 
 
@@ -35,7 +35,7 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -
     summary="List API keys",
     responses={**AUTH, **problem_responses(422)},
 )
-async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> object:
+async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> Page[ApiKeyRead]:
     return await service.list_api_keys(session, page=page)
 
 
@@ -45,7 +45,7 @@ async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> obje
     summary="Get an API key",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> object:
+async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> ApiKeyRead:
     return await service.get_api_key(session, key_id=key_id)
 
 

@@ -37,7 +37,9 @@ exports_router = api_router(prefix="/exports", tags=["exports"])
     "and at most 21 characters (QuickBooks' DocNumber).",
     responses=problem_responses(401, 403, 409, 422),
 )
-async def record_invoice(body: CustomerInvoiceCreate, session: SessionDep, _: WriteKey) -> object:
+async def record_invoice(
+    body: CustomerInvoiceCreate, session: SessionDep, _: WriteKey
+) -> CustomerInvoiceDetail:
     return await service.record_invoice(session, data=body)
 
 
@@ -54,7 +56,7 @@ async def list_invoices(
     period: OptionalPeriodQuery,
     customer_id: IdQuery = None,
     status: InvoiceStatus | None = None,
-) -> object:
+) -> Page[CustomerInvoiceRead]:
     return await service.list_invoices(
         session, page=page, customer_id=customer_id, period=period, status=status
     )
@@ -66,7 +68,7 @@ async def list_invoices(
     summary="Get a customer invoice with its lines",
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> CustomerInvoiceDetail:
     return await service.get_invoice(session, invoice_id=invoice_id)
 
 
@@ -79,7 +81,7 @@ async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> ob
 )
 async def update_invoice(
     invoice_id: IdPath, body: CustomerInvoiceUpdate, session: SessionDep, _: WriteKey
-) -> object:
+) -> CustomerInvoiceDetail:
     return await service.update_invoice(session, invoice_id=invoice_id, data=body)
 
 
@@ -110,7 +112,9 @@ async def invoice_quickbooks(invoice_id: IdPath, session: SessionDep, _: ReadKey
     "never touched; nothing is duplicated.",
     responses=problem_responses(401, 403, 422),
 )
-async def run_billing(body: BillingRunCreate, session: SessionDep, principal: WriteKey) -> object:
+async def run_billing(
+    body: BillingRunCreate, session: SessionDep, principal: WriteKey
+) -> BillingRunRead:
     return await runs.run_billing(session, period=body.period, actor=principal.name)
 
 
@@ -122,7 +126,7 @@ async def run_billing(body: BillingRunCreate, session: SessionDep, principal: Wr
 )
 async def list_runs(
     session: SessionDep, _: ReadKey, page: PageDep, period: OptionalPeriodQuery
-) -> object:
+) -> Page[BillingRunRead]:
     return await runs.list_runs(session, page=page, period=period)
 
 

@@ -13,9 +13,11 @@ from app.contracts import service
 from app.contracts.models import (
     AdjustmentCreate,
     AdjustmentRead,
+    Contract,
     ContractCancel,
     ContractCreate,
     ContractDetail,
+    ContractLineAdjustment,
     ContractRead,
     ContractSchedule,
     ContractStatus,
@@ -46,7 +48,7 @@ LINE_PATH = "/{contract_id}/lines/{line_id}"
     summary="Create a contract",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> object:
+async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> Contract:
     return await service.create_contract(session, data=body)
 
 
@@ -67,7 +69,7 @@ async def list_contracts(
         date | None,
         Query(description="Only contracts in force that day: start_date <= d <= end_date"),
     ] = None,
-) -> object:
+) -> Page[Contract]:
     return await service.list_contracts(
         session, page=page, customer_id=customer_id, status=status, q=q, active_on=active_on
     )
@@ -79,7 +81,7 @@ async def list_contracts(
     summary="Get a contract with its lines and their adjustment history",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> ContractDetail:
     return await service.get_contract_detail(session, contract_id=contract_id)
 
 
@@ -91,7 +93,7 @@ async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> 
 )
 async def update_contract(
     contract_id: IdPath, body: ContractUpdate, session: SessionDep, _: WriteKey
-) -> object:
+) -> Contract:
     return await service.update_contract(session, contract_id=contract_id, data=body)
 
 
@@ -114,7 +116,7 @@ async def delete_contract(contract_id: IdPath, session: SessionDep, _: WriteKey)
 )
 async def cancel_contract(
     contract_id: IdPath, body: ContractCancel, session: SessionDep, _: WriteKey
-) -> object:
+) -> Contract:
     return await service.cancel_contract(session, contract_id=contract_id, data=body)
 
 
@@ -135,7 +137,7 @@ async def contract_schedule(
         str,
         Query(description="Last period, YYYY-MM (at most 120 months)", examples=["2026-12"]),
     ],
-) -> object:
+) -> ContractSchedule:
     first, last = service.schedule_range(from_, to)
     return await service.contract_schedule(session, contract_id=contract_id, first=first, last=last)
 
@@ -153,7 +155,7 @@ async def contract_schedule(
 )
 async def add_line(
     contract_id: IdPath, body: LineCreate, session: SessionDep, _: WriteKey
-) -> object:
+) -> LineRead:
     return await service.add_line(session, contract_id=contract_id, data=body)
 
 
@@ -163,7 +165,9 @@ async def add_line(
     summary="List the contract's lines",
     responses={**AUTH, **problem_responses(404, 422)},
 )
-async def list_lines(contract_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep) -> object:
+async def list_lines(
+    contract_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
+) -> Page[LineRead]:
     return await service.list_lines(session, contract_id=contract_id, page=page)
 
 
@@ -173,7 +177,9 @@ async def list_lines(contract_id: IdPath, session: SessionDep, _: ReadKey, page:
     summary="Get a contract line with its adjustment history",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_line(contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_line(
+    contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey
+) -> LineRead:
     return await service.get_line(session, contract_id=contract_id, line_id=line_id)
 
 
@@ -185,7 +191,7 @@ async def get_line(contract_id: IdPath, line_id: IdPath, session: SessionDep, _:
 )
 async def update_line(
     contract_id: IdPath, line_id: IdPath, body: LineUpdate, session: SessionDep, _: WriteKey
-) -> object:
+) -> LineRead:
     return await service.update_line(session, contract_id=contract_id, line_id=line_id, data=body)
 
 
@@ -214,7 +220,7 @@ async def delete_line(
 )
 async def add_adjustment(
     contract_id: IdPath, line_id: IdPath, body: AdjustmentCreate, session: SessionDep, _: WriteKey
-) -> object:
+) -> ContractLineAdjustment:
     return await service.add_adjustment(
         session, contract_id=contract_id, line_id=line_id, data=body
     )
@@ -228,7 +234,7 @@ async def add_adjustment(
 )
 async def list_adjustments(
     contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
-) -> object:
+) -> Page[ContractLineAdjustment]:
     return await service.list_adjustments(
         session, contract_id=contract_id, line_id=line_id, page=page
     )

@@ -14,9 +14,11 @@ from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
 from app.customers import service
 from app.customers.models import (
+    Customer,
     CustomerCreate,
     CustomerRead,
     CustomerUpdate,
+    VendorAccount,
     VendorAccountCreate,
     VendorAccountRead,
 )
@@ -33,7 +35,7 @@ AUTH = problem_responses(401, 403)
     summary="Create a customer",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_customer(body: CustomerCreate, session: SessionDep, _: WriteKey) -> object:
+async def create_customer(body: CustomerCreate, session: SessionDep, _: WriteKey) -> Customer:
     return await service.create_customer(session, data=body)
 
 
@@ -50,7 +52,7 @@ async def list_customers(
     q: Annotated[str | None, Query(description="Search in name and external_ref")] = None,
     active: bool | None = None,
     external_ref: Annotated[str | None, Query(description="Exact PSA id")] = None,
-) -> object:
+) -> Page[Customer]:
     return await service.list_customers(
         session, page=page, q=q, active=active, external_ref=external_ref
     )
@@ -62,7 +64,7 @@ async def list_customers(
     summary="Get a customer",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> Customer:
     return await service.get_customer(session, customer_id=customer_id)
 
 
@@ -74,7 +76,7 @@ async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> 
 )
 async def update_customer(
     customer_id: IdPath, body: CustomerUpdate, session: SessionDep, _: WriteKey
-) -> object:
+) -> Customer:
     return await service.update_customer(session, customer_id=customer_id, data=body)
 
 
@@ -98,7 +100,7 @@ async def delete_customer(customer_id: IdPath, session: SessionDep, _: WriteKey)
 )
 async def add_vendor_account(
     customer_id: IdPath, body: VendorAccountCreate, session: SessionDep, _: WriteKey
-) -> object:
+) -> VendorAccount:
     return await service.add_vendor_account(session, customer_id=customer_id, data=body)
 
 
@@ -114,7 +116,7 @@ async def list_vendor_accounts(
     _: ReadKey,
     page: PageDep,
     vendor_id: IdQuery = None,
-) -> object:
+) -> Page[VendorAccount]:
     return await service.list_vendor_accounts(
         session, customer_id=customer_id, page=page, vendor_id=vendor_id
     )

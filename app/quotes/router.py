@@ -23,7 +23,9 @@ router = api_router(prefix="/quotes", tags=["quotes"])
     "which), profit and margin, with a warning for each line below the margin floor.",
     responses=problem_responses(401, 403, 422),
 )
-async def preview(body: QuoteCreate, request: Request, session: SessionDep, _: ReadKey) -> object:
+async def preview(
+    body: QuoteCreate, request: Request, session: SessionDep, _: ReadKey
+) -> QuotePreview:
     return await service.preview(
         session, data=body, default_floor=request.app.state.settings.quote_margin_floor
     )

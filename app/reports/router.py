@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query, Request, Response
 
 from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep, SnapshotSessionDep
@@ -13,12 +13,13 @@ from app.core.errors import Invalid, field_error, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.periods import Period
 from app.core.routing import api_router
-from app.reports import params, service, targets
+from app.reports import service
 from app.reports.csv import csv_response, csv_responses, wants_csv
 from app.reports.models import (
     Basis,
     Metric,
     ProfitabilityReport,
+    Target,
     TargetPut,
     TargetRead,
     TrendGroup,
@@ -33,7 +34,7 @@ FromQuery = Annotated[
 ToQuery = Annotated[
     str,
     Query(
-        description=f"Last period, YYYY-MM (inclusive; at most {params.MAX_REPORT_MONTHS} "
+        description=f"Last period, YYYY-MM (inclusive; at most {service.MAX_REPORT_MONTHS} "
         "months from `from`)",
         examples=["2026-12"],
     ),
@@ -82,9 +83,9 @@ async def profitability(
         ),
     ] = None,
     basis: BasisQuery = Basis.contracted,
-) -> object:
-    first, last = params.report_range(from_, to)
-    keys = params.parse_group_by(group_by)
+) -> ProfitabilityReport | Response:
+    first, last = service.report_range(from_, to)
+    keys = service.parse_group_by(group_by)
     report = await service.profitability(
         session, first=first, last=last, group_by=keys, basis=basis
     )
@@ -124,8 +125,8 @@ async def trends(
         TrendGroup, Query(description="customer, service, vendor or none (one total series)")
     ] = TrendGroup.none,
     basis: BasisQuery = Basis.contracted,
-) -> object:
-    first, last = params.report_range(from_, to)
+) -> TrendsReport | Response:
+    first, last = service.report_range(from_, to)
     report = await service.trends(
         session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
     )
@@ -175,8 +176,8 @@ def _period(period: str) -> Period:
 )
 async def put_target(
     period: PeriodPath, body: TargetPut, session: SessionDep, _: WriteKey
-) -> object:
-    return await targets.put_target(session, period=_period(period), data=body)
+) -> Target:
+    return await service.put_target(session, period=_period(period), data=body)
 
 
 @router.get(
@@ -186,8 +187,8 @@ async def put_target(
     summary="Get the month's target",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> object:
-    return await targets.get_target(session, period=_period(period))
+async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> Target:
+    return await service.get_target(session, period=_period(period))
 
 
 @router.get(
@@ -207,6 +208,6 @@ async def list_targets(
     to: Annotated[
         str | None, Query(description="Last period, YYYY-MM", examples=["2026-12"])
     ] = None,
-) -> object:
-    first, last = params.target_range(from_, to)
-    return await targets.list_targets(session, page=page, first=first, last=last)
+) -> Page[TargetRead]:
+    first, last = service.validate_target_range(from_, to)
+    return await service.list_targets(session, page=page, first=first, last=last)

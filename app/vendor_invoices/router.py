@@ -36,7 +36,9 @@ router = api_router(tags=["vendor-invoices"])
     "must be the vendor's; the same (vendor_id, invoice_number) again is a 409.",
     responses=problem_responses(401, 403, 409, 422),
 )
-async def create_invoice(body: VendorInvoiceCreate, session: SessionDep, _: WriteKey) -> object:
+async def create_invoice(
+    body: VendorInvoiceCreate, session: SessionDep, _: WriteKey
+) -> VendorInvoiceDetail:
     return await service.create_invoice(session, data=body)
 
 
@@ -53,7 +55,7 @@ async def list_invoices(
     period: OptionalPeriodQuery,
     vendor_id: IdQuery = None,
     invoice_number: str | None = None,
-) -> object:
+) -> Page[VendorInvoiceRead]:
     return await service.list_invoices(
         session, page=page, vendor_id=vendor_id, period=period, invoice_number=invoice_number
     )
@@ -119,7 +121,7 @@ async def import_invoice(
     currency: Annotated[
         str | None, Form(description="ISO 4217; must be the vendor's, which is the default")
     ] = None,
-) -> object:
+) -> VendorInvoiceDetail:
     # Read one byte past the limit so that the parser can tell a file that is too large.
     content = await file.read(csv_import.MAX_FILE_BYTES + 1)
     fields = {
@@ -154,7 +156,7 @@ router.add_api_route(
     summary="Get a vendor invoice with its lines and what each matches",
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> VendorInvoiceDetail:
     return await service.get_invoice(session, invoice_id=invoice_id)
 
 
@@ -190,5 +192,5 @@ async def unmapped(
     _: ReadKey,
     period: PeriodQuery,
     vendor_id: IdQuery = None,
-) -> object:
+) -> Unmapped:
     return await service.unmapped(session, period=period, vendor_id=vendor_id)

@@ -15,6 +15,7 @@ from app.core.routing import api_router
 from app.core.types import IdPath
 from app.vendors import service
 from app.vendors.models import (
+    Vendor,
     VendorCreate,
     VendorCreated,
     VendorRead,
@@ -35,7 +36,7 @@ AUTH = problem_responses(401, 403)
     summary="Create a vendor (the answer shows its webhook secret, once)",
     responses={**AUTH, **problem_responses(422)},
 )
-async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> object:
+async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> Vendor:
     return await service.create_vendor(session, data=body)
 
 
@@ -50,7 +51,7 @@ async def list_vendors(
     _: ReadKey,
     page: PageDep,
     q: Annotated[str | None, Query(description="Search in name")] = None,
-) -> object:
+) -> Page[Vendor]:
     return await service.list_vendors(session, page=page, q=q)
 
 
@@ -60,7 +61,7 @@ async def list_vendors(
     summary="Get a vendor",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> Vendor:
     return await service.get_vendor(session, vendor_id=vendor_id)
 
 
@@ -72,7 +73,7 @@ async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> obje
 )
 async def update_vendor(
     vendor_id: IdPath, body: VendorUpdate, session: SessionDep, _: WriteKey
-) -> object:
+) -> Vendor:
     return await service.update_vendor(session, vendor_id=vendor_id, data=body)
 
 
@@ -99,7 +100,7 @@ async def rotate_webhook_secret(
     session: SessionDep,
     _: WriteKey,
     body: Annotated[WebhookSecretRotate | None, Body()] = None,
-) -> object:
+) -> WebhookSecretRotated:
     return await service.rotate_webhook_secret(
         session, vendor_id=vendor_id, data=body or WebhookSecretRotate()
     )

@@ -17,7 +17,13 @@ from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
 from app.vendor_invoices.models import VendorInvoicePayload
 from app.webhooks import service
-from app.webhooks.models import EventStatus, WebhookDelivered, WebhookEventDetail, WebhookEventRead
+from app.webhooks.models import (
+    EventStatus,
+    WebhookDelivered,
+    WebhookEvent,
+    WebhookEventDetail,
+    WebhookEventRead,
+)
 
 router = api_router(tags=["webhooks"])
 
@@ -125,7 +131,7 @@ async def list_events(
     status: Annotated[
         EventStatus | None, Query(description="received, processed or failed")
     ] = None,
-) -> object:
+) -> Page[WebhookEvent]:
     return await service.list_events(session, page=page, vendor_id=vendor_id, status=status)
 
 
@@ -135,7 +141,7 @@ async def list_events(
     summary="Get a webhook event with its headers and raw body",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_event(event_id: IdPath, session: SessionDep, _: ReadKey) -> object:
+async def get_event(event_id: IdPath, session: SessionDep, _: ReadKey) -> WebhookEventDetail:
     return await service.get_event(session, event_id=event_id)
 
 
@@ -147,5 +153,5 @@ async def get_event(event_id: IdPath, session: SessionDep, _: ReadKey) -> object
     "failed with the new error. An event already processed is a 409.",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def replay_event(event_id: IdPath, maker: MakerDep, _: WriteKey) -> object:
+async def replay_event(event_id: IdPath, maker: MakerDep, _: WriteKey) -> WebhookEvent:
     return await service.replay_event(maker, event_id=event_id)
