@@ -3,7 +3,7 @@ transaction and storing exactly what an INSERT would."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,10 @@ def _line(invoice_id: int, vendor_id: int, number: int, **extra: Any) -> dict[st
         "quantity": Decimal("1"),
         "unit_cost": Decimal("0.0001"),
         "amount": Decimal("0.00"),
+        "kind": "recurring",
+        "charge_start": date(2026, 3, 1),
+        "charge_end": date(2026, 3, 31),
+        "subscription_ref": None,
         **extra,
     }
 
