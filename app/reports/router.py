@@ -13,7 +13,7 @@ from app.core.errors import Invalid, field_error, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.periods import Period
 from app.core.routing import api_router
-from app.reports import service
+from app.reports import params, service, targets
 from app.reports.csv import csv_response, csv_responses, wants_csv
 from app.reports.models import (
     Basis,
@@ -34,7 +34,7 @@ FromQuery = Annotated[
 ToQuery = Annotated[
     str,
     Query(
-        description=f"Last period, YYYY-MM (inclusive; at most {service.MAX_REPORT_MONTHS} "
+        description=f"Last period, YYYY-MM (inclusive; at most {params.MAX_REPORT_MONTHS} "
         "months from `from`)",
         examples=["2026-12"],
     ),
@@ -84,8 +84,8 @@ async def profitability(
     ] = None,
     basis: BasisQuery = Basis.contracted,
 ) -> ProfitabilityReport | Response:
-    first, last = service.report_range(from_, to)
-    keys = service.parse_group_by(group_by)
+    first, last = params.report_range(from_, to)
+    keys = params.parse_group_by(group_by)
     report = await service.profitability(
         session, first=first, last=last, group_by=keys, basis=basis
     )
@@ -126,7 +126,7 @@ async def trends(
     ] = TrendGroup.none,
     basis: BasisQuery = Basis.contracted,
 ) -> TrendsReport | Response:
-    first, last = service.report_range(from_, to)
+    first, last = params.report_range(from_, to)
     report = await service.trends(
         session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
     )
@@ -177,7 +177,7 @@ def _period(period: str) -> Period:
 async def put_target(
     period: PeriodPath, body: TargetPut, session: SessionDep, _: WriteKey
 ) -> Target:
-    return await service.put_target(session, period=_period(period), data=body)
+    return await targets.put_target(session, period=_period(period), data=body)
 
 
 @router.get(
@@ -188,7 +188,7 @@ async def put_target(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> Target:
-    return await service.get_target(session, period=_period(period))
+    return await targets.get_target(session, period=_period(period))
 
 
 @router.get(
@@ -209,5 +209,5 @@ async def list_targets(
         str | None, Query(description="Last period, YYYY-MM", examples=["2026-12"])
     ] = None,
 ) -> Page[TargetRead]:
-    first, last = service.validate_target_range(from_, to)
-    return await service.list_targets(session, page=page, first=first, last=last)
+    first, last = params.target_range(from_, to)
+    return await targets.list_targets(session, page=page, first=first, last=last)
