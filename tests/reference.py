@@ -1,5 +1,5 @@
-"""A small, independent pure-Python reference of docs/month-arithmetic.md and
-docs/findings.md.
+"""A small, independent pure-Python reference of docs/month-arithmetic.md,
+docs/findings.md and docs/vendor-bills.md (real vendor bills).
 
 Written from the rules only (not from the service's code), so that the property test
 in `test_audit_property.py` can hold the service to it. Everything is computed day by day
@@ -29,11 +29,55 @@ Readings that are easy to get wrong (the service agrees with each):
   lines with contracted units > 0 take part; a billing run drafts, for each customer with
   contracted revenue in M and no invoice of M at all, one line per contract line active on
   some day of M, its amount the line's revenue.
+
+Readings of real vendor bills (docs/vendor-bills.md) that are easy to get wrong, chosen
+from the rules' text where it leaves room (the service does not implement them yet):
+- a vendor line "matched" to (customer, service) matches both; an adjustment line matches
+  nothing even when its SKU and account would, so its cost is unallocated (in its
+  invoice's month) and it is never an UNMAPPED_* finding; lines matched to one side only
+  are unallocated cost in each month their charge period covers;
+- a usage line spreads its amount over its charge period like a recurring line (by the
+  same cumulative rounding); with no dates that is its invoice's month, all of it;
+- a one-time fee costs its whole amount in the month of its charge_start, whichever
+  invoice carries it;
+- vendor units count only recurring lines in force on the month's last day, credits
+  included (a credit in force cancels the seats it names); the mean unit cost is none when
+  those quantities add up to 0, whatever the amounts;
+- per-unit ORPHANED_COST: vendor units x mean unit cost is the sum of the monthly amounts
+  of the lines in force on the last day, plus the usage and one-time cost in M; vendor
+  units <= 0 count as none. A recurring charge that ended before the month's last day
+  (1-10 November, then cancelled) is cost of the month in reports but no ORPHANED_COST;
+- metered rules (and the per-unit rules they replace) apply to a metered service with a
+  vendor; an in-house service keeps the per-unit reading. The metered revenue
+  max(contracted, invoiced) is the rules' only: the customer-audit row and profitability
+  keep contracted revenue (or invoiced revenue on that basis). Invoiced revenue is the sum
+  of the amounts of the customer's non-void invoice lines of M for the service;
+- "the vendor has an invoice for M" (OVERBILLED_UNITS): an invoice of period M, or a
+  recurring line of the vendor, matched or not, in force on the last day of M;
+- PRICE_INCREASE: the impact multiplies by the charge period's share, the actual quantity
+  does not (it is the raised lines' units); the previous unit cost is the mean unit cost
+  (monthly amounts / quantities) of the service's recurring lines in force on the last day
+  of M-1, on invoices of any period, accounts mapped or not;
+- DUPLICATE_CHARGE: identical lines match customer and service (so one vendor), and share
+  kind, charge period (the default one included), quantity and amount; unit_cost and
+  subscription_ref do not matter. Copies on the earliest invoice carrying the charge never
+  count (two identical lines on one invoice are not duplicates of each other), a copy on an
+  invoice of period M counts its whole amount (not its cost in M) in M, credits included;
+- UNMAPPED_* impacts are the line's whole amount, on its invoice's period, whatever its
+  charge period;
+- the customer audit has a row for a service with a matched line that charges something of
+  M (its charge period meets M; a one-time fee in the month of its charge_start) or sits
+  on an invoice of period M; its cost is the cost in M, and PRICE_INCREASE is added when one
+  of the customer's raised lines sits on an invoice given that finding;
+- `World.before_real_bills` keeps the three rules that real bills deliberately change as
+  they read before (for a service that does not implement them yet); every other figure of
+  plain lines is the same either way.
 """
 
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -54,6 +98,7 @@ class Service:
     unit_cost: Decimal
     vendor_id: int | None = None
     vendor_sku: str | None = None
+    metered: bool = False  # billed by consumption (docs/vendor-bills.md#metered-services)
 
 
 @dataclass
@@ -97,6 +142,12 @@ class VendorLine:
     quantity: Decimal
     unit_cost: Decimal
     amount: Decimal
+    # docs/vendor-bills.md#kinds: recurring, usage, one_time or adjustment.
+    kind: str = "recurring"
+    # docs/vendor-bills.md#charge-period: both or neither; None = the invoice's month.
+    charge_start: date | None = None
+    charge_end: date | None = None
+    subscription_ref: str | None = None
 
 
 @dataclass
@@ -144,6 +195,12 @@ class World:
     vendor_invoices: list[VendorInvoice] = field(default_factory=list)
     assets: list[Asset] = field(default_factory=list)
     customer_invoices: list[CustomerInvoice] = field(default_factory=list)
+    # True: the three rules that real vendor bills deliberately change read as they did
+    # before them (DUPLICATE_CHARGE on any second invoice of M for the pair, credits
+    # offsetting PRICE_INCREASE, ORPHANED_COST on any matched line whatever its units),
+    # for a service that does not implement docs/vendor-bills.md yet. On plain lines every
+    # other figure is the same either way.
+    before_real_bills: bool = False
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -191,6 +248,23 @@ def last_day(period: str) -> date:
 def previous_period(period: str) -> str:
     year, month = parse_period(period)
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+@functools.cache
+def share(start: date, end: date) -> Fraction:
+    """docs/vendor-bills.md#share: over each day of [start, end], 1 / the days of its month,
+    added up exactly (1 for a whole month, 16/30 for 15-30 November, 12 for a year from the
+    1st; 0 when start is after end)."""
+    total = ZERO
+    day = start
+    while day <= end:
+        total += Fraction(1, days_in(month_of(day)))
+        day += timedelta(days=1)
+    return total
 
 
 def days_of(period: str) -> list[date]:
@@ -263,6 +337,8 @@ class Matched:
 
 
 def match(world: World, invoice: VendorInvoice) -> list[Matched]:
+    """Each line with the service and customer it matches; an adjustment line matches
+    nothing, whatever its SKU and account (docs/vendor-bills.md#kinds)."""
     services = {
         (s.vendor_id, s.vendor_sku): s.id
         for s in world.services.values()
@@ -270,7 +346,9 @@ def match(world: World, invoice: VendorInvoice) -> list[Matched]:
     }
     accounts = {(a.vendor_id, a.account_ref): a.customer_id for a in world.vendor_accounts}
     return [
-        Matched(
+        Matched(invoice, vline, None, None)
+        if vline.kind == "adjustment"
+        else Matched(
             invoice,
             vline,
             services.get((invoice.vendor_id, vline.vendor_sku)),
@@ -281,7 +359,67 @@ def match(world: World, invoice: VendorInvoice) -> list[Matched]:
 
 
 def matched_lines(world: World, period: str) -> list[Matched]:
+    """The lines of the vendor invoices of period M (the invoice-level rules read these)."""
     return [m for inv in world.vendor_invoices if inv.period == period for m in match(world, inv)]
+
+
+def all_matched(world: World) -> list[Matched]:
+    """The lines of every vendor invoice, of any period (the month figures read these)."""
+    return [m for inv in world.vendor_invoices for m in match(world, inv)]
+
+
+# ---------------------------------------------------------------------------- vendor lines
+
+
+def charge_period(m: Matched) -> tuple[date, date]:
+    """docs/vendor-bills.md#charge-period: the line's own dates, else its invoice's month."""
+    if m.line.charge_start is None or m.line.charge_end is None:
+        return first_day(m.invoice.period), last_day(m.invoice.period)
+    return m.line.charge_start, m.line.charge_end
+
+
+def share_upto(m: Matched, period: str) -> Fraction:
+    """s(M): the share of the part of the line's charge period up to the last day of M."""
+    start, end = charge_period(m)
+    return share(start, min(end, last_day(period)))
+
+
+def in_force(m: Matched, day: date) -> bool:
+    """A recurring line is in force on each day of its charge period."""
+    start, end = charge_period(m)
+    return m.line.kind == "recurring" and start <= day <= end
+
+
+def monthly_amount(m: Matched) -> Fraction:
+    """A recurring line's amount for one month: amount / share(charge period), exact."""
+    return frac(m.line.amount) / share(*charge_period(m))
+
+
+def line_cost(m: Matched, period: str) -> Decimal:
+    """The cost of one vendor line in M. A one-time fee costs its amount in the month of its
+    charge_start, an adjustment in its invoice's period; a recurring or usage line spreads
+    its amount over its charge period by cumulative rounding,
+    R(amount x s(M) / S) - R(amount x s(M-1) / S), so its months add up to its amount."""
+    start, end = charge_period(m)
+    if m.line.kind == "one_time":
+        return m.line.amount if month_of(start) == period else Decimal("0.00")
+    if m.line.kind == "adjustment":
+        return m.line.amount if m.invoice.period == period else Decimal("0.00")
+    whole = share(start, end)
+    amount = frac(m.line.amount)
+    return cents(amount * share_upto(m, period) / whole) - cents(
+        amount * share_upto(m, previous_period(period)) / whole
+    )
+
+
+def touches(m: Matched, period: str) -> bool:
+    """Whether the line charges something of M (its cost there may still round to 0.00)."""
+    start, end = charge_period(m)
+    if m.line.kind == "one_time":
+        return month_of(start) == period
+    if m.line.kind == "adjustment":
+        return m.invoice.period == period
+    return start <= last_day(period) and first_day(period) <= end
 
 
 @dataclass
@@ -293,11 +431,15 @@ class Pair:
     revenue: Decimal = Decimal("0.00")
     in_house_cost: Decimal = Decimal("0.00")
     has_line: bool = False  # a line active on some day of the month
-    vendor_units: Fraction = ZERO
-    vendor_amount: Decimal = Decimal("0.00")
+    # The matched lines that charge something of M or sit on an invoice of period M.
     vendor_lines: list[Matched] = field(default_factory=list)
+    vendor_units: Fraction = ZERO  # recurring lines in force on the last day of M
+    monthly_amounts: Fraction = ZERO  # of those same lines
+    vendor_cost: Decimal = Decimal("0.00")  # the costs in M of the matched lines
+    usage_cost: Decimal = Decimal("0.00")  # the part of it from usage and one-time lines
     deployed_units: Fraction = ZERO
     invoiced_units: Fraction = ZERO
+    invoiced_revenue: Decimal = Decimal("0.00")  # the customer invoice lines' amounts
     invoiced: bool = False  # a line of a customer invoice (not void) of the month
 
     @property
@@ -308,9 +450,11 @@ class Pair:
 
     @property
     def vendor_mean_unit_cost(self) -> Fraction | None:
-        if not self.vendor_lines or self.vendor_units == 0:
+        """Sum of the monthly amounts / sum of the quantities of the recurring lines in
+        force on the month's last day; none when those quantities add up to 0."""
+        if self.vendor_units == 0:
             return None
-        return frac(self.vendor_amount) / self.vendor_units
+        return self.monthly_amounts / self.vendor_units
 
 
 def pairs(world: World, period: str) -> dict[tuple[int, int], Pair]:
@@ -325,14 +469,21 @@ def pairs(world: World, period: str) -> dict[tuple[int, int], Pair]:
         pair.revenue += line_revenue(world, line, period)
         if service.vendor_id is None:
             pair.in_house_cost += line_prorated(world, line, period, service.unit_cost)
-    for m in matched_lines(world, period):
+    end = last_day(period)
+    for m in all_matched(world):
         if m.customer_id is None or m.service_id is None:
+            continue
+        if not (touches(m, period) or m.invoice.period == period):
             continue
         pair = result[(m.customer_id, m.service_id)]
         pair.vendor_lines.append(m)
-        pair.vendor_units += frac(m.line.quantity)
-        pair.vendor_amount += m.line.amount
-    end = last_day(period)
+        cost = line_cost(m, period)
+        pair.vendor_cost += cost
+        if m.line.kind in ("usage", "one_time"):
+            pair.usage_cost += cost
+        if in_force(m, end):
+            pair.vendor_units += frac(m.line.quantity)
+            pair.monthly_amounts += monthly_amount(m)
     for asset in world.assets:
         pair = result[(asset.customer_id, asset.service_id)]
         if asset.installed_on <= end and (asset.removed_on is None or end < asset.removed_on):
@@ -345,13 +496,14 @@ def pairs(world: World, period: str) -> dict[tuple[int, int], Pair]:
                 pair = result[(invoice.customer_id, cline.service_id)]
                 pair.invoiced = True
                 pair.invoiced_units += frac(cline.quantity)
+                pair.invoiced_revenue += cline.amount
     return dict(result)
 
 
 def pair_cost(world: World, service_id: int, pair: Pair) -> Decimal:
     if world.services[service_id].vendor_id is None:
         return pair.in_house_cost
-    return pair.vendor_amount
+    return pair.vendor_cost
 
 
 # ---------------------------------------------------------------------------- section 6
@@ -379,92 +531,188 @@ def _keep(findings: list[Finding], finding: Finding) -> None:
         findings.append(finding)
 
 
+def pair_finding(
+    world: World, key: tuple[int, int], pair: Pair, type_: str, exact: Fraction
+) -> Finding:
+    """A per-(customer, service) finding naming contracted against vendor units."""
+    customer_id, service_id = key
+    return Finding(
+        type_,
+        customer_id,
+        service_id,
+        world.services[service_id].vendor_id,
+        None,
+        cents(exact),
+        expected_quantity=pair.contracted_units,
+        actual_quantity=pair.vendor_units,
+    )
+
+
+def is_metered(world: World, service_id: int) -> bool:
+    """A vendor service billed by consumption (docs/vendor-bills.md#metered-services)."""
+    service = world.services[service_id]
+    return service.metered and service.vendor_id is not None
+
+
+def vendors_invoiced(world: World, period: str) -> set[int]:
+    """The vendors that "have an invoice for M": an invoice of period M, or a recurring line
+    (matched or not) in force on the last day of M."""
+    end = last_day(period)
+    return {inv.vendor_id for inv in world.vendor_invoices if inv.period == period} | {
+        m.invoice.vendor_id for m in all_matched(world) if in_force(m, end)
+    }
+
+
+def duplicates(world: World, period: str) -> dict[tuple[int, int], Fraction]:
+    """DUPLICATE_CHARGE per (customer, service): the amounts of the copies of an identical
+    charge (same customer, service, kind, charge period, quantity and amount, on invoices of
+    one vendor) that sit on invoices of period M other than the earliest invoice carrying
+    that charge (by invoice_date, then invoice_number)."""
+    if world.before_real_bills:
+        return duplicates_before_real_bills(world, period)
+    groups: dict[tuple[object, ...], list[Matched]] = defaultdict(list)
+    for m in all_matched(world):
+        if m.customer_id is None or m.service_id is None:
+            continue
+        start, end = charge_period(m)
+        key = (
+            m.invoice.vendor_id,
+            m.customer_id,
+            m.service_id,
+            m.line.kind,
+            start,
+            end,
+            frac(m.line.quantity),
+            frac(m.line.amount),
+        )
+        groups[key].append(m)
+    copies: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
+    for group in groups.values():
+        invoices = {m.invoice.id: m.invoice for m in group}
+        if len(invoices) < 2:
+            continue
+        earliest = min(invoices.values(), key=lambda inv: (inv.invoice_date, inv.number))
+        for m in group:
+            if m.invoice.id != earliest.id and m.invoice.period == period:
+                assert m.customer_id is not None and m.service_id is not None
+                copies[(m.customer_id, m.service_id)] += frac(m.line.amount)
+    return dict(copies)
+
+
+def duplicates_before_real_bills(world: World, period: str) -> dict[tuple[int, int], Fraction]:
+    """DUPLICATE_CHARGE as it read before real vendor bills: a (customer, service) charged on
+    more than one invoice of M, the amounts on all but the earliest invoice."""
+    copies: dict[tuple[int, int], Fraction] = {}
+    for key, pair in pairs(world, period).items():
+        lines = [m for m in pair.vendor_lines if m.invoice.period == period]
+        invoices = {m.invoice.id: m.invoice for m in lines}
+        if len(invoices) > 1:
+            earliest = min(invoices.values(), key=lambda inv: (inv.invoice_date, inv.number))
+            copies[key] = sum(
+                (frac(m.line.amount) for m in lines if m.invoice.id != earliest.id), ZERO
+            )
+    return copies
+
+
+def raised(world: World, m: Matched, period: str) -> bool:
+    """A line PRICE_INCREASE counts: a recurring line with quantity > 0 on an invoice of
+    period M, matched to a per-unit service, above the service's standard unit_cost."""
+    if world.before_real_bills:  # any line above the standard, credits included
+        return (
+            m.invoice.period == period
+            and m.service_id is not None
+            and m.line.unit_cost > world.services[m.service_id].unit_cost
+        )
+    return (
+        m.invoice.period == period
+        and m.line.kind == "recurring"
+        and m.line.quantity > 0
+        and m.service_id is not None
+        and not is_metered(world, m.service_id)
+        and m.line.unit_cost > world.services[m.service_id].unit_cost
+    )
+
+
 def audit(world: World, period: str, vendor_id: int | None = None) -> list[Finding]:
     findings: list[Finding] = []
     table = pairs(world, period)
-    vendors_invoiced = {inv.vendor_id for inv in world.vendor_invoices if inv.period == period}
+    invoiced_vendors = vendors_invoiced(world, period)
+    copies = duplicates(world, period)
 
-    for (customer_id, service_id), pair in sorted(table.items()):
+    for key, pair in sorted(table.items()):
+        customer_id, service_id = key
         service = world.services[service_id]
         svc_vendor = service.vendor_id
         price = pair.contract_unit_price
         contracted = pair.contracted_units
         vendor_units = pair.vendor_units
-        if pair.vendor_lines and contracted == 0:
-            _keep(
-                findings,
-                Finding(
-                    "ORPHANED_COST",
-                    customer_id,
-                    service_id,
-                    svc_vendor,
-                    None,
-                    cents(frac(pair.vendor_amount)),
-                    expected_quantity=contracted,
-                    actual_quantity=vendor_units,
-                ),
-            )
-        if price is not None and vendor_units > contracted > 0:
-            _keep(
-                findings,
-                Finding(
-                    "UNBILLED_UNITS",
-                    customer_id,
-                    service_id,
-                    svc_vendor,
-                    None,
-                    cents((vendor_units - contracted) * price),
-                    expected_quantity=contracted,
-                    actual_quantity=vendor_units,
-                ),
-            )
-        if (
-            price is not None
-            and svc_vendor is not None
-            and svc_vendor in vendors_invoiced
-            and contracted > vendor_units
-        ):
-            _keep(
-                findings,
-                Finding(
-                    "OVERBILLED_UNITS",
-                    customer_id,
-                    service_id,
-                    svc_vendor,
-                    None,
-                    cents((contracted - vendor_units) * price),
-                    expected_quantity=contracted,
-                    actual_quantity=vendor_units,
-                ),
-            )
         mean_cost = pair.vendor_mean_unit_cost
-        if (
-            contracted > 0
-            and vendor_units > 0
-            and price is not None
-            and mean_cost is not None
-            and price < mean_cost
-        ):
-            _keep(
-                findings,
-                Finding(
-                    "NEGATIVE_MARGIN",
-                    customer_id,
-                    service_id,
-                    svc_vendor,
-                    None,
-                    cents((mean_cost - price) * min(contracted, vendor_units)),
-                    expected_quantity=contracted,
-                    actual_quantity=vendor_units,
-                ),
-            )
-        invoices = {m.invoice.id: m.invoice for m in pair.vendor_lines}
-        if len(invoices) > 1:
-            earliest = min(invoices.values(), key=lambda inv: (inv.invoice_date, inv.number))
-            later = sum(
-                (m.line.amount for m in pair.vendor_lines if m.invoice.id != earliest.id),
-                Decimal(0),
-            )
+
+        if is_metered(world, service_id):
+            # docs/vendor-bills.md#metered-services: cost against revenue, no unit rules.
+            revenue = max(pair.revenue, pair.invoiced_revenue)
+            cost = pair.vendor_cost
+            if cost > 0 and revenue == 0:
+                _keep(
+                    findings,
+                    pair_finding(world, key, pair, "ORPHANED_COST", frac(cost)),
+                )
+            if revenue > 0 and cost > revenue:
+                _keep(
+                    findings,
+                    pair_finding(world, key, pair, "NEGATIVE_MARGIN", frac(cost - revenue)),
+                )
+        else:
+            if world.before_real_bills:
+                if contracted == 0 and pair.vendor_lines:
+                    _keep(
+                        findings,
+                        pair_finding(world, key, pair, "ORPHANED_COST", frac(pair.vendor_cost)),
+                    )
+            elif contracted == 0 and (vendor_units > 0 or pair.usage_cost != 0):
+                # vendor units x mean unit cost = the monthly amounts of the lines in force.
+                exact = pair.monthly_amounts if vendor_units > 0 else ZERO
+                _keep(
+                    findings,
+                    pair_finding(world, key, pair, "ORPHANED_COST", exact + frac(pair.usage_cost)),
+                )
+            if price is not None and vendor_units > contracted > 0:
+                _keep(
+                    findings,
+                    pair_finding(
+                        world, key, pair, "UNBILLED_UNITS", (vendor_units - contracted) * price
+                    ),
+                )
+            if (
+                price is not None
+                and svc_vendor is not None
+                and svc_vendor in invoiced_vendors
+                and contracted > vendor_units
+            ):
+                _keep(
+                    findings,
+                    pair_finding(
+                        world, key, pair, "OVERBILLED_UNITS", (contracted - vendor_units) * price
+                    ),
+                )
+            if (
+                contracted > 0
+                and vendor_units > 0
+                and price is not None
+                and mean_cost is not None
+                and price < mean_cost
+            ):
+                _keep(
+                    findings,
+                    pair_finding(
+                        world,
+                        key,
+                        pair,
+                        "NEGATIVE_MARGIN",
+                        (mean_cost - price) * min(contracted, vendor_units),
+                    ),
+                )
+        if (customer_id, service_id) in copies:
             _keep(
                 findings,
                 Finding(
@@ -473,7 +721,7 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
                     service_id,
                     svc_vendor,
                     None,
-                    cents(frac(later)),
+                    cents(copies[(customer_id, service_id)]),
                 ),
             )
         if pair.deployed_units > contracted:
@@ -492,7 +740,12 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
                 ),
             )
 
-    previous = matched_lines(world, previous_period(period))
+    # The previous unit cost of PRICE_INCREASE: the mean unit cost of the service's recurring
+    # lines in force on the last day of M-1, whether or not their accounts are mapped.
+    before_end = last_day(previous_period(period))
+    previous = [
+        m for m in all_matched(world) if m.service_id is not None and in_force(m, before_end)
+    ]
     for invoice in sorted(world.vendor_invoices, key=lambda inv: inv.id):
         if invoice.period != period:
             continue
@@ -500,18 +753,17 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
         by_service: dict[int, Fraction] = defaultdict(Fraction)
         raised_units: dict[int, Fraction] = defaultdict(Fraction)
         for m in lines:
-            if m.service_id is None:
+            if m.service_id is None or not raised(world, m, period):
                 continue
             standard = world.services[m.service_id].unit_cost
-            if m.line.unit_cost > standard:
-                by_service[m.service_id] += frac(m.line.unit_cost - standard) * frac(
-                    m.line.quantity
-                )
-                raised_units[m.service_id] += frac(m.line.quantity)
+            by_service[m.service_id] += (
+                frac(m.line.unit_cost - standard) * frac(m.line.quantity) * share(*charge_period(m))
+            )
+            raised_units[m.service_id] += frac(m.line.quantity)
         for service_id, exact in sorted(by_service.items()):
             before = [p for p in previous if p.service_id == service_id]
             quantity = sum((frac(p.line.quantity) for p in before), ZERO)
-            amount = sum((frac(p.line.amount) for p in before), ZERO)
+            amount = sum((monthly_amount(p) for p in before), ZERO)
             previous_cost = amount / quantity if before and quantity != 0 else None
             _keep(
                 findings,
@@ -527,6 +779,8 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
                 ),
             )
         for m in lines:
+            if m.line.kind == "adjustment":
+                continue  # never matched, never UNMAPPED_*
             if m.service_id is None:
                 _keep(
                     findings,
@@ -649,11 +903,7 @@ def customer_audit(world: World, customer_id: int, period: str) -> CustomerAudit
         types = {
             f.type for f in findings if f.customer_id == customer_id and f.service_id == service_id
         }
-        raised_invoices = {
-            m.invoice.id
-            for m in pair.vendor_lines
-            if m.line.unit_cost > world.services[service_id].unit_cost
-        }
+        raised_invoices = {m.invoice.id for m in pair.vendor_lines if raised(world, m, period)}
         if any(
             f.type == "PRICE_INCREASE"
             and f.service_id == service_id
@@ -781,10 +1031,9 @@ class CostSplit:
 def vendor_cost_splits(world: World, period: str) -> list[CostSplit]:
     """Section 6's contract split of every matched (customer, service)'s vendor cost; no
     lines when the customer has no contracted units of the service (the null contract)."""
-    cost: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    for m in matched_lines(world, period):
-        if m.customer_id is not None and m.service_id is not None:
-            cost[(m.customer_id, m.service_id)] += m.line.amount
+    cost = {
+        key: pair.vendor_cost for key, pair in pairs(world, period).items() if pair.vendor_lines
+    }
     splits = []
     for (customer_id, service_id), amount in sorted(cost.items()):
         counted = [
@@ -811,12 +1060,13 @@ def vendor_cost_splits(world: World, period: str) -> list[CostSplit]:
 
 
 def unallocated_cost(world: World, periods: list[str]) -> Decimal:
-    """The amounts of the vendor lines of the periods that no (customer, service) match took."""
+    """The costs in the periods of the vendor lines (of invoices of any period) that no
+    (customer, service) match took, adjustments included."""
     return sum(
         (
-            m.line.amount
+            line_cost(m, period)
             for period in periods
-            for m in matched_lines(world, period)
+            for m in all_matched(world)
             if m.customer_id is None or m.service_id is None
         ),
         Decimal("0.00"),

@@ -41,6 +41,10 @@ def _seeds() -> list[int]:
 
 
 SEEDS = _seeds()
+# Real vendor bills (docs/vendor-bills.md): charge periods, kinds, credits, metered services,
+# re-billed and arrears lines in the random worlds, held to the reference's rules for them.
+# False: exactly the worlds of plain lines, under the rules the service implements today.
+REAL_BILLS = False
 PERIODS = ["2026-02", "2026-03", "2026-10", "2027-01", "2028-02", "2026-05"]
 
 
@@ -163,7 +167,7 @@ def cline_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
 
 def local_world(plan: Plan) -> ref.World:
     """The plan as the reference sees it, with the plan's own keys as ids."""
-    world = ref.World(customers=list(range(len(plan.customers))))
+    world = ref.World(customers=list(range(len(plan.customers))), before_real_bills=not REAL_BILLS)
     for s in plan.services:
         world.services[s.key] = ref.Service(
             s.key, s.unit_price, s.unit_cost, s.vendor, s.vendor_sku
@@ -621,7 +625,7 @@ class Created:
 
 
 async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
-    world = ref.World()
+    world = ref.World(before_real_bills=not REAL_BILLS)
     vendor_ids = [(await post(client, "vendors", {"name": name}))["id"] for name in plan.vendors]
     customer_ids = [
         (await post(client, "customers", {"name": name}))["id"] for name in plan.customers
