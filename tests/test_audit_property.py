@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -81,6 +81,7 @@ class ServicePlan:
     unit_cost: Decimal
     vendor: int | None
     vendor_sku: str | None
+    metered: bool = False
 
 
 @dataclass
@@ -111,6 +112,10 @@ class VLinePlan:
     quantity: Decimal
     unit_cost: Decimal
     amount: Decimal | None  # None: the default, quantity x unit_cost rounded
+    kind: str = "recurring"  # docs/vendor-bills.md#kinds
+    charge_start: date | None = None  # both or neither: the invoice's month
+    charge_end: date | None = None
+    subscription_ref: str | None = None
 
 
 @dataclass
@@ -155,9 +160,52 @@ class Plan:
 
 
 def line_amount(vline: VLinePlan) -> Decimal:
+    """The given amount, else quantity x unit_cost (x the share of the charge period for a
+    recurring line) rounded once (docs/vendor-bills.md#amount)."""
     if vline.amount is not None:
         return vline.amount
-    return ref.cents(Fraction(vline.quantity) * Fraction(vline.unit_cost))
+    exact = Fraction(vline.quantity) * Fraction(vline.unit_cost)
+    if vline.kind == "recurring" and vline.charge_start and vline.charge_end:
+        exact *= ref.share(vline.charge_start, vline.charge_end)
+    return ref.cents(exact)
+
+
+def ref_line(line_id: int, vl: VLinePlan, amount: Decimal) -> ref.VendorLine:
+    return ref.VendorLine(
+        line_id,
+        vl.vendor_sku,
+        vl.account_ref,
+        vl.quantity,
+        vl.unit_cost,
+        amount,
+        kind=vl.kind,
+        charge_start=vl.charge_start,
+        charge_end=vl.charge_end,
+        subscription_ref=vl.subscription_ref,
+    )
+
+
+def line_payload(vl: VLinePlan) -> dict[str, Any]:
+    """A vendor line as JSON; the fields of real bills only when they are not the default
+    (so that plain lines are sent exactly as before)."""
+    item: dict[str, Any] = {
+        "vendor_sku": vl.vendor_sku,
+        "account_ref": vl.account_ref,
+        "quantity": str(vl.quantity),
+        "unit_cost": str(vl.unit_cost),
+    }
+    if vl.kind == "adjustment":  # may name no SKU or account: send none then
+        item = {k: v for k, v in item.items() if v != ""}
+    if vl.amount is not None:
+        item["amount"] = str(vl.amount)
+    if vl.kind != "recurring":
+        item["kind"] = vl.kind
+    if vl.charge_start is not None and vl.charge_end is not None:
+        item["charge_start"] = iso(vl.charge_start)
+        item["charge_end"] = iso(vl.charge_end)
+    if vl.subscription_ref is not None:
+        item["subscription_ref"] = vl.subscription_ref
+    return item
 
 
 def cline_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
@@ -170,7 +218,7 @@ def local_world(plan: Plan) -> ref.World:
     world = ref.World(customers=list(range(len(plan.customers))), before_real_bills=not REAL_BILLS)
     for s in plan.services:
         world.services[s.key] = ref.Service(
-            s.key, s.unit_price, s.unit_cost, s.vendor, s.vendor_sku
+            s.key, s.unit_price, s.unit_cost, s.vendor, s.vendor_sku, s.metered
         )
     for k in plan.contracts:
         end = k.cancel_on if k.cancel_on is not None else k.end
@@ -202,12 +250,7 @@ def local_world(plan: Plan) -> ref.World:
                 inv.invoice_date,
                 inv.period,
                 sum(amounts, Decimal("0.00")) + inv.total_delta,
-                [
-                    ref.VendorLine(
-                        next(line_ids), vl.vendor_sku, vl.account_ref, vl.quantity, vl.unit_cost, a
-                    )
-                    for vl, a in zip(inv.lines, amounts, strict=True)
-                ],
+                [ref_line(next(line_ids), vl, a) for vl, a in zip(inv.lines, amounts, strict=True)],
             )
         )
     for asset in plan.assets:
@@ -598,7 +641,211 @@ def generate(seed: int) -> Plan:
     plan.invoices = invoices
     plan.assets = assets
     plan.customer_invoices = customer_invoices
+    if REAL_BILLS:
+        add_real_bills(plan, seed)
     return plan
+
+
+def add_real_bills(plan: Plan, seed: int) -> None:
+    """Real vendor bills on top of the plain world (docs/vendor-bills.md), drawn from their
+    own generator so that the plain world stays as it is: metered services with usage,
+    prorated pairs, add-ons, cancellation credits, anniversary and annual terms, one-time
+    fees, rebates, identical lines billed again (on the month's or the next month's
+    invoice) and lines billed in arrears."""
+    rng = random.Random(f"real-bills-{seed}")
+    period = plan.period
+    start_m, end_m = ref.first_day(period), ref.last_day(period)
+    prev, nxt = add_months(period, -1), add_months(period, 1)
+    services = plan.services
+    for s in services:
+        if s.sku == "BACKUP-GB":
+            s.metered = True  # billed per GB consumed
+    azure = ServicePlan(
+        len(services), "AZURE", "unit", Decimal("150.00"), Decimal("0.00"), 0, "MS-AZURE", True
+    )
+    services.append(azure)
+    used = {inv.number for inv in plan.invoices}
+
+    def new_invoice(v: int, month: str, day: date) -> InvoicePlan:
+        while True:
+            number = f"RB-{v}-{rng.randint(1, 99999):05d}"
+            if number not in used:
+                used.add(number)
+                invoice = InvoicePlan(v, number, day, month)
+                plan.invoices.append(invoice)
+                return invoice
+
+    # Azure sold to some customers (a monthly fee), and invoiced to some.
+    for c in range(len(plan.customers)):
+        mine = [k for k in plan.contracts if k.customer == c]
+        if mine and rng.random() < 0.4:
+            fee = d4(Decimal(rng.randint(5000, 25000)) / 100)
+            plan.lines.append(
+                LinePlan(
+                    len(plan.lines), rng.choice(mine).key, azure.key, Decimal(1), fee, None, None
+                )
+            )
+    for ci in plan.customer_invoices:
+        if rng.random() < 0.4:
+            ci.lines.append((azure.key, Decimal(1), d4(Decimal(rng.randint(5000, 30000)) / 100)))
+
+    mapped = set(plan.accounts.values())
+
+    def at(invoice: InvoicePlan, line: VLinePlan) -> int:
+        return next(j for j, other in enumerate(invoice.lines) if other is line)
+
+    of_month = [inv for inv in plan.invoices if inv.period == period]
+    for invoice in of_month:
+        v = invoice.vendor
+        for i, vl in enumerate(list(invoice.lines)):
+            if vl.quantity <= 0 or vl.account_ref not in mapped or vl.charge_start:
+                continue
+            roll = rng.random()
+            day = rand_date(rng, start_m + timedelta(days=1), end_m)
+            if roll < 0.1:  # a prorated pair: other units until `day`, these from it
+                before = max(Decimal(0), vl.quantity + rng.choice([-3, -1, 2, 5]))
+                invoice.lines[at(invoice, vl)] = replace(
+                    vl, amount=None, charge_start=day, charge_end=end_m
+                )
+                if before:
+                    invoice.lines.append(
+                        replace(
+                            vl,
+                            quantity=before,
+                            amount=None,
+                            charge_start=start_m,
+                            charge_end=day - timedelta(days=1),
+                        )
+                    )
+            elif roll < 0.18:  # seats added from `day`
+                invoice.lines.append(
+                    replace(
+                        vl,
+                        quantity=Decimal(rng.randint(1, 3)),
+                        amount=None,
+                        charge_start=day,
+                        charge_end=end_m,
+                    )
+                )
+            elif roll < 0.26:  # removed (or cancelled) from `day`: a credit, maybe next month
+                credit = replace(
+                    vl,
+                    quantity=-vl.quantity if rng.random() < 0.5 else -Decimal(1),
+                    amount=None,
+                    charge_start=day,
+                    charge_end=end_m,
+                )
+                target = invoice
+                if rng.random() < 0.4:
+                    target = new_invoice(v, nxt, end_m + timedelta(days=rng.randint(1, 15)))
+                target.lines.append(credit)
+            elif roll < 0.34:  # renews on the 15th: this month's term and the last one's
+                anniversary = start_m.replace(day=15)
+                invoice.lines[at(invoice, vl)] = replace(
+                    vl,
+                    amount=None,
+                    charge_start=anniversary,
+                    charge_end=ref.first_day(nxt).replace(day=14),
+                    subscription_ref=f"SUB-{seed}-{i}",
+                )
+                earlier = new_invoice(v, prev, ref.first_day(prev).replace(day=15))
+                earlier.lines.append(
+                    replace(
+                        vl,
+                        amount=None,
+                        charge_start=ref.first_day(prev).replace(day=15),
+                        charge_end=start_m.replace(day=14),
+                        subscription_ref=f"SUB-{seed}-{i}",
+                    )
+                )
+            elif roll < 0.4:  # an annual term bought k months ago, on that month's invoice
+                k = rng.randint(0, 11)
+                month = add_months(period, -k)
+                invoice.lines.pop(at(invoice, vl))
+                annual = new_invoice(v, month, ref.first_day(month) + timedelta(days=2))
+                annual.lines.append(
+                    replace(
+                        vl,
+                        amount=None,
+                        charge_start=ref.first_day(month),
+                        charge_end=ref.first_day(add_months(month, 12)) - timedelta(days=1),
+                    )
+                )
+            elif roll < 0.47:  # the identical line billed again, this month or the next
+                copy = replace(vl, charge_start=start_m, charge_end=end_m)
+                others = [o for o in of_month if o.vendor == v and o is not invoice]
+                if others and rng.random() < 0.6:
+                    rng.choice(others).lines.append(copy)
+                else:
+                    later = new_invoice(
+                        v, nxt, ref.first_day(nxt) + timedelta(days=rng.randint(0, 12))
+                    )
+                    later.lines.append(copy)
+            elif roll < 0.52:  # billed in arrears, on next month's invoice
+                invoice.lines.pop(at(invoice, vl))
+                arrears = new_invoice(v, nxt, ref.first_day(nxt) + timedelta(days=3))
+                arrears.lines.append(replace(vl, charge_start=start_m, charge_end=end_m))
+            elif roll < 0.56:  # last month's charge in arrears on this month's invoice
+                invoice.lines.append(
+                    replace(
+                        vl,
+                        charge_start=ref.first_day(prev),
+                        charge_end=ref.last_day(prev),
+                    )
+                )
+            elif roll < 0.6:  # its own dates, the same as the default
+                invoice.lines[at(invoice, vl)] = replace(vl, charge_start=start_m, charge_end=end_m)
+        # Usage of the metered services, one-time fees and rebates.
+        for (_, vv), account in plan.accounts.items():
+            if vv != v:
+                continue
+            for s in services:
+                if s.vendor == v and s.metered and rng.random() < 0.5:
+                    qty = Decimal(rng.randint(10, 50000)) / 10
+                    cost = d4(Decimal(rng.randint(50, 2000)) / 10000)
+                    usage = VLinePlan(s.vendor_sku or "", account, qty, cost, None, "usage")
+                    if rng.random() < 0.2:  # last month's usage
+                        usage.charge_start, usage.charge_end = (
+                            ref.first_day(prev),
+                            ref.last_day(prev),
+                        )
+                    invoice.lines.append(usage)
+        if rng.random() < 0.5:
+            s = rng.choice([s for s in services if s.vendor == v])
+            account = rng.choice(
+                [a for (c, vv), a in plan.accounts.items() if vv == v] or ["GHOST-FEE"]
+            )
+            setup = VLinePlan(
+                s.vendor_sku or "",
+                account,
+                Decimal(1),
+                d4(Decimal(rng.randint(25, 150))),
+                None,
+                "one_time",
+            )
+            if rng.random() < 0.5:  # for work done next month
+                setup.charge_start = setup.charge_end = rand_date(
+                    rng, ref.first_day(nxt), ref.last_day(nxt)
+                )
+            invoice.lines.append(setup)
+        if rng.random() < 0.5:
+            rebate = -d4(Decimal(rng.randint(100, 5000)) / 100)
+            if rng.random() < 0.3:  # a fee rather than a rebate
+                rebate = -rebate
+            named = rng.random() < 0.3  # names a SKU and account: never matched all the same
+            s = rng.choice([s for s in services if s.vendor == v])
+            account = rng.choice([a for (c, vv), a in plan.accounts.items() if vv == v] or [""])
+            invoice.lines.append(
+                VLinePlan(
+                    s.vendor_sku or "" if named else "",
+                    account if named else "",
+                    Decimal(1),
+                    rebate,
+                    None,
+                    "adjustment",
+                )
+            )
+    rng.shuffle(plan.invoices)
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -644,6 +891,7 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
                 "unit_cost": str(s.unit_cost),
                 "vendor_id": None if s.vendor is None else vendor_ids[s.vendor],
                 "vendor_sku": s.vendor_sku,
+                **({"metered": True} if s.metered else {}),
             },
         )
         service_ids.append(body["id"])
@@ -653,6 +901,7 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
             s.unit_cost,
             None if s.vendor is None else vendor_ids[s.vendor],
             s.vendor_sku,
+            s.metered,
         )
     for (c, v), account_ref in plan.accounts.items():
         await post(
@@ -714,17 +963,7 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
     for inv in plan.invoices:
         amounts = [line_amount(vl) for vl in inv.lines]
         total = sum(amounts, Decimal("0.00")) + inv.total_delta
-        lines_payload = []
-        for vl in inv.lines:
-            item: dict[str, Any] = {
-                "vendor_sku": vl.vendor_sku,
-                "account_ref": vl.account_ref,
-                "quantity": str(vl.quantity),
-                "unit_cost": str(vl.unit_cost),
-            }
-            if vl.amount is not None:
-                item["amount"] = str(vl.amount)
-            lines_payload.append(item)
+        lines_payload = [line_payload(vl) for vl in inv.lines]
         body = await post(
             client,
             "vendor-invoices",
@@ -749,9 +988,7 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
                 inv.period,
                 total,
                 [
-                    ref.VendorLine(
-                        s["id"], vl.vendor_sku, vl.account_ref, vl.quantity, vl.unit_cost, amount
-                    )
+                    ref_line(s["id"], vl, amount)
                     for s, vl, amount in zip(stored, inv.lines, amounts, strict=True)
                 ],
             )
