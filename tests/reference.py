@@ -51,7 +51,9 @@ from the rules' text where it leaves room (the service does not implement them y
   vendor; an in-house service keeps the per-unit reading. The metered revenue
   max(contracted, invoiced) is the rules' only: the customer-audit row and profitability
   keep contracted revenue (or invoiced revenue on that basis). Invoiced revenue is the sum
-  of the amounts of the customer's non-void invoice lines of M for the service;
+  of the amounts of the customer's non-void invoice lines of M for the service. The
+  metered ORPHANED_COST and NEGATIVE_MARGIN compare money, so they carry no expected or
+  actual quantity;
 - "the vendor has an invoice for M" (OVERBILLED_UNITS): an invoice of period M, or a
   recurring line of the vendor, matched or not, in force on the last day of M;
 - PRICE_INCREASE: the impact multiplies by the charge period's share, the actual quantity
@@ -548,6 +550,13 @@ def pair_finding(
     )
 
 
+def money_finding(world: World, key: tuple[int, int], type_: str, exact: Fraction) -> Finding:
+    """A metered service's finding: cost against revenue, no quantities."""
+    customer_id, service_id = key
+    vendor = world.services[service_id].vendor_id
+    return Finding(type_, customer_id, service_id, vendor, None, cents(exact))
+
+
 def is_metered(world: World, service_id: int) -> bool:
     """A vendor service billed by consumption (docs/vendor-bills.md#metered-services)."""
     service = world.services[service_id]
@@ -655,12 +664,12 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
             if cost > 0 and revenue == 0:
                 _keep(
                     findings,
-                    pair_finding(world, key, pair, "ORPHANED_COST", frac(cost)),
+                    money_finding(world, key, "ORPHANED_COST", frac(cost)),
                 )
             if revenue > 0 and cost > revenue:
                 _keep(
                     findings,
-                    pair_finding(world, key, pair, "NEGATIVE_MARGIN", frac(cost - revenue)),
+                    money_finding(world, key, "NEGATIVE_MARGIN", frac(cost - revenue)),
                 )
         else:
             if world.before_real_bills:

@@ -1337,6 +1337,19 @@ def test_generator_covers_the_rules() -> None:
         features["invoice line without a service"] += any(
             s is None for ci in plan.customer_invoices for s, _, _ in ci.lines
         )
+        if REAL_BILLS:  # docs/vendor-bills.md
+            for f in findings:
+                metered = f.service_id is not None and world.services[f.service_id].metered
+                features[f"{'metered' if metered else 'per-unit'} {f.type}"] += 1
+            for inv in world.vendor_invoices:
+                for vl in inv.lines:
+                    features[vl.kind] += 1
+                    if vl.charge_start is None or vl.charge_end is None:
+                        continue
+                    span = ref.share(vl.charge_start, vl.charge_end)
+                    features["annual" if span == 12 else "charge period"] += 1
+                    features["arrears"] += vl.charge_end < ref.first_day(inv.period)
+                    features["credit with dates"] += vl.quantity < 0
     assert set(types) == {
         "ORPHANED_COST",
         "UNBILLED_UNITS",
@@ -1378,6 +1391,19 @@ def test_generator_covers_the_rules() -> None:
         "invoiced: negative margin",
         "invoice line without a service",
     }
+    if REAL_BILLS:
+        wanted |= {
+            "metered ORPHANED_COST",
+            "metered NEGATIVE_MARGIN",
+            "per-unit DUPLICATE_CHARGE",
+            "usage",
+            "one_time",
+            "adjustment",
+            "annual",
+            "charge period",
+            "arrears",
+            "credit with dates",
+        }
     assert all(features[name] > 0 for name in wanted), features
 
 
