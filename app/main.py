@@ -36,6 +36,7 @@ from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purg
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
+from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
@@ -62,6 +63,7 @@ TAGS = [
     {"name": "contracts", "description": "Recurring contracts, lines, adjustments, schedules"},
     {"name": "assets", "description": "Devices and seats deployed at customers"},
     {"name": "vendor-invoices", "description": "Vendor invoices in, matching, unmapped lines"},
+    {"name": "import-profiles", "description": "How a distributor's CSV file becomes invoices"},
     {"name": "webhooks", "description": "Signed vendor pushes and their inbox"},
     {"name": "customer-invoices", "description": "Invoices to customers"},
     {"name": "billing-runs", "description": "Draft the month's customer invoices"},
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contracts_router,
         assets_router,
         vendor_invoices_router,
+        import_profiles_router,
         webhooks_router,
         billing_router,
         runs_router,

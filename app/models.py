@@ -8,6 +8,7 @@ from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
 from app.core.db import metadata
 from app.core.idempotency import IdempotencyRecord
 from app.customers.models import Customer, VendorAccount
+from app.import_profiles.models import ImportProfile
 from app.reports.models import Target
 from app.services.models import Service
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
@@ -33,6 +34,7 @@ __all__ = [
     "ContractLineAdjustment",
     "Customer",
     "IdempotencyRecord",
+    "ImportProfile",
     "Service",
     "Target",
     "Vendor",

@@ -180,8 +180,18 @@ def _records(text: str, separator: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+def header_key(cell: str) -> str:
+    """A header as it is matched: case, spaces, `_` and `-` ignored (`Vendor SKU`,
+    `vendor-sku` and `VendorSku` are one header; docs/vendor-bills.md#import-profiles)."""
+    text = cell.strip().lstrip("\ufeff").lower()
+    return "".join(char for char in text if not char.isspace() and char not in "_-")
+
+
+_COLUMN_BY_KEY = {header_key(name): name for name in COLUMNS}
+
+
 def _column_name(cell: str) -> str:
-    return cell.strip().lstrip("\ufeff").strip().lower().replace(" ", "_").replace("-", "_")
+    return _COLUMN_BY_KEY.get(header_key(cell), "")
 
 
 def _header_positions(cells: list[str], line: int, errors: ErrorList) -> dict[str, int] | None:
