@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import ReadKey, WriteKey
 from app.auth.models import Scope
@@ -16,6 +17,8 @@ from app.core.pagination import Page, PageDep
 from app.core.periods import OptionalPeriodQuery, PeriodQuery
 from app.core.routing import DecimalRoute, api_router
 from app.core.types import IdPath, IdQuery
+from app.import_profiles import importer
+from app.import_profiles.models import ImportedInvoices, ImportPreview
 from app.vendor_invoices import csv_import, service
 from app.vendor_invoices.models import (
     Unmapped,
@@ -102,28 +105,72 @@ A bad row fails the whole import, nothing is stored: the 422 lists every bad row
 column as `file.line <n>.<column>`, `n` being the line of the file as an editor numbers it
 (at most {csv_import.MAX_ERRORS} errors are listed; `error_count` counts them all). Bad
 form fields are `form.<field>`.
+
+**A distributor's own file** (docs/vendor-bills.md#import-profiles): name an import
+profile in `profile` (`microsoft-partner-center`, `pax8`, `canonical` or your own, by name
+or id) and upload the file as downloaded. The form then fills only what the profile does
+not map: `invoice_number`, `invoice_date`, `period` (else the month most lines' charge_start
+falls in) and `total` (else the sum of the line amounts). Each invoice number in the file
+becomes an invoice, all stored or none; the answer is `{"invoices": [...]}` (201), even for
+one. Bad cells are `file.line <n>.<field>`, the message naming the column and the value.
+`dry_run=true` answers 200 with the invoices as they would be stored (no ids) and the
+counts of unmapped SKUs and accounts, and stores nothing.
 """
 
 
 async def import_invoice(
     session: SessionDep,
     _: WriteKey,
-    file: Annotated[UploadFile, File(description=f"The CSV file; header: {csv_import.HEADER}")],
+    file: Annotated[
+        UploadFile | None, File(description=f"The CSV file; header: {csv_import.HEADER}")
+    ] = None,
     vendor_id: Annotated[
-        str, Form(description="The vendor's id", json_schema_extra={"type": "integer"})
-    ],
-    invoice_number: Annotated[str, Form(description="The vendor's invoice number")],
+        str | None,
+        Form(
+            description="The vendor's id (default: the profile's vendor)",
+            json_schema_extra={"type": "integer"},
+        ),
+    ] = None,
+    invoice_number: Annotated[
+        str | None, Form(description="The vendor's invoice number, unless the profile maps it")
+    ] = None,
     invoice_date: Annotated[
-        str, Form(description="YYYY-MM-DD", json_schema_extra={"format": "date"})
-    ],
-    period: Annotated[str, Form(description="The month invoiced, YYYY-MM", examples=["2026-10"])],
-    total: Annotated[str, Form(description="The invoice total, e.g. 1234.50")],
+        str | None,
+        Form(
+            description="YYYY-MM-DD, unless the profile maps it",
+            json_schema_extra={"format": "date"},
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        Form(
+            description="The month invoiced, YYYY-MM; with a profile, derived from the lines' "
+            "charge_start when not given",
+            examples=["2026-10"],
+        ),
+    ] = None,
+    total: Annotated[
+        str | None,
+        Form(
+            description="The invoice total, e.g. 1234.50; with a profile, the sum of the line "
+            "amounts when not given"
+        ),
+    ] = None,
     currency: Annotated[
         str | None, Form(description="ISO 4217; must be the vendor's, which is the default")
     ] = None,
-) -> VendorInvoiceDetail:
+    profile: Annotated[
+        str | None,
+        Form(
+            description="An import profile's id or name (see /import-profiles); default canonical"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, Form(description="Answer 200 with what would be stored, and store nothing")
+    ] = False,
+) -> VendorInvoiceDetail | ImportedInvoices | JSONResponse:
     # Read one byte past the limit so that the parser can tell a file that is too large.
-    content = await file.read(csv_import.MAX_FILE_BYTES + 1)
+    content = None if file is None else await file.read(csv_import.MAX_FILE_BYTES + 1)
     fields = {
         "vendor_id": vendor_id,
         "invoice_number": invoice_number,
@@ -132,7 +179,15 @@ async def import_invoice(
         "total": total,
         "currency": currency,
     }
-    return await csv_import.import_invoice(session, fields=fields, content=content)
+    if profile is None and not dry_run:
+        # Without a profile the answer is the one invoice, as it always was.
+        return await csv_import.import_invoice(session, fields=fields, content=content)
+    result = await importer.import_file(
+        session, profile_ref=profile, fields=fields, content=content, dry_run=dry_run
+    )
+    if isinstance(result, ImportPreview):
+        return JSONResponse(result.model_dump(mode="json"), status_code=200)
+    return result
 
 
 # Registered before /vendor-invoices/{invoice_id}, so that no path parameter ever takes
@@ -142,10 +197,17 @@ router.add_api_route(
     import_invoice,
     methods=["POST"],
     status_code=201,
-    response_model=VendorInvoiceDetail,
-    summary="Import a vendor invoice from a CSV file",
+    response_model=VendorInvoiceDetail | ImportedInvoices,
+    summary="Import vendor invoices from a CSV file, through an import profile",
     description=IMPORT_DESCRIPTION,
-    responses=problem_responses(401, 403, 409, 422),
+    responses={
+        201: {
+            "description": "Without `profile`: the invoice (VendorInvoiceDetail), as before. "
+            "With `profile`: `{invoices: [...]}` (ImportedInvoices), one per invoice number"
+        },
+        200: {"model": ImportPreview, "description": "`dry_run=true`: nothing was stored"},
+        **problem_responses(401, 403, 409, 422),
+    },
     route_class_override=FormRoute,
 )
 
