@@ -152,7 +152,7 @@ def parse_date(raw: str, date_format: str = "YYYY-MM-DD") -> date:
             try:
                 return date(parts["y"], parts["m"], parts["d"])
             except ValueError:
-                raise ValueError(f"is not a day of the calendar ({name})") from None
+                raise ValueError(f"is not a day of the calendar in {name}") from None
     also = "" if date_format == "YYYY-MM-DD" else " or YYYY-MM-DD"
     raise ValueError(f"must be a date written {date_format}{also}")
 

@@ -111,7 +111,7 @@ profile in `profile` (`microsoft-partner-center`, `pax8`, `canonical` or your ow
 or id) and upload the file as downloaded. The form then fills only what the profile does
 not map: `invoice_number`, `invoice_date`, `period` (else the month most lines' charge_start
 falls in) and `total` (else the sum of the line amounts). Each invoice number in the file
-becomes an invoice, all stored or none; the answer is `{"invoices": [...]}` (201), even for
+becomes an invoice, all stored or none; the answer is `{{"invoices": [...]}}` (201), even for
 one. Bad cells are `file.line <n>.<field>`, the message naming the column and the value.
 `dry_run=true` answers 200 with the invoices as they would be stored (no ids) and the
 counts of unmapped SKUs and accounts, and stores nothing.
