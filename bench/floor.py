@@ -2,11 +2,14 @@
 run straight on the database, their rows fetched and nothing else (no findings built
 or stored). What the service does above this is its own overhead.
 
-Contract revenue and contracted units are computed in SQL too (SPEC section 5): each
+Contract revenue and contracted units are computed in SQL too (docs/month-arithmetic.md): each
 line's active window in the month, cut into segments at its adjustments by a window
 function, each segment's quantity x days summed, x unit_price / days_in(M), rounded
 half-up per line. On SQLite money is stored as integers scaled by 10^4 (quantities,
-prices) or 10^2 (amounts), so the same formula runs in integer arithmetic there.
+prices) or 10^2 (amounts), so the same formula runs in integer arithmetic there. The
+vendor side is the month figures of docs/vendor-bills.md in SQL (`_vendor_months`):
+matched lines of invoices of any period, units in force on the last day, monthly
+amounts, cost spread over charge periods.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ def _contract_positions(dialect: str, period: Period) -> str:
         greatest, least = "GREATEST", "LEAST"
         after_hi = "a.hi + 1"
         span = f"(COALESCE(s.next_d, {after_hi}) - s.d)"
-        revenue = f"ROUND(p.unit_days * p.unit_price / {days}, 2)"
-        in_house = f"ROUND(p.unit_days * p.unit_cost / {days}, 2)"
+        revenue = _pg_money("p.unit_days * p.unit_price", str(days))
+        in_house = _pg_money("p.unit_days * p.unit_cost", str(days))
     else:
         greatest, least = "max", "min"
         after_hi = "date(a.hi, '+1 day')"
@@ -78,25 +81,18 @@ GROUP BY p.customer_id, p.service_id
 
 
 def floor_queries(dialect: str, period: Period) -> dict[str, str]:
-    month, previous = f"'{period}'", f"'{period.previous()}'"
+    month = f"'{period}'"
     last = f"'{period.last_day}'"
     if dialect == "postgresql":
         last = f"DATE {last}"
-    matched = """
-        FROM vendor_invoice_line l
-        JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-        JOIN vendor_account va ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-    """
+    before = f"'{period.previous().last_day}'"
+    if dialect == "postgresql":
+        before = f"DATE {before}"
     return {
         "catalog": "SELECT id, name, sku, unit_price, unit_cost, vendor_id FROM service",
         "vendors": "SELECT id, name FROM vendor",
         "contract positions": _contract_positions(dialect, period),
-        "vendor positions": f"""
-            SELECT va.customer_id, s.id, l.vendor_id, l.invoice_id,
-                   SUM(l.quantity), SUM(l.amount), COUNT(*)
-            {matched}
-            WHERE l.period = {month}
-            GROUP BY va.customer_id, s.id, l.vendor_id, l.invoice_id""",
+        "vendor positions": _vendor_months(dialect, period),
         "invoices": f"""
             SELECT id, invoice_number, invoice_date, vendor_id, total
             FROM vendor_invoice WHERE period = {month}""",
@@ -104,14 +100,16 @@ def floor_queries(dialect: str, period: Period) -> dict[str, str]:
             SELECT l.invoice_id, l.vendor_id, s.id, l.unit_cost, SUM(l.quantity)
             FROM vendor_invoice_line l
             JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            WHERE l.period = {month} AND l.unit_cost > s.unit_cost
+            WHERE l.period = {month} AND l.kind = 'recurring' AND l.quantity > 0
+              AND NOT s.metered AND l.unit_cost > s.unit_cost
             GROUP BY l.invoice_id, l.vendor_id, s.id, l.unit_cost""",
         "previous mean cost": f"""
-            SELECT s.id, SUM(l.quantity), SUM(l.amount)
+            SELECT s.id, l.charge_start, l.charge_end, SUM(l.quantity), SUM(l.amount)
             FROM vendor_invoice_line l
             JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            WHERE l.period = {previous}
-            GROUP BY s.id""",
+            WHERE l.kind = 'recurring' AND l.charge_start <= {before}
+              AND l.charge_end >= {before}
+            GROUP BY s.id, l.charge_start, l.charge_end""",
         "unmapped lines": f"""
             SELECT l.id, l.invoice_id, l.vendor_id, l.vendor_sku, l.account_ref, l.amount,
                    s.id, va.customer_id
@@ -119,7 +117,8 @@ def floor_queries(dialect: str, period: Period) -> dict[str, str]:
             LEFT JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
             LEFT JOIN vendor_account va
                    ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-            WHERE l.period = {month} AND (s.id IS NULL OR va.customer_id IS NULL)""",
+            WHERE l.period = {month} AND l.kind <> 'adjustment'
+              AND (s.id IS NULL OR va.customer_id IS NULL)""",
         "invoice totals": f"""
             SELECT invoice_id, SUM(amount) FROM vendor_invoice_line
             WHERE period = {month} GROUP BY invoice_id""",
@@ -157,20 +156,39 @@ async def run_floor(engine: AsyncEngine, period: Period) -> tuple[float, dict[st
 
 
 # --- the same audit in hand-written SQL --------------------------------------------------
-# Each rule of SPEC section 6 as one INSERT ... SELECT into `finding`, over three temporary
-# tables of positions (contract, vendor per invoice, vendor), then the audit's totals: the
-# work of POST /audits (find, store, summarise) with no Python between the statements.
-# It runs in a transaction that is rolled back, so the database is left as it was.
+# Each rule (docs/findings.md, docs/vendor-bills.md#rules-on-real-bills) as one
+# INSERT ... SELECT into `finding`, over two
+# temporary tables of positions (contract, vendor per (customer, service) and month), then
+# the audit's totals: the work of POST /audits (find, store, summarise) with no Python
+# between the statements. It runs in a transaction that is rolled back, so the database is
+# left as it was.
 #
-# PostgreSQL computes in NUMERIC; its divisions carry at least 16 decimals, so each
-# half-up ROUND to the cent is exact for these magnitudes. On SQLite the columns are
-# integers scaled by 10^4 (quantities, prices, price weights by 10^8) or 10^2 (amounts),
-# so the formulas are integer half-up divisions in cents: (2n + d) / (2d). Products that
-# could pass 64 bits on SQLite (NEGATIVE_MARGIN) use REAL, as hand-written SQL would;
-# `run_audit_floor` returns its findings by type so that the benchmark checks the floor
-# and the service agree, count and impact, rule by rule.
+# The vendor side is the month figures of docs/vendor-bills.md in SQL, over the matched
+# lines (never adjustments) of
+# invoices of any period: a line's share of a month is worked out from its charge dates
+# (days in the month of charge_start and charge_end, month indexes) as an integer over
+# days(start month) x days(end month), so that units in force, monthly amounts, the cost
+# spread by cumulative rounding, the price rises times share and the identical copies are
+# all plain SQL.
+#
+# PostgreSQL computes in NUMERIC, and every rounding to the cent that a division feeds is
+# an exact integer half-up division (DIV). On SQLite the columns are integers scaled by 10^4
+# (quantities, prices; price weights by 10^8) or 10^2 (amounts), so the formulas are
+# integer half-up divisions in cents, split where a product could pass 64 bits. Two
+# figures are not plain decimals: a recurring line's monthly amount when its charge period
+# is not the month itself (amount / share: the quotients are summed at 30 decimals and
+# rounded to 25 on PostgreSQL; on SQLite their integer parts are exact and the remainders,
+# below 1 per distinct share, add up in REAL with a margin of 10^-12), and NEGATIVE_MARGIN's
+# per-unit impact on SQLite (REAL, as hand-written SQL would: its products pass 64 bits).
+# `run_audit_floor` returns its findings by type so that the benchmark checks the floor and
+# the service agree, count and impact, rule by rule.
 
-_POSITION_TABLES = ("floor_cp", "floor_vpi", "floor_vp")
+_POSITION_TABLES = ("floor_cp", "floor_vp")
+
+# A common multiple of every days(month a) x days(month b) (28 to 31 days): a share's
+# denominator divides it, so shares of several charge periods add up in integers.
+_SHARE_LCM = 2**4 * 3**2 * 5**2 * 7**2 * 29**2 * 31**2
+assert all(_SHARE_LCM % (a * b) == 0 for a in range(28, 32) for b in range(28, 32))
 
 
 def _sqlite_half_up(k: str, w: str, u: str) -> str:
@@ -181,45 +199,275 @@ def _sqlite_half_up(k: str, w: str, u: str) -> str:
     return f"(({whole} + 500000) / 1000000)"
 
 
-def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str]]:
-    pg = dialect == "postgresql"
-    month, last = f"'{period}'", f"'{period.last_day}'"
+def _half_up(x: str, d: str, pg: bool) -> str:
+    """The integer x / d (d > 0) rounded half away from zero, exactly, x of any sign; on
+    SQLite x itself must fit 64 bits (2x need not)."""
     if pg:
-        last = f"DATE {last}"
-    matched = """
+        return (
+            f"(SIGN({x}) * (DIV(ABS({x}), {d})"
+            f" + CASE WHEN 2 * MOD(ABS({x}), {d}) >= {d} THEN 1 ELSE 0 END))"
+        )
+    return (
+        f"((CASE WHEN {x} < 0 THEN -1 ELSE 1 END) * (ABS({x}) / {d}"
+        f" + CASE WHEN 2 * (ABS({x}) % {d}) >= {d} THEN 1 ELSE 0 END))"
+    )
+
+
+def _pg_money(n: str, d: str) -> str:
+    """PostgreSQL: n / d (d > 0) rounded half away from zero to the cent, exactly (DIV
+    truncates an exact quotient, whatever the scales of n and d)."""
+    return f"ROUND(SIGN({n}) * DIV(200 * ABS({n}) + {d}, 2 * {d}) * 0.01, 2)"
+
+
+def _day_literal(day: object, pg: bool) -> str:
+    return f"DATE '{day}'" if pg else f"'{day}'"
+
+
+def _date_parts(d: str, pg: bool) -> tuple[str, str, str]:
+    """(days in d's month, d's day of the month, d's month index year x 12 + month)."""
+    if pg:
+        days = (
+            f"EXTRACT(DAY FROM date_trunc('month', CAST({d} AS TIMESTAMP))"
+            " + INTERVAL '1 month' - INTERVAL '1 day')"
+        )
+        return (
+            days,
+            f"EXTRACT(DAY FROM {d})",
+            f"(EXTRACT(YEAR FROM {d}) * 12 + EXTRACT(MONTH FROM {d}))",
+        )
+    return (
+        f"CAST(strftime('%d', {d}, 'start of month', '+1 month', '-1 day') AS INTEGER)",
+        f"CAST(strftime('%d', {d}) AS INTEGER)",
+        f"(CAST(strftime('%Y', {d}) AS INTEGER) * 12 + CAST(strftime('%m', {d}) AS INTEGER))",
+    )
+
+
+def _with_share(select: str, pg: bool) -> str:
+    """`select` (a query with columns a = charge_start and b = charge_end) with the parts of
+    its share: da, ya, ma and db, yb, mb (days in the month, day, month index of a and b)
+    and sh = share(a, b) x da x db, an integer (docs/vendor-bills.md#share: the days of
+    [a, b] in each month
+    touched over that month's days: (da - ya + 1) / da + the whole months between + yb / db,
+    which is (yb - ya + 1) / da when a and b are in one month)."""
+    da, ya, ma = _date_parts("x.a", pg)
+    db, yb, mb = _date_parts("x.b", pg)
+    return f"""
+        SELECT z.*, (z.da - z.ya + 1) * z.db + (z.mb - z.ma - 1) * z.da * z.db + z.yb * z.da AS sh
+        FROM (SELECT x.*, {da} AS da, {ya} AS ya, {ma} AS ma, {db} AS db, {yb} AS yb,
+                     {mb} AS mb
+              FROM ({select}) x) z"""
+
+
+_MATCHED = """
         FROM vendor_invoice_line l
         JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
         JOIN vendor_account va ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-    """
+"""
+
+
+def _vendor_months(dialect: str, period: Period) -> str:
+    """The month figures (docs/vendor-bills.md#month-figures) per (customer, service)
+    for the month, from the matched lines (never an
+    adjustment) of invoices of any period touching it: units (recurring lines in force on
+    the last day), their monthly amounts (amount / share) as `whole` (lines charging the
+    month itself) and `partial` (others; NULL when none), and the month's cost in all and
+    of usage and one-time lines (`other_cost`). Money in cents on SQLite."""
+    pg = dialect == "postgresql"
+    first, last = _day_literal(period.first_day, pg), _day_literal(period.last_day, pg)
+    month = period.year * 12 + period.month
+    lines = f"""
+        SELECT va.customer_id, s.id AS service_id, l.vendor_id, l.kind, l.quantity,
+               {"l.amount * 100" if pg else "l.amount"} AS c,
+               l.charge_start AS a, l.charge_end AS b
+        {_MATCHED}
+        WHERE l.kind <> 'adjustment' AND l.charge_start <= {last} AND l.charge_end >= {first}"""
+    # The share up to the last day of M (a month end before b): n1 / da; of M - 1: n0 / da.
+    n1 = f"((y.da - y.ya + 1) + ({month} - y.ma) * y.da)"
+    n0 = f"({n1} - y.da)"
+    # Cost in M: R(c x s(M) / S) - R(c x s(M - 1) / S), with s(k) / S = n x db / sh; a line
+    # inside one month costs its amount there (it touches M, so there); a one-time fee in
+    # the month of its charge_start. |c| < 10^14 cents and n x db <= 61 x 31 x 31: it fits.
+    spread = (
+        f"CASE WHEN y.b <= {last} THEN y.c ELSE {_half_up(f'y.c * {n1} * y.db', 'y.sh', pg)} END"
+        f" - CASE WHEN y.ma < {month} THEN {_half_up(f'y.c * {n0} * y.db', 'y.sh', pg)}"
+        " ELSE 0 END"
+    )
+    cost = (
+        f"CASE WHEN y.kind = 'one_time' THEN CASE WHEN y.a >= {first} THEN y.c ELSE 0 END"
+        f" WHEN y.ma = y.mb THEN y.c ELSE {spread} END"
+    )
+    in_force = f"y.kind = 'recurring' AND y.b >= {last}"
+    whole_month = f"y.a = {first} AND y.b = {last}"
+    # Per line, then per (pair, share): the monthly amount of a line in force whose charge
+    # period is not the month itself is c x da db / sh; the numerators of one share add up
+    # in integers, and only one division per distinct share remains.
+    per_share = f"""
+        SELECT y.customer_id, y.service_id, y.sh, y.da * y.db AS dd,
+               MIN(y.vendor_id) AS vendor_id,
+               SUM(CASE WHEN {in_force} THEN y.quantity ELSE 0 END) AS units,
+               SUM(CASE WHEN {in_force} AND {whole_month} THEN y.c ELSE 0 END) AS whole,
+               SUM(CASE WHEN {in_force} AND NOT ({whole_month}) THEN y.c * y.da * y.db END)
+                   AS pn,
+               SUM({cost}) AS cost,
+               SUM(CASE WHEN y.kind <> 'recurring' THEN {cost} ELSE 0 END) AS other_cost
+        FROM ({_with_share(lines, pg)}) y
+        GROUP BY y.customer_id, y.service_id, y.sh, y.da * y.db"""
     if pg:
-        unbilled = "ROUND((vp.units - cp.units) * cp.price_weight / cp.units, 2)"
-        overbilled = "ROUND((cp.units - COALESCE(vp.units, 0)) * cp.price_weight / cp.units, 2)"
-        below = "cp.price_weight * vp.units < vp.amount * cp.units"
-        negative = (
-            "ROUND((vp.amount / vp.units - cp.price_weight / cp.units)"
-            " * LEAST(cp.units, vp.units), 2)"
+        # Each quotient at 30 decimals, their sum rounded to 25: exact whenever the true
+        # sum has at most 25 decimals (a half cent has 3), and otherwise within 10^-25.
+        whole = "0.01 * SUM(g.whole)"
+        partial = "0.01 * ROUND(SUM(CAST(g.pn AS NUMERIC(60, 30)) / g.sh), 25)"
+        money = "0.01 * "
+    else:
+        # Cents: the integer quotients join `whole` and the remainders (in [0, 1) per
+        # share) add up in REAL as `partial`, NULL when no such line is in force.
+        floor_q = "(g.pn / g.sh - CASE WHEN g.pn % g.sh < 0 THEN 1 ELSE 0 END)"
+        whole = f"SUM(g.whole) + SUM(CASE WHEN g.pn IS NULL THEN 0 ELSE {floor_q} END)"
+        partial = f"SUM((g.pn - {floor_q} * g.sh) * 1.0 / g.sh)"
+        money = ""
+    return f"""
+        SELECT g.customer_id, g.service_id, MIN(g.vendor_id) AS vendor_id,
+               SUM(g.units) AS units, {whole} AS whole, {partial} AS partial,
+               {money}SUM(g.cost) AS cost, {money}SUM(g.other_cost) AS other_cost
+        FROM ({per_share}) g
+        GROUP BY g.customer_id, g.service_id"""
+
+
+def _price_rises(dialect: str, period: Period) -> str:
+    """PRICE_INCREASE's rows: recurring lines with quantity > 0 of the month's invoices,
+    matched to a per-unit service, above its standard unit_cost; per invoice and service,
+    sum of (unit_cost - standard) x quantity x share, rounded half-up to the cent, exact:
+    the shares brought to the common denominator _SHARE_LCM."""
+    pg = dialect == "postgresql"
+    lines = f"""
+        SELECT l.invoice_id, l.vendor_id, s.id AS service_id,
+               l.charge_start AS a, l.charge_end AS b,
+               SUM((l.unit_cost - s.unit_cost) * l.quantity) AS dq
+        FROM vendor_invoice_line l
+        JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
+        WHERE l.period = '{period}' AND l.kind = 'recurring' AND l.quantity > 0
+          AND NOT s.metered AND l.unit_cost > s.unit_cost
+        GROUP BY l.invoice_id, l.vendor_id, s.id, l.charge_start, l.charge_end"""
+    head = """
+        SELECT NULL AS customer_id, g.service_id, g.vendor_id,
+               g.invoice_id AS vendor_invoice_id, NULL AS vendor_invoice_line_id,
+               NULL AS vendor_sku, NULL AS account_ref,"""
+    if pg:
+        lcm = _SHARE_LCM
+        return f"""{head}
+               {_pg_money(f"SUM(g.dq * g.sh * DIV({lcm}, g.da * g.db))", str(lcm))} AS impact
+        FROM ({_with_share(lines, pg)}) g
+        GROUP BY g.invoice_id, g.vendor_id, g.service_id"""
+    # SQLite: dq is scaled by 10^8 (> 0). Each group's dq x sh / (da db) = q + r / (da db),
+    # the remainders brought to _SHARE_LCM; then the sum, I + F / LCM, rounded to cents
+    # (10^6 of the scale) in two steps so that no product passes 64 bits.
+    lcm, scale = _SHARE_LCM, 1_000_000
+    whole = "g.da * g.db"
+    quotient = f"CASE WHEN g.sh = {whole} THEN g.dq ELSE g.dq * g.sh / ({whole}) END"
+    remainder = (
+        f"CASE WHEN g.sh = {whole} THEN 0 ELSE (g.dq * g.sh) % ({whole}) * ({lcm} / ({whole})) END"
+    )
+    return f"""{head.replace("g.", "h.")}
+               h.i / {scale} + (2 * ((h.i % {scale}) * {lcm} + h.f) + {lcm * scale})
+                   / {2 * lcm * scale} AS impact
+        FROM (SELECT k.invoice_id, k.vendor_id, k.service_id,
+                     k.q + k.r / {lcm} AS i, k.r % {lcm} AS f
+              FROM (SELECT g.invoice_id, g.vendor_id, g.service_id,
+                           SUM({quotient}) AS q, SUM({remainder}) AS r
+                    FROM ({_with_share(lines, pg)}) g
+                    GROUP BY g.invoice_id, g.vendor_id, g.service_id) k) h"""
+
+
+def _duplicates(period: Period) -> str:
+    """DUPLICATE_CHARGE's rows: matched lines (never adjustments) identical on several
+    invoices of a vendor (customer, service, kind, charge period, quantity, amount), one
+    of them of the month; per (customer, service), the amounts of the copies on the
+    month's invoices other than the earliest invoice carrying the charge (by
+    invoice_date, then invoice_number). The lines of any period are reached through the
+    month's charges (a hash join on the line's own columns), then matched and grouped."""
+    keys = "k.vendor_id, k.customer_id, k.service_id, k.kind, k.a, k.b, k.quantity, k.amount"
+    return f"""
+        SELECT r.customer_id, r.service_id, MIN(r.vendor_id) AS vendor_id,
+               NULL AS vendor_invoice_id, NULL AS vendor_invoice_line_id,
+               NULL AS vendor_sku, NULL AS account_ref, SUM(r.amount * r.n) AS impact
+        FROM (SELECT c.*,
+                     ROW_NUMBER() OVER (PARTITION BY {keys.replace("k.", "c.")}
+                                        ORDER BY c.invoice_date, c.invoice_number) AS rank,
+                     COUNT(*) OVER (PARTITION BY {keys.replace("k.", "c.")}) AS invoices
+              FROM (SELECT {keys}, i.period, i.invoice_date, i.invoice_number,
+                           COUNT(*) AS n
+                    FROM vendor_invoice_line l
+                    CROSS JOIN (SELECT DISTINCT l.vendor_id, va.customer_id,
+                                       s.id AS service_id, l.kind, l.charge_start AS a,
+                                       l.charge_end AS b, l.quantity, l.amount
+                                {_MATCHED}
+                                WHERE l.period = '{period}' AND l.kind <> 'adjustment') k
+                    JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
+                    JOIN vendor_account va
+                      ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
+                    JOIN vendor_invoice i ON i.id = l.invoice_id
+                    WHERE l.vendor_id = k.vendor_id AND l.amount = k.amount
+                      AND l.quantity = k.quantity AND l.charge_start = k.a
+                      AND l.charge_end = k.b AND l.kind = k.kind
+                      AND s.id = k.service_id AND va.customer_id = k.customer_id
+                    GROUP BY {keys}, i.id, i.period, i.invoice_date, i.invoice_number) c) r
+        WHERE r.invoices > 1 AND r.rank > 1 AND r.period = '{period}'
+        GROUP BY r.customer_id, r.service_id"""
+
+
+def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str]]:
+    pg = dialect == "postgresql"
+    month, last = f"'{period}'", _day_literal(period.last_day, pg)
+    # The vendor's monthly amounts of the lines in force (whole + partial); money in cents
+    # on SQLite, where `partial` is REAL.
+    monthly = "(vp.whole + COALESCE(vp.partial, 0))"
+    # Revenue of a metered pair: the larger of contracted and invoiced
+    # (docs/vendor-bills.md#month-figures).
+    revenue = f"{'GREATEST' if pg else 'max'}(COALESCE(cp.revenue, 0), COALESCE(ir.revenue, 0))"
+    if pg:
+        unbilled = _pg_money("(vp.units - cp.units) * cp.price_weight", "cp.units")
+        overbilled = _pg_money("(cp.units - COALESCE(vp.units, 0)) * cp.price_weight", "cp.units")
+        below = f"cp.price_weight * vp.units < {monthly} * cp.units"
+        # (mean - price) x min(cu, vu) = (monthly cu - weight vu) / max(cu, vu).
+        negative = _pg_money(
+            f"{monthly} * cp.units - cp.price_weight * vp.units", "GREATEST(cp.units, vp.units)"
+        )
+        orphaned = (
+            "ROUND(CASE WHEN vp.units > 0 THEN vp.whole + COALESCE(vp.partial, 0) ELSE 0 END"
+            " + vp.other_cost, 2)"
         )
         assets = (
-            "ROUND((d.n - COALESCE(cp.units, 0)) * CASE WHEN COALESCE(cp.units, 0) > 0"
-            " THEN cp.price_weight / cp.units ELSE s.unit_price END, 2)"
+            "CASE WHEN COALESCE(cp.units, 0) > 0 THEN "
+            + _pg_money("(d.n - cp.units) * cp.price_weight", "cp.units")
+            + " ELSE ROUND(d.n * s.unit_price, 2) END"
         )
-        rise = "ROUND(SUM((l.unit_cost - s.unit_cost) * l.quantity), 2)"
     else:
         unbilled = _sqlite_half_up("(vp.units - cp.units)", "cp.price_weight", "cp.units")
         overbilled = _sqlite_half_up(
             "(cp.units - COALESCE(vp.units, 0))", "cp.price_weight", "cp.units"
         )
-        below = "cp.price_weight * 1.0 * vp.units < vp.amount * 1000000.0 * cp.units"
+        below = f"cp.price_weight * 1.0 * vp.units < {monthly} * 1000000.0 * cp.units"
         negative = (
-            "CAST(ROUND((vp.amount * 10000.0 / vp.units - cp.price_weight * 1.0"
-            " / (cp.units * 100)) * min(cp.units, vp.units) / 10000.0) AS INTEGER)"
+            f"CAST(ROUND(({monthly} * 1.0 * cp.units - cp.price_weight * 1.0 * vp.units"
+            " / 1000000.0) / max(cp.units, vp.units)) AS INTEGER)"
+        )
+        # whole + other_cost are integers, partial the REAL sum of a few remainders in
+        # [0, 1): its integer part is taken with a margin of 10^-12, and the rest rounds
+        # half away from zero with the same margin, which is below the distance of any
+        # sum of two shares' remainders from a half cent that is not on it.
+        base = "(CASE WHEN vp.units > 0 THEN vp.whole ELSE 0 END + vp.other_cost)"
+        lift = "CAST(vp.partial + 1e-12 AS INTEGER)"
+        j, f = f"({base} + {lift})", f"(vp.partial - {lift})"
+        orphaned = (
+            f"CASE WHEN vp.units > 0 AND vp.partial IS NOT NULL THEN {j} + CASE WHEN {j} >= 0"
+            f" THEN CASE WHEN {f} + 1e-12 >= 0.5 THEN 1 ELSE 0 END"
+            f" ELSE CASE WHEN {f} > 0.5 + 1e-12 THEN 1 ELSE 0 END END ELSE {base} END"
         )
         assets = (
             "CASE WHEN COALESCE(cp.units, 0) > 0 THEN "
             + _sqlite_half_up("(d.n * 10000 - cp.units)", "cp.price_weight", "cp.units")
             + " ELSE (2 * d.n * 10000 * s.unit_price + 1000000) / 2000000 END"
         )
-        rise = "(2 * SUM((l.unit_cost - s.unit_cost) * l.quantity) + 1000000) / 2000000"
 
     def fingerprint(*parts: str) -> str:
         joined = " || '|' || ".join(f"COALESCE(CAST({p} AS TEXT), '')" for p in parts)
@@ -271,8 +519,23 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             f" {impact} AS impact {rest}"
         )
 
+    # The pairs charged in the month, with their contract position, service and (metered
+    # services) invoiced revenue.
+    charged = f"""
+            FROM floor_vp vp JOIN service s ON s.id = vp.service_id
+            LEFT JOIN floor_cp cp
+              ON cp.customer_id = vp.customer_id AND cp.service_id = vp.service_id
+            LEFT JOIN (SELECT i.customer_id, il.service_id, SUM(il.amount) AS revenue
+                       FROM customer_invoice_line il
+                       JOIN customer_invoice i ON i.id = il.invoice_id
+                       JOIN service ms ON ms.id = il.service_id
+                       WHERE i.period = {month} AND i.status <> 'void' AND ms.metered
+                       GROUP BY i.customer_id, il.service_id) ir
+              ON ir.customer_id = vp.customer_id AND ir.service_id = vp.service_id"""
+
     def unmapped(missing: str, service: str, customer: str) -> str:
-        """Each line of the month whose `missing` match is NULL, with the other match."""
+        """Each line of the month (never an adjustment) whose `missing` match is NULL,
+        with the other match."""
         return f"""
             SELECT {customer} AS customer_id, {service} AS service_id, l.vendor_id,
                    l.invoice_id AS vendor_invoice_id, l.id AS vendor_invoice_line_id,
@@ -281,7 +544,7 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             LEFT JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
             LEFT JOIN vendor_account va
                    ON va.vendor_id = l.vendor_id AND va.account_ref = l.account_ref
-            WHERE l.period = {month} AND {missing} IS NULL"""
+            WHERE l.period = {month} AND l.kind <> 'adjustment' AND {missing} IS NULL"""
 
     return [
         (
@@ -300,29 +563,15 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
         ),
         (
             "vendor positions",
-            f"""
-            CREATE TEMP TABLE floor_vpi AS
-            SELECT va.customer_id, s.id AS service_id, l.vendor_id, l.invoice_id,
-                   SUM(l.quantity) AS units, SUM(l.amount) AS amount
-            {matched}
-            WHERE l.period = {month}
-            GROUP BY va.customer_id, s.id, l.vendor_id, l.invoice_id""",
+            f"CREATE TEMP TABLE floor_vp AS {_vendor_months(dialect, period)}",
         ),
         (
             "index contract positions",
             "CREATE INDEX floor_cp_pair ON floor_cp (customer_id, service_id)",
         ),
         (
-            "vendor totals",
-            """
-            CREATE TEMP TABLE floor_vp AS
-            SELECT customer_id, service_id, MIN(vendor_id) AS vendor_id,
-                   SUM(units) AS units, SUM(amount) AS amount, COUNT(*) AS invoices
-            FROM floor_vpi GROUP BY customer_id, service_id""",
-        ),
-        (
             "index vendor positions",
-            "CREATE INDEX floor_vpi_pair ON floor_vpi (customer_id, service_id)",
+            "CREATE INDEX floor_vp_pair ON floor_vp (customer_id, service_id)",
         ),
         (
             "ORPHANED_COST",
@@ -330,11 +579,11 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
                 "ORPHANED_COST",
                 "high",
                 pair(
-                    "vp.amount",
-                    """
-            FROM floor_vp vp LEFT JOIN floor_cp cp
-              ON cp.customer_id = vp.customer_id AND cp.service_id = vp.service_id
-            WHERE COALESCE(cp.units, 0) = 0""",
+                    f"CASE WHEN s.metered THEN vp.cost ELSE {orphaned} END",
+                    f"""{charged}
+            WHERE CASE WHEN s.metered THEN vp.cost > 0 AND {revenue} = 0
+                       ELSE COALESCE(cp.units, 0) = 0
+                            AND (vp.units > 0 OR vp.other_cost <> 0) END""",
                 ),
             ),
         ),
@@ -348,7 +597,8 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
                     """
             FROM floor_vp vp JOIN floor_cp cp
               ON cp.customer_id = vp.customer_id AND cp.service_id = vp.service_id
-            WHERE vp.units > cp.units AND cp.units > 0""",
+            JOIN service s ON s.id = vp.service_id
+            WHERE vp.units > cp.units AND cp.units > 0 AND NOT s.metered""",
                 ),
             ),
         ),
@@ -364,37 +614,25 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             FROM floor_cp cp JOIN service s ON s.id = cp.service_id
             LEFT JOIN floor_vp vp
               ON vp.customer_id = cp.customer_id AND vp.service_id = cp.service_id
-            WHERE cp.units > 0 AND cp.units > COALESCE(vp.units, 0)
-              AND s.vendor_id IN (SELECT vendor_id FROM vendor_invoice
-                                  WHERE period = {month})""",
+            WHERE cp.units > 0 AND cp.units > COALESCE(vp.units, 0) AND NOT s.metered
+              AND s.vendor_id IN (SELECT vendor_id FROM vendor_invoice WHERE period = {month}
+                                  UNION
+                                  SELECT vendor_id FROM vendor_invoice_line
+                                  WHERE kind = 'recurring' AND charge_start <= {last}
+                                    AND charge_end >= {last})""",
             ),
         ),
-        (
-            "PRICE_INCREASE",
-            store(
-                "PRICE_INCREASE",
-                "medium",
-                f"""
-            SELECT NULL AS customer_id, s.id AS service_id, l.vendor_id,
-                   l.invoice_id AS vendor_invoice_id, NULL AS vendor_invoice_line_id,
-                   NULL AS vendor_sku, NULL AS account_ref, {rise} AS impact
-            FROM vendor_invoice_line l
-            JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            WHERE l.period = {month} AND l.unit_cost > s.unit_cost
-            GROUP BY l.invoice_id, l.vendor_id, s.id""",
-            ),
-        ),
+        ("PRICE_INCREASE", store("PRICE_INCREASE", "medium", _price_rises(dialect, period))),
         (
             "NEGATIVE_MARGIN",
             store(
                 "NEGATIVE_MARGIN",
                 "medium",
                 pair(
-                    negative,
-                    f"""
-            FROM floor_vp vp JOIN floor_cp cp
-              ON cp.customer_id = vp.customer_id AND cp.service_id = vp.service_id
-            WHERE cp.units > 0 AND vp.units > 0 AND {below}""",
+                    f"CASE WHEN s.metered THEN vp.cost - {revenue} ELSE {negative} END",
+                    f"""{charged}
+            WHERE CASE WHEN s.metered THEN {revenue} > 0 AND vp.cost > {revenue}
+                       ELSE cp.units > 0 AND vp.units > 0 AND {below} END""",
                 ),
             ),
         ),
@@ -403,27 +641,7 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             "UNMAPPED_ACCOUNT",
             store("UNMAPPED_ACCOUNT", "low", unmapped("va.customer_id", "s.id", "NULL")),
         ),
-        (
-            "DUPLICATE_CHARGE",
-            store(
-                "DUPLICATE_CHARGE",
-                "high",
-                """
-            SELECT r.customer_id, r.service_id, MIN(r.vendor_id) AS vendor_id,
-                   NULL AS vendor_invoice_id, NULL AS vendor_invoice_line_id,
-                   NULL AS vendor_sku, NULL AS account_ref,
-                   SUM(CASE WHEN r.n > 1 THEN r.amount ELSE 0 END) AS impact
-            FROM (SELECT x.customer_id, x.service_id, x.vendor_id, x.amount,
-                         ROW_NUMBER() OVER (PARTITION BY x.customer_id, x.service_id
-                                            ORDER BY i.invoice_date, i.invoice_number) AS n
-                  FROM floor_vp vp
-                  JOIN floor_vpi x
-                    ON x.customer_id = vp.customer_id AND x.service_id = vp.service_id
-                  JOIN vendor_invoice i ON i.id = x.invoice_id
-                  WHERE vp.invoices > 1) r
-            GROUP BY r.customer_id, r.service_id""",
-            ),
-        ),
+        ("DUPLICATE_CHARGE", store("DUPLICATE_CHARGE", "high", _duplicates(period))),
         (
             "INVOICE_TOTAL_MISMATCH",
             store(

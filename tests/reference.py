@@ -68,8 +68,9 @@ from the rules' text where it leaves room (the service does not implement them y
 - UNMAPPED_* impacts are the line's whole amount, on its invoice's period, whatever its
   charge period;
 - the customer audit has a row for a service with a matched line that charges something of
-  M (its charge period meets M; a one-time fee in the month of its charge_start) or sits
-  on an invoice of period M; its cost is the cost in M, and PRICE_INCREASE is added when one
+  M (its charge period meets M; a one-time fee in the month of its charge_start): a line of
+  M's invoice charging another month belongs to that month's report; its cost is the cost
+  in M, and PRICE_INCREASE is added when one
   of the customer's raised lines sits on an invoice given that finding;
 - `World.before_real_bills` keeps the three rules that real bills deliberately change as
   they read before (for a service that does not implement them yet); every other figure of
@@ -905,7 +906,8 @@ def customer_audit(world: World, customer_id: int, period: str) -> CustomerAudit
             continue
         # One row per service the customer has a contract line (active in the month), a
         # vendor charge, an asset (deployed at the month's end) or an invoice line for.
-        if not (pair.has_line or pair.vendor_lines or pair.deployed_units or pair.invoiced):
+        charged = any(touches(m, period) for m in pair.vendor_lines)
+        if not (pair.has_line or charged or pair.deployed_units or pair.invoiced):
             continue
         cost = pair_cost(world, service_id, pair)
         profit = pair.revenue - cost

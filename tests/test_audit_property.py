@@ -44,7 +44,7 @@ SEEDS = _seeds()
 # Real vendor bills (docs/vendor-bills.md): charge periods, kinds, credits, metered services,
 # re-billed and arrears lines in the random worlds, held to the reference's rules for them.
 # False: exactly the worlds of plain lines, under the rules the service implements today.
-REAL_BILLS = False
+REAL_BILLS = True
 PERIODS = ["2026-02", "2026-03", "2026-10", "2027-01", "2028-02", "2026-05"]
 
 

@@ -729,11 +729,13 @@ async def test_unmapped_sku_and_account(client: httpx.AsyncClient) -> None:
 
 
 async def test_duplicate_charge_ordering(client: httpx.AsyncClient) -> None:
+    """Identical lines on several invoices of the vendor (docs/vendor-bills.md): all but
+    the earliest invoice carrying the charge, by (invoice_date, number), are copies."""
     v, acme, s = await pax8_world(client, unit_price="15.00", unit_cost="10.00")
     beta = (await customer(client, "Beta GmbH"))["id"]
     await account(client, beta, v, "BETA-1")
     k = await contract(client, acme, "2026-01-01")
-    await line(client, k["id"], s, "6")
+    await line(client, k["id"], s, "7")
     kb = await contract(client, beta, "2026-01-01")
     await line(client, kb["id"], s, "2")
     await bill(client, acme, "C-1")
@@ -743,9 +745,9 @@ async def test_duplicate_charge_ordering(client: httpx.AsyncClient) -> None:
         client,
         v,
         "INV-200",
-        "30.00",
+        "20.00",
         [
-            vline("AV-V", "ACME-1", "3", "10.00"),  # 30.00
+            vline("AV-V", "ACME-1", "2", "10.00"),  # 20.00
             vline("AV-V", "BETA-1", "1", "10.00"),  # Beta: +10.00 - 10.00 = 0.00
             vline("AV-V", "BETA-1", "-1", "10.00"),
         ],
@@ -764,16 +766,16 @@ async def test_duplicate_charge_ordering(client: httpx.AsyncClient) -> None:
         client,
         v,
         "INV-050",
-        "10.00",
-        [vline("AV-V", "ACME-1", "1", "10.00")],
+        "30.00",
+        [vline("AV-V", "ACME-1", "2", "10.00"), vline("AV-V", "ACME-1", "1", "10.00")],
         invoice_date="2026-10-15",
     )
     _, found = await audit(client)
-    # Acme, by (invoice_date, number): INV-100 (10-01), INV-200 (10-01), INV-050 (10-15).
-    # The earliest is INV-100; impact = 30.00 (INV-200) + 10.00 (INV-050) = 40.00.
-    # (By id it would be 20.00 + 10.00 = 30.00; by number 30.00 + 20.00 = 50.00.)
-    # Units 3 + 2 + 1 = 6 = contracted. Beta: on INV-200 and INV-100, but the amount
-    # beyond the earliest (INV-100) is 0.00 on INV-200: no finding; units 1 - 1 + 2 = 2.
+    # Acme's 2 seats at 20.00 are on three invoices; by (invoice_date, number) the
+    # earliest is INV-100 (10-01, before INV-200 of the same day), so the copies are on
+    # INV-200 and INV-050: 20.00 + 20.00 = 40.00. The 1 seat on INV-050 is no copy (another
+    # quantity). Units 2 + 2 + 2 + 1 = 7 = contracted. Beta's lines differ from one
+    # another (1, -1, 2 seats): no copy; units 1 - 1 + 2 = 2.
     assert brief(found) == [("DUPLICATE_CHARGE", "40.00")]
     check(
         found[0],
@@ -782,8 +784,8 @@ async def test_duplicate_charge_ordering(client: httpx.AsyncClient) -> None:
         service_id=s,
         vendor_id=v,
         vendor_invoice_id=None,
-        message="Acme Ltd: Pax8 charged Antivirus on 3 invoices for 2026-10 (INV-100, INV-200, "
-        "INV-050); 40.00 beyond the first, INV-100.",
+        message="Acme Ltd: Pax8 charged Antivirus again on INV-050, INV-200 for 2026-10: the "
+        "same charge as on INV-100 (40.00).",
     )
 
 
@@ -1340,7 +1342,8 @@ async def test_customer_audit_report(client: httpx.AsyncClient) -> None:
             # Revenue: 3 x 22.00 = 66.00; 2 x 20.00 x 21/31 = 840/31 = 27.0967 -> 27.10;
             # 93.10. Cost: the matched amounts, 92.50. Profit 0.60; margin 0.60 / 93.10
             # = 0.006444... -> 0.0064.
-            # PRICE_INCREASE: 18.50 > 18.00 (92.50 - 5 x 18.00 = 2.50).
+            # PRICE_INCREASE: 18.50 > 18.00 on the 6 charged seats; the credit does not
+            # offset a rise (docs/vendor-bills.md#rules-on-real-bills): 6 x 0.50 = 3.00.
             "service_id": m365,
             "service_name": "Microsoft 365 Business Premium",
             "sku": "M365-BP",
@@ -1455,7 +1458,7 @@ async def test_customer_audit_report(client: httpx.AsyncClient) -> None:
         ("MISSING_BILLING", "44.00"),  # Beta
         ("UNBILLED_ASSETS", "40.00"),  # Acme: (4 - 3) x 40.00
         ("ORPHANED_COST", "10.00"),  # Acme, Backup
-        ("PRICE_INCREASE", "2.50"),  # P-1, M365
+        ("PRICE_INCREASE", "3.00"),  # P-1, M365: 6 x 0.50, the credit not offsetting
     ]
 
     nobody = await client.get(
@@ -1541,8 +1544,8 @@ async def test_customer_audit_report_price_increase_only_where_the_audit_finds_o
         [
             # 1 x 18.0040 against the standard 18.00: impact 0.004 -> 0.00, no finding.
             vline("AV-V", "ACME-1", "1", "18.0040"),
-            # Email security: 3 x 3.10 and a credit -1 x 3.10, 2 units net: impact
-            # (9.30 - 3.10) - 2 x 3.00 = 0.20 -> a finding.
+            # Email security: 3 x 3.10 and a credit -1 x 3.10: a credit no longer
+            # offsets a rise, 3 x (3.10 - 3.00) = 0.30 -> a finding.
             vline("ES-V", "ACME-1", "3", "3.10"),
             vline("ES-V", "ACME-1", "-1", "3.10"),
         ],
@@ -1554,7 +1557,7 @@ async def test_customer_audit_report_price_increase_only_where_the_audit_finds_o
     # P-1 is the earliest by number): the amount beyond is -3.10, no DUPLICATE_CHARGE.
     # Mean costs 18.00 < 25.00 and (6.20 - 3.10) / 1 = 3.10 < 5.00: no NEGATIVE_MARGIN.
     _, found = await audit(client)
-    assert brief(found) == [("OVERBILLED_UNITS", "5.00"), ("PRICE_INCREASE", "0.20")]
+    assert brief(found) == [("OVERBILLED_UNITS", "5.00"), ("PRICE_INCREASE", "0.30")]
     rows = (
         await client.get(
             f"{API}/reports/customer-audit", params={"customer_id": acme, "period": PERIOD}

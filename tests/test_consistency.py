@@ -34,8 +34,9 @@ def _invoice(
 async def _world(client: httpx.AsyncClient) -> tuple[int, dict[str, dict[str, Any]]]:
     """A customer with 10 seats at 22.00, and two invoices that each leave their mark on
     several rules: A charges 12 seats (UNBILLED_UNITS), an unknown SKU (UNMAPPED_SKU) and
-    a total 5.00 off the lines (INVOICE_TOTAL_MISMATCH); B charges 3 seats at 20.00
-    (PRICE_INCREASE, and DUPLICATE_CHARGE beside A) and an unknown account."""
+    a total 5.00 off the lines (INVOICE_TOTAL_MISMATCH); B charges A's 12 seats again
+    (DUPLICATE_CHARGE beside A), 3 seats at 20.00 (PRICE_INCREASE) and an unknown
+    account."""
     v = await vendor(client, "Pax8")
     seats = await service(client, "M365-BP", vendor_id=v["id"], vendor_sku="V-M365")
     c = await customer(client, "Acme Ltd")
@@ -49,12 +50,14 @@ async def _world(client: httpx.AsyncClient) -> tuple[int, dict[str, dict[str, An
         {"vendor_sku": "V-UNKNOWN", "account_ref": "A0", "quantity": "1", "unit_cost": "7"},
     ]
     b_lines = [
+        # The same charge as A's (identical line): DUPLICATE_CHARGE beside it.
+        {"vendor_sku": "V-M365", "account_ref": "A0", "quantity": "12", "unit_cost": "18"},
         {"vendor_sku": "V-M365", "account_ref": "A0", "quantity": "3", "unit_cost": "20"},
         {"vendor_sku": "V-M365", "account_ref": "NOBODY", "quantity": "2", "unit_cost": "18"},
     ]
     invoices = {
         "A": _invoice(v["id"], "CHURN-A", a_lines, "228.00"),  # lines: 216 + 7 = 223.00
-        "B": _invoice(v["id"], "CHURN-B", b_lines, "96.00"),
+        "B": _invoice(v["id"], "CHURN-B", b_lines, "312.00"),
     }
     return c["id"], invoices
 

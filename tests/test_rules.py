@@ -5,7 +5,15 @@ One table row per rule and per edge. Each row lists every finding `run_rules` mu
 for its data (so a row also proves that no other rule fires), worked out by hand in the
 comment above it: type, customer, service, vendor, vendor invoice, expected/actual
 quantity and unit amount, impact to the cent, severity and the key parts of the message.
-The rules themselves are written up in docs/findings.md.
+The rules themselves are written up in docs/findings.md, and as they read on real vendor
+bills in docs/vendor-bills.md ("Month figures", "Rules on real bills"; SPEC 7.2/7.3).
+
+The vendor side of a (customer, service) is a `PairMonth` (app/vendor_invoices/month.py):
+`units` of the recurring lines in force on the month's last day, their monthly amounts
+(`whole` for lines charging the whole calendar month, `partial` = amount / share for the
+others), and `cost`, the cents the month carries, of which `other_cost` is usage and
+one-time. A plain line (kind recurring, charge period the invoice's month) is whole and
+costs its amount: `charged()` below builds those, `billed()` the rest.
 
 The audited month is 2026-11 (30 days, last day 2026-11-30; previous month 2026-10).
 Unit amounts on a finding are rounded to 4 places half-up; impacts are computed from
@@ -18,6 +26,7 @@ The catalog used by every row:
              20 Managed endpoint (EDR)          Pax8    list  8.00  standard cost  4.50
              30 Cloud backup (per GB)           Ingram  list  0.10  standard cost  0.05
              40 Managed workstation             in-house list 45.00  cost 20.00
+             50 Azure plan (metered)            Pax8    list  1.00  standard cost  1.00
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ import pytest
 from app.audits.data import (
     AuditData,
     ContractPosition,
-    InvoiceCharge,
     InvoiceTotal,
     PriceRise,
     UnmappedLine,
@@ -42,13 +50,14 @@ from app.audits.models import FindingType, Severity
 from app.audits.rules import RULES, Draft, run_rules
 from app.core.periods import Period
 from app.services.models import Service
+from app.vendor_invoices.month import Copy, Duplicate
 
 T = FindingType
 NOV = Period(2026, 11)
 
 PAX8, INGRAM = 1, 2
 ACME, BETA, GAMMA = 1, 2, 3
-M365, EDR, BACKUP, WORKSTATION = 10, 20, 30, 40
+M365, EDR, BACKUP, WORKSTATION, AZURE = 10, 20, 30, 40, 50
 
 
 # --- builders --------------------------------------------------------------------------------
@@ -59,7 +68,13 @@ def d(text: str) -> Decimal:
 
 
 def _service(
-    service_id: int, name: str, price: str, cost: str, vendor_id: int | None, sku: str
+    service_id: int,
+    name: str,
+    price: str,
+    cost: str,
+    vendor_id: int | None,
+    sku: str,
+    metered: bool = False,
 ) -> Service:
     return Service(
         id=service_id,
@@ -70,6 +85,7 @@ def _service(
         unit_cost=d(cost),
         vendor_id=vendor_id,
         vendor_sku=sku if vendor_id is not None else None,
+        metered=metered,
     )
 
 
@@ -78,6 +94,7 @@ SERVICES = {
     EDR: _service(EDR, "Managed endpoint (EDR)", "8.00", "4.50", PAX8, "EDR-AGENT"),
     BACKUP: _service(BACKUP, "Cloud backup", "0.10", "0.05", INGRAM, "BK-GB"),
     WORKSTATION: _service(WORKSTATION, "Managed workstation", "45.00", "20.00", None, "MWS"),
+    AZURE: _service(AZURE, "Azure plan", "1.00", "1.00", PAX8, "AZ-PLAN", metered=True),
 }
 CUSTOMERS = {ACME: "Acme Ltd", BETA: "Beta GmbH", GAMMA: "Gamma AG"}
 VENDORS = {PAX8: "Pax8", INGRAM: "Ingram Micro"}
@@ -96,9 +113,61 @@ def ended(revenue: str = "0.00") -> ContractPosition:
     return ContractPosition(revenue=d(revenue))
 
 
+def cents(amount: str) -> int:
+    value = d(amount).scaleb(2)
+    assert value == value.to_integral_value(), amount
+    return int(value)
+
+
 def charged(vendor_id: int, units: str, amount: str, lines: int = 1) -> VendorPosition:
-    """Matched vendor lines of one (customer, service): their summed quantity and amount."""
-    return VendorPosition(vendor_id, d(units), d(amount), lines)
+    """Plain matched vendor lines of one (customer, service) (recurring, charging the whole
+    month): their summed quantity and amount, which is also the month's cost."""
+    return VendorPosition(
+        vendor_id, d(units), whole=d(amount), line_count=lines, cost=cents(amount)
+    )
+
+
+def billed(
+    vendor_id: int,
+    units: str = "0",
+    *,
+    whole: str = "0.00",
+    partial: Fraction = Fraction(0),
+    lines: int = 0,
+    cost: str = "0.00",
+    other: str = "0.00",
+) -> VendorPosition:
+    """Any vendor position: `cost` is everything the month carries, `other` the part of it
+    from usage and one-time lines."""
+    return VendorPosition(
+        vendor_id,
+        d(units),
+        whole=d(whole),
+        partial=partial,
+        line_count=lines,
+        cost=cents(cost),
+        other_cost=cents(other),
+    )
+
+
+def rise(
+    invoice_id: int, number: str, vendor_id: int, service_id: int, quantity: str, cost: str
+) -> PriceRise:
+    """Plain lines above the standard cost (share 1): the weight is the quantity."""
+    return PriceRise(
+        invoice_id,
+        number,
+        vendor_id,
+        service_id,
+        d(quantity),
+        Fraction(d(cost)),
+        Fraction(d(quantity)),
+    )
+
+
+def copy(invoice_id: int, number: str, day: int, amount: str) -> Copy:
+    """A copy of a charge on an invoice of 2026-11 dated 2026-11-`day`."""
+    return Copy(invoice_id, number, date(2026, 11, day), "2026-11", d(amount))
 
 
 def audit(**fields: Any) -> AuditData:
@@ -301,6 +370,140 @@ CASES = [
             "vendors_invoicing": {PAX8},
         },
     ),
+    # A cancellation credit (docs/vendor-bills.md#month-figures): Pax8 charges Beta 10 seats
+    # for the whole month (190.00) and credits -10 seats for 11-30 November: share 20/30,
+    # amount -190.00 x 20/30 = -126.666... -> -126.67, monthly -126.67 / (2/3) = -190.005.
+    # Units on 30 November 10 - 10 = 0; the month carries 190.00 - 126.67 = 63.33, none
+    # of it usage or one-time. Units net to 0 and no other cost: no ORPHANED_COST (SPEC
+    # 7: "a cancellation credit clears the month"), and nothing else.
+    case(
+        "orphaned-cost/cancellation-credit-clears-the-month",
+        {
+            "vendor_positions": {
+                (BETA, M365): billed(
+                    PAX8,
+                    "0",
+                    whole="190.00",
+                    partial=Fraction(d("-126.67")) / Fraction(20, 30),
+                    lines=2,
+                    cost="63.33",
+                )
+            },
+            "vendors_invoicing": {PAX8},
+        },
+    ),
+    # Usage or one-time cost alone, with 0 vendor units (SPEC 7.3: "or usage/one-time cost
+    # in M of the pair != 0"):
+    #   (Beta, M365): the cancellation above (units 0, month cost 63.33 of recurring lines)
+    #     plus a one-time fee of 5.00: cost 68.33, other 5.00. Impact: no units part (0
+    #     units) + 5.00 = 5.00; actual 0, no mean unit cost.
+    #   (Beta, EDR): no recurring line, a one-time onboarding fee of 25.00: impact 25.00.
+    # Both ORPHANED_COST high, expected 0, actual 0, no unit amounts; ordered by service.
+    case(
+        "orphaned-cost/other-cost-without-units",
+        {
+            "vendor_positions": {
+                (BETA, EDR): billed(PAX8, cost="25.00", other="25.00"),
+                (BETA, M365): billed(
+                    PAX8,
+                    "0",
+                    whole="190.00",
+                    partial=Fraction(d("-126.67")) / Fraction(20, 30),
+                    lines=2,
+                    cost="68.33",
+                    other="5.00",
+                ),
+            },
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.ORPHANED_COST,
+            "5.00",
+            Severity.high,
+            (
+                "Beta GmbH: Pax8 charged 5.00 of usage and one-time fees for Microsoft 365 "
+                "Business Premium in 2026-11, but no active contract covers it "
+                "(no contract line at the end of the month).",
+            ),
+            customer=BETA,
+            service=M365,
+            vendor=PAX8,
+            expected_qty="0",
+            actual_qty="0",
+        ),
+        Want(
+            T.ORPHANED_COST,
+            "25.00",
+            Severity.high,
+            (
+                "Beta GmbH: Pax8 charged 25.00 of usage and one-time fees for Managed "
+                "endpoint (EDR)",
+            ),
+            customer=BETA,
+            service=EDR,
+            vendor=PAX8,
+            expected_qty="0",
+            actual_qty="0",
+        ),
+    ),
+    # Vendor units > 0 and other cost (impact = vendor units x mean unit cost + usage and
+    # one-time cost, not the month's cost):
+    #   (Beta, M365): 12 seats charged 76.80 for 15-30 November (share 16/30): monthly
+    #     76.80 x 30/16 = 144.00, mean 144.00 / 12 = 12.0000; plus a one-time setup fee of
+    #     10.00. The month carries 76.80 + 10.00 = 86.80, but the impact is 12 x 12.00 +
+    #     10.00 = 154.00.
+    #   (Beta, EDR): 3 endpoints for the month, 13.50 (mean 4.5000), plus 2.25 of usage:
+    #     13.50 + 2.25 = 15.75.
+    # Contract ended 2026-10-31 for both: "(contract ended 2026-10-31)".
+    case(
+        "orphaned-cost/units-and-other-cost",
+        {
+            "contracts": {(BETA, M365): ended(), (BETA, EDR): ended()},
+            "last_contract_end": {
+                (BETA, M365): date(2026, 10, 31),
+                (BETA, EDR): date(2026, 10, 31),
+            },
+            "vendor_positions": {
+                (BETA, M365): billed(
+                    PAX8,
+                    "12",
+                    partial=Fraction(d("76.80")) / Fraction(16, 30),
+                    lines=1,
+                    cost="86.80",
+                    other="10.00",
+                ),
+                (BETA, EDR): billed(PAX8, "3", whole="13.50", lines=1, cost="15.75", other="2.25"),
+            },
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.ORPHANED_COST,
+            "154.00",
+            Severity.high,
+            (
+                "Beta GmbH: Pax8 charged 12 x Microsoft 365 Business Premium (154.00) for "
+                "2026-11, but no active contract covers it (contract ended 2026-10-31).",
+            ),
+            customer=BETA,
+            service=M365,
+            vendor=PAX8,
+            expected_qty="0",
+            actual_qty="12",
+            actual_unit="12.0000",
+        ),
+        Want(
+            T.ORPHANED_COST,
+            "15.75",
+            Severity.high,
+            ("Beta GmbH: Pax8 charged 3 x Managed endpoint (EDR) (15.75) for 2026-11",),
+            customer=BETA,
+            service=EDR,
+            vendor=PAX8,
+            expected_qty="0",
+            actual_qty="3",
+            actual_unit="4.5000",
+        ),
+    ),
     # ---- UNBILLED_UNITS --------------------------------------------------------------------
     # Acme: 2 endpoints contracted at 8.00, Pax8 charges 3 for 13.50 (mean 4.50).
     # UNBILLED_UNITS high: expected 2, actual 3, units 8.0000 / 4.5000; (3 - 2) x 8.00 =
@@ -482,13 +685,16 @@ CASES = [
         },
     ),
     # ---- PRICE_INCREASE ---------------------------------------------------------------------
+    # `rise()` gives plain lines (share 1): weight = quantity, cost = unit_cost x quantity.
+    # Impact = cost - standard x weight; mean = cost / weight (SPEC 7.3).
+    #
     # Pax8 invoice 7 (PAX-2026-11): 32 seats at 19.00 = 608.00 above the standard 18.00;
     # no October figure. PRICE_INCREASE medium, service M365, Pax8, invoice 7, no customer:
     # actual 32, expected unit 18.00 (the standard), actual unit 19.0000, no previous;
     # 608.00 - 18.00 x 32 = 32.00. The message ends "more)." (no October clause).
     case(
         "price-increase/no-previous-month",
-        {"price_rises": [PriceRise(7, "PAX-2026-11", PAX8, M365, d("32"), d("608.00"))]},
+        {"price_rises": [rise(7, "PAX-2026-11", PAX8, M365, "32", "608.00")]},
         Want(
             T.PRICE_INCREASE,
             "32.00",
@@ -511,7 +717,7 @@ CASES = [
     case(
         "price-increase/with-previous-month",
         {
-            "price_rises": [PriceRise(7, "PAX-2026-11", PAX8, M365, d("15"), d("287.50"))],
+            "price_rises": [rise(7, "PAX-2026-11", PAX8, M365, "15", "287.50")],
             "previous_mean_cost": {M365: Fraction(56, 3)},
         },
         Want(
@@ -540,9 +746,9 @@ CASES = [
         "price-increase/one-per-invoice-and-service",
         {
             "price_rises": [
-                PriceRise(8, "PAX-2026-11-B", PAX8, M365, d("2"), d("38.00")),
-                PriceRise(7, "PAX-2026-11", PAX8, EDR, d("3"), d("15.00")),
-                PriceRise(7, "PAX-2026-11", PAX8, M365, d("12"), d("228.00")),
+                rise(8, "PAX-2026-11-B", PAX8, M365, "2", "38.00"),
+                rise(7, "PAX-2026-11", PAX8, EDR, "3", "15.00"),
+                rise(7, "PAX-2026-11", PAX8, M365, "12", "228.00"),
             ],
             "previous_mean_cost": {EDR: Fraction(9, 2)},
         },
@@ -588,33 +794,66 @@ CASES = [
             actual_unit="19.0000",
         ),
     ),
-    # Quantities netting to 0: 5 seats at 20.00 and a credit of -5 at 19.00, both above
-    # 18.00: quantity 0, cost 100.00 - 95.00 = 5.00; impact 5.00 - 18.00 x 0 = 5.00 (as
-    # (2.00 x 5) + (1.00 x -5) = 5.00). No mean (0 units): no actual unit, and the message
-    # says "at more per unit" (current wording).
+    # Dropped: "price-increase/quantity-nets-to-zero" (5 seats at 20.00 and a credit of -5
+    # at 19.00 giving 5.00 on 0 units). A credit no longer offsets a rise (SPEC 7.3: only
+    # recurring lines with quantity > 0 count, chosen by the loader), so a rise on 0 units
+    # cannot be built any more.
+    #
+    # Lines charging other than one whole month: the standard cost is counted on the
+    # weight (quantity x share), not on the quantity.
+    #   (7, M365): 10 seats at 18.50 for the month (cost 185.00, weight 10) and 12 seats at
+    #     19.00 for 15-30 November (share 16/30: cost 19.00 x 12 x 16/30 = 121.60, weight
+    #     12 x 16/30 = 6.4): quantity 22, cost 306.60, weight 16.4. Impact 306.60 - 18.00 x
+    #     16.4 = 306.60 - 295.20 = 11.40 (= 0.50 x 10 + 1.00 x 6.4); mean 306.60 / 16.4 =
+    #     18.695121... -> 18.6951. (On the quantity: 306.60 - 18.00 x 22 < 0, no finding.)
+    #   (8, EDR): 3 endpoints at 5.00 a month for a year from 2026-11-01 (share 12): cost
+    #     5.00 x 3 x 12 = 180.00, weight 36; impact 180.00 - 4.50 x 36 = 18.00, mean 5.0000.
     case(
-        "price-increase/quantity-nets-to-zero",
-        {"price_rises": [PriceRise(7, "PAX-2026-11", PAX8, M365, d("0"), d("5.00"))]},
+        "price-increase/weighted-by-share",
+        {
+            "price_rises": [
+                PriceRise(8, "PAX-2026-11-B", PAX8, EDR, d("3"), Fraction(180), Fraction(36)),
+                PriceRise(
+                    7, "PAX-2026-11", PAX8, M365, d("22"), Fraction("306.60"), Fraction("16.4")
+                ),
+            ]
+        },
         Want(
             T.PRICE_INCREASE,
-            "5.00",
+            "11.40",
             Severity.medium,
             (
-                "Pax8 invoice PAX-2026-11 charged Microsoft 365 Business Premium at more per "
-                "unit against the standard cost 18.00 (0 units, 5.00 more).",
+                "Pax8 invoice PAX-2026-11 charged Microsoft 365 Business Premium at a mean "
+                "18.6951 per unit against the standard cost 18.00 (22 units, 11.40 more).",
             ),
             service=M365,
             vendor=PAX8,
             invoice=7,
-            actual_qty="0",
+            actual_qty="22",
             expected_unit="18.00",
+            actual_unit="18.6951",
+        ),
+        Want(
+            T.PRICE_INCREASE,
+            "18.00",
+            Severity.medium,
+            (
+                "Pax8 invoice PAX-2026-11-B charged Managed endpoint (EDR) at a mean 5.00 per "
+                "unit against the standard cost 4.50 (3 units, 18.00 more).",
+            ),
+            service=EDR,
+            vendor=PAX8,
+            invoice=8,
+            actual_qty="3",
+            expected_unit="4.50",
+            actual_unit="5.0000",
         ),
     ),
     # Rounds to 0.00: Ingram charges 40 GB at 0.0501 (cost 2.004) against 0.05:
     # 2.004 - 2.000 = 0.004 -> 0.00, no finding.
     case(
         "price-increase/rounds-to-zero",
-        {"price_rises": [PriceRise(9, "ING-2026-11", INGRAM, BACKUP, d("40"), d("2.004"))]},
+        {"price_rises": [rise(9, "ING-2026-11", INGRAM, BACKUP, "40", "2.004")]},
     ),
     # ---- NEGATIVE_MARGIN --------------------------------------------------------------------
     # Acme: 10 seats contracted at 18.50, Pax8 charges 12 for 228.00 (mean 19.00).
@@ -713,6 +952,188 @@ CASES = [
             "vendors_invoicing": {PAX8},
         },
     ),
+    # A part-month line in the mean unit cost (SPEC 7.2: monthly amount = amount / share).
+    # Acme: 12 seats contracted at 19.00 (revenue 228.00). Pax8 charges 10 seats for the
+    # month at 19.00 (190.00, whole) and 2 more for 15-30 November at 21.00: 2 x 21.00 x
+    # 16/30 = 22.40, monthly 22.40 x 30/16 = 42.00 (partial). Units 12, monthly 232.00,
+    # mean 232.00 / 12 = 19.3333... > 19.00. NEGATIVE_MARGIN medium: (232/12 - 19.00) x
+    # min(12, 12) = 232.00 - 228.00 = 4.00; units 19.0000 / 19.3333. (The whole lines
+    # alone, 190.00 / 12 = 15.83, or the month's cost, 212.40 / 12 = 17.70, are below
+    # 19.00: no finding.) 12 = 12 units: no UNBILLED or OVERBILLED.
+    case(
+        "negative-margin/part-month-mean-cost",
+        {
+            "contracts": {(ACME, M365): contract(("12", "19.00"), revenue="228.00")},
+            "vendor_positions": {
+                (ACME, M365): billed(
+                    PAX8,
+                    "12",
+                    whole="190.00",
+                    partial=Fraction(d("22.40")) / Fraction(16, 30),
+                    lines=2,
+                    cost="212.40",
+                )
+            },
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.NEGATIVE_MARGIN,
+            "4.00",
+            Severity.medium,
+            (
+                "Acme Ltd: Microsoft 365 Business Premium sells at 19.00 per unit but Pax8 "
+                "charges a mean 19.3333 for 2026-11; 12 units lose 4.00.",
+            ),
+            customer=ACME,
+            service=M365,
+            vendor=PAX8,
+            expected_qty="12",
+            actual_qty="12",
+            expected_unit="19.0000",
+            actual_unit="19.3333",
+        ),
+    ),
+    # ---- metered services (SPEC 7.1-7.3) -----------------------------------------------------
+    # Azure plan is metered: no UNBILLED_UNITS, OVERBILLED_UNITS or per-unit NEGATIVE_MARGIN.
+    #   (Acme, Azure): 2 units contracted at 10.00 (revenue 20.00); Pax8 charges 3 units
+    #     for the month, 60.00 (mean 20.00). Per-unit this would be UNBILLED (3 - 2) x
+    #     10.00 = 10.00 and NEGATIVE_MARGIN (20.00 - 10.00) x 2 = 20.00. Metered: revenue
+    #     max(20.00, invoiced 0) = 20.00 > 0 and cost 60.00 > 20.00: NEGATIVE_MARGIN medium
+    #     60.00 - 20.00 = 40.00, no quantities or unit amounts.
+    #   (Beta, Azure): 5 units contracted at 10.00 (revenue 50.00), Pax8 invoiced the month
+    #     and charged Beta nothing. Per-unit this would be OVERBILLED 5 x 10.00 = 50.00:
+    #     nothing.
+    case(
+        "metered/no-per-unit-rules",
+        {
+            "contracts": {
+                (ACME, AZURE): contract(("2", "10.00"), revenue="20.00"),
+                (BETA, AZURE): contract(("5", "10.00"), revenue="50.00"),
+            },
+            "vendor_positions": {(ACME, AZURE): charged(PAX8, "3", "60.00")},
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.NEGATIVE_MARGIN,
+            "40.00",
+            Severity.medium,
+            (
+                "Acme Ltd: Azure plan earns 20.00 for 2026-11 but Pax8 charged 60.00; it "
+                "loses 40.00.",
+            ),
+            customer=ACME,
+            service=AZURE,
+            vendor=PAX8,
+        ),
+    ),
+    # ORPHANED_COST on a metered service: cost in the month > 0 and revenue 0; impact the
+    # month's cost.
+    #   (Beta, Azure): contract ended 2026-10-31 (0 units, revenue 0.00). 2 units for 15-30
+    #     November, 16.00 (monthly 16.00 x 30/16 = 30.00, mean 15.0000) and 40.00 of usage:
+    #     cost 56.00. Impact 56.00 (the per-unit formula would give 30.00 + 40.00 = 70.00).
+    #   (Gamma, Azure): no contract line, 123.45 of usage: impact 123.45.
+    #   A metered finding is judged on money: no quantities or unit amounts on it (the
+    #   message still names the vendor units).
+    #   (Acme, Azure): no contract line but invoiced 100.00 for Azure in the month; 80.00 of
+    #     usage. Revenue max(0.00, 100.00) = 100.00: not orphaned, and 80.00 <= 100.00: no
+    #     NEGATIVE_MARGIN.
+    #   (Acme, EDR) is per-unit and contracted (1 at 8.00, 1 charged 4.50): nothing.
+    case(
+        "metered/orphaned-cost",
+        {
+            "contracts": {(BETA, AZURE): ended(), (ACME, EDR): contract(("1", "8.00"))},
+            "last_contract_end": {(BETA, AZURE): date(2026, 10, 31)},
+            "vendor_positions": {
+                (GAMMA, AZURE): billed(PAX8, cost="123.45", other="123.45"),
+                (BETA, AZURE): billed(
+                    PAX8,
+                    "2",
+                    partial=Fraction(d("16.00")) / Fraction(16, 30),
+                    lines=1,
+                    cost="56.00",
+                    other="40.00",
+                ),
+                (ACME, AZURE): billed(PAX8, cost="80.00", other="80.00"),
+                (ACME, EDR): charged(PAX8, "1", "4.50"),
+            },
+            "invoiced_revenue": {(ACME, AZURE): d("100.00")},
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.ORPHANED_COST,
+            "56.00",
+            Severity.high,
+            (
+                "Beta GmbH: Pax8 charged 56.00 for Azure plan in 2026-11, but nothing is "
+                "billed for it (contract ended 2026-10-31).",
+            ),
+            customer=BETA,
+            service=AZURE,
+            vendor=PAX8,
+        ),
+        Want(
+            T.ORPHANED_COST,
+            "123.45",
+            Severity.high,
+            (
+                "Gamma AG: Pax8 charged 123.45 for Azure plan in 2026-11, but nothing is "
+                "billed for it (no contract line at the end of the month).",
+            ),
+            customer=GAMMA,
+            service=AZURE,
+            vendor=PAX8,
+        ),
+    ),
+    # No cost, or a credit, with no revenue: (Acme, Azure) a usage credit of -5.00, (Beta,
+    # Azure) usage of 0.00. Cost not > 0: no ORPHANED_COST, and revenue 0: no
+    # NEGATIVE_MARGIN.
+    case(
+        "metered/no-cost-no-finding",
+        {
+            "vendor_positions": {
+                (ACME, AZURE): billed(PAX8, cost="-5.00", other="-5.00"),
+                (BETA, AZURE): billed(PAX8),
+            },
+            "vendors_invoicing": {PAX8},
+        },
+    ),
+    # Revenue is the larger of the contracted and the invoiced revenue (an invoice drafted
+    # from the contract is not counted twice):
+    #   (Acme, Azure): contracted 1 x 100.00 = 100.00, invoiced 120.00 (the contract and
+    #     20.00 of usage passed on); cost 150.00. Revenue 120.00: NEGATIVE_MARGIN 150.00 -
+    #     120.00 = 30.00. (Contracted alone: 50.00; both added, 220.00: no finding.)
+    #   (Beta, Azure): contracted 100.00, invoiced 80.00, cost 90.00. Revenue 100.00: no
+    #     finding (invoiced alone would give 10.00).
+    #   (Gamma, Azure): contracted 50.00, nothing invoiced, cost 50.00: not above, nothing.
+    case(
+        "metered/negative-margin-revenue-is-the-larger",
+        {
+            "contracts": {
+                (ACME, AZURE): contract(("1", "100.00"), revenue="100.00"),
+                (BETA, AZURE): contract(("1", "100.00"), revenue="100.00"),
+                (GAMMA, AZURE): contract(("1", "50.00"), revenue="50.00"),
+            },
+            "vendor_positions": {
+                (ACME, AZURE): billed(PAX8, cost="150.00", other="150.00"),
+                (BETA, AZURE): billed(PAX8, cost="90.00", other="90.00"),
+                (GAMMA, AZURE): billed(PAX8, cost="50.00", other="50.00"),
+            },
+            "invoiced_revenue": {(ACME, AZURE): d("120.00"), (BETA, AZURE): d("80.00")},
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.NEGATIVE_MARGIN,
+            "30.00",
+            Severity.medium,
+            (
+                "Acme Ltd: Azure plan earns 120.00 for 2026-11 but Pax8 charged 150.00; it "
+                "loses 30.00.",
+            ),
+            customer=ACME,
+            service=AZURE,
+            vendor=PAX8,
+        ),
+    ),
     # ---- UNMAPPED_SKU / UNMAPPED_ACCOUNT ----------------------------------------------------
     # Line 101 of Pax8 invoice 7: SKU AZ-RI-3Y matches no service, ACME-001 is Acme.
     # UNMAPPED_SKU low: customer Acme, no service, Pax8, invoice 7, line 101; 120.00.
@@ -804,20 +1225,30 @@ CASES = [
         ),
     ),
     # ---- DUPLICATE_CHARGE -------------------------------------------------------------------
-    # Acme's M365 on two Pax8 invoices: 8 PAX-2026-11-B dated 2026-11-01 (190.00) and 9
-    # PAX-2026-11-A dated 2026-11-30 (38.00). The earliest by date is B (though A comes
-    # first by number): impact 38.00, high; no invoice id, no quantities. 12 seats charged
-    # in all (228.00, mean 19.00) and 12 contracted at 22.00, so no other rule fires.
+    # SPEC 7.3: a line on an invoice of M identical to one on another invoice of the vendor
+    # (customer, service, kind, charge period, quantity, amount). The loader
+    # (app/vendor_invoices/month.py duplicate_charges, checked against a database in
+    # tests/test_audits.py) finds the earliest invoice of each charge, by invoice_date then
+    # number, and hands the rule the copies on the month's other invoices, per (customer,
+    # service). The old rows about choosing the earliest invoice among every invoice
+    # charging a pair ("earliest-by-date", "same-date-by-number", "same-date-number-as-
+    # text") were about the old rule, where any second invoice charging a pair was a
+    # duplicate: dropped, and rewritten below on copies.
+    #
+    # One copy: Acme's 2 M365 seats (38.00) on Pax8's PAX-2026-11-B of 2026-11-01 (kept)
+    # and again on PAX-2026-11-A (id 9) of 2026-11-30. DUPLICATE_CHARGE high, impact 38.00,
+    # Acme/M365/Pax8, no quantities, no vendor invoice (the finding stays the same one when
+    # another copy turns up on a re-run). 14 seats charged in all
+    # (266.00, mean 19.00) and 14 contracted at 22.00: no other rule fires.
     case(
-        "duplicate-charge/earliest-by-date",
+        "duplicate-charge/one-copy",
         {
-            "contracts": {(ACME, M365): contract(("12", "22.00"))},
-            "vendor_positions": {(ACME, M365): charged(PAX8, "12", "228.00", lines=2)},
-            "charges": {
-                (ACME, M365): [
-                    InvoiceCharge(9, "PAX-2026-11-A", date(2026, 11, 30), d("38.00")),
-                    InvoiceCharge(8, "PAX-2026-11-B", date(2026, 11, 1), d("190.00")),
-                ]
+            "contracts": {(ACME, M365): contract(("14", "22.00"))},
+            "vendor_positions": {(ACME, M365): charged(PAX8, "14", "266.00", lines=3)},
+            "duplicates": {
+                (ACME, M365): Duplicate(
+                    PAX8, ["PAX-2026-11-B"], [copy(9, "PAX-2026-11-A", 30, "38.00")]
+                )
             },
             "vendors_invoicing": {PAX8},
         },
@@ -826,82 +1257,156 @@ CASES = [
             "38.00",
             Severity.high,
             (
-                "Acme Ltd: Pax8 charged Microsoft 365 Business Premium on 2 invoices for "
-                "2026-11 (PAX-2026-11-B, PAX-2026-11-A); 38.00 beyond the first, "
-                "PAX-2026-11-B.",
+                "Acme Ltd: Pax8 charged Microsoft 365 Business Premium again on "
+                "PAX-2026-11-A for 2026-11: the same charge as on PAX-2026-11-B (38.00).",
             ),
             customer=ACME,
             service=M365,
             vendor=PAX8,
         ),
     ),
-    # Three invoices of the same date: the earliest by number, PAX-0101 (id 13, listed
-    # second), is kept; 9.00 (PAX-0103) + 4.50 (PAX-0102) = 13.50. 5 endpoints charged in
-    # all (22.50, mean 4.50), 5 contracted at 8.00: nothing else.
+    # Copies on several invoices, of two charges: Acme's endpoints
+    #   charge A, 2 endpoints for 9.00, on PAX-0101 (kept), PAX-0102 (id 12), PAX-0103
+    #     (id 11): copies 9.00 + 9.00;
+    #   charge B, 1 endpoint for 4.50, on PAX-0102 (kept) and PAX-0103 (id 11): copy 4.50.
+    # Impact 9.00 + 9.00 + 4.50 = 22.50; copies on two invoices, so no vendor_invoice_id.
+    # The message lists the copies' invoices once each, sorted (PAX-0102, PAX-0103), and
+    # the kept ones (PAX-0101, PAX-0102). Endpoints: 3 x 2 + 2 x 1 = 8 charged (36.00,
+    # mean 4.50), 8 contracted at 8.00: nothing else.
     case(
-        "duplicate-charge/same-date-by-number",
+        "duplicate-charge/copies-on-several-invoices",
         {
-            "contracts": {(ACME, EDR): contract(("5", "8.00"))},
-            "vendor_positions": {(ACME, EDR): charged(PAX8, "5", "22.50", lines=3)},
-            "charges": {
-                (ACME, EDR): [
-                    InvoiceCharge(11, "PAX-0103", date(2026, 11, 30), d("9.00")),
-                    InvoiceCharge(13, "PAX-0101", date(2026, 11, 30), d("9.00")),
-                    InvoiceCharge(12, "PAX-0102", date(2026, 11, 30), d("4.50")),
-                ]
+            "contracts": {(ACME, EDR): contract(("8", "8.00"))},
+            "vendor_positions": {(ACME, EDR): charged(PAX8, "8", "36.00", lines=5)},
+            "duplicates": {
+                (ACME, EDR): Duplicate(
+                    PAX8,
+                    ["PAX-0101", "PAX-0102"],
+                    [
+                        copy(12, "PAX-0102", 30, "9.00"),
+                        copy(11, "PAX-0103", 30, "9.00"),
+                        copy(11, "PAX-0103", 30, "4.50"),
+                    ],
+                )
             },
             "vendors_invoicing": {PAX8},
         },
         Want(
             T.DUPLICATE_CHARGE,
-            "13.50",
+            "22.50",
             Severity.high,
             (
-                "Acme Ltd: Pax8 charged Managed endpoint (EDR) on 3 invoices for 2026-11 "
-                "(PAX-0101, PAX-0102, PAX-0103); 13.50 beyond the first, PAX-0101.",
+                "Acme Ltd: Pax8 charged Managed endpoint (EDR) again on PAX-0102, PAX-0103 "
+                "for 2026-11: the same charge as on PAX-0101, PAX-0102 (22.50).",
             ),
             customer=ACME,
             service=EDR,
             vendor=PAX8,
         ),
     ),
-    # CURRENT BEHAVIOUR, which docs/findings.md ("DUPLICATE_CHARGE": "by invoice_date,
-    # then invoice_number") leaves open: numbers compare as text, so on the same date
-    # "PAX-10" comes before "PAX-9" and PAX-10 is the one kept; PAX-9's 9.00 is the impact.
+    # Two charges copied onto one invoice, kept on the same one: Acme's 10 seats (190.00)
+    # and 2 seats (38.00) on PAX-2026-11 (kept) and again on PAX-2026-11-R (id 8): impact
+    # 228.00, no vendor invoice, each number named once. 24 seats charged (456.00, mean
+    # 19.00), 24 contracted at 22.00: nothing else.
     case(
-        "duplicate-charge/same-date-number-as-text",
+        "duplicate-charge/two-charges-one-copy-invoice",
         {
-            "contracts": {(ACME, EDR): contract(("4", "8.00"))},
-            "vendor_positions": {(ACME, EDR): charged(PAX8, "4", "18.00", lines=2)},
-            "charges": {
-                (ACME, EDR): [
-                    InvoiceCharge(1, "PAX-9", date(2026, 11, 30), d("9.00")),
-                    InvoiceCharge(2, "PAX-10", date(2026, 11, 30), d("9.00")),
-                ]
+            "contracts": {(ACME, M365): contract(("24", "22.00"))},
+            "vendor_positions": {(ACME, M365): charged(PAX8, "24", "456.00", lines=4)},
+            "duplicates": {
+                (ACME, M365): Duplicate(
+                    PAX8,
+                    ["PAX-2026-11", "PAX-2026-11"],
+                    [
+                        copy(8, "PAX-2026-11-R", 20, "190.00"),
+                        copy(8, "PAX-2026-11-R", 20, "38.00"),
+                    ],
+                )
             },
             "vendors_invoicing": {PAX8},
         },
         Want(
             T.DUPLICATE_CHARGE,
-            "9.00",
+            "228.00",
             Severity.high,
-            ("on 2 invoices for 2026-11 (PAX-10, PAX-9); 9.00 beyond the first, PAX-10.",),
+            (
+                "Acme Ltd: Pax8 charged Microsoft 365 Business Premium again on "
+                "PAX-2026-11-R for 2026-11: the same charge as on PAX-2026-11 (228.00).",
+            ),
+            customer=ACME,
+            service=M365,
+            vendor=PAX8,
+        ),
+    ),
+    # CURRENT BEHAVIOUR: the message sorts invoice numbers as text, so PAX-10 comes before
+    # PAX-9. Copies of a 9.00 charge kept on PAX-1: PAX-9 (id 2) and PAX-10 (id 3), given
+    # in that order: 18.00. Pairs come out by (customer, service): Acme's EDR, then Beta's
+    # EDR (a copy of 4.50 on PAX-9, kept on PAX-1), though given the other way round.
+    # Acme: 3 x 2 = 6 endpoints (27.00), Beta 2 x 1 = 2 (9.00), as contracted at 8.00.
+    case(
+        "duplicate-charge/numbers-as-text-pairs-in-order",
+        {
+            "contracts": {
+                (ACME, EDR): contract(("6", "8.00")),
+                (BETA, EDR): contract(("2", "8.00")),
+            },
+            "vendor_positions": {
+                (ACME, EDR): charged(PAX8, "6", "27.00", lines=3),
+                (BETA, EDR): charged(PAX8, "2", "9.00", lines=2),
+            },
+            "duplicates": {
+                (BETA, EDR): Duplicate(PAX8, ["PAX-1"], [copy(2, "PAX-9", 30, "4.50")]),
+                (ACME, EDR): Duplicate(
+                    PAX8,
+                    ["PAX-1"],
+                    [copy(2, "PAX-9", 30, "9.00"), copy(3, "PAX-10", 30, "9.00")],
+                ),
+            },
+            "vendors_invoicing": {PAX8},
+        },
+        Want(
+            T.DUPLICATE_CHARGE,
+            "18.00",
+            Severity.high,
+            (
+                "Acme Ltd: Pax8 charged Managed endpoint (EDR) again on PAX-10, PAX-9 for "
+                "2026-11: the same charge as on PAX-1 (18.00).",
+            ),
             customer=ACME,
             service=EDR,
             vendor=PAX8,
         ),
+        Want(
+            T.DUPLICATE_CHARGE,
+            "4.50",
+            Severity.high,
+            ("Beta GmbH: Pax8 charged Managed endpoint (EDR) again on PAX-9 for 2026-11",),
+            customer=BETA,
+            service=EDR,
+            vendor=PAX8,
+        ),
     ),
-    # Rounds to 0.00: the later invoice charges 0.00 for the pair: no finding.
+    # Rounds to 0.00 or less: identical 0.00 lines on two invoices (Acme, M365), and an
+    # identical credit of -4.50 copied on PAX-2026-11-ADJ (Acme, EDR): impacts 0.00 and
+    # -4.50, no finding. (Acme's seats and endpoints are charged as contracted.)
     case(
-        "duplicate-charge/copies-zero",
+        "duplicate-charge/copies-zero-or-credit",
         {
-            "contracts": {(ACME, M365): contract(("12", "22.00"))},
-            "vendor_positions": {(ACME, M365): charged(PAX8, "12", "228.00", lines=2)},
-            "charges": {
-                (ACME, M365): [
-                    InvoiceCharge(8, "PAX-2026-11", date(2026, 11, 1), d("228.00")),
-                    InvoiceCharge(9, "PAX-2026-11-ADJ", date(2026, 11, 15), d("0.00")),
-                ]
+            "contracts": {
+                (ACME, M365): contract(("12", "22.00")),
+                (ACME, EDR): contract(("1", "8.00")),
+            },
+            "vendor_positions": {
+                (ACME, M365): charged(PAX8, "12", "228.00", lines=3),
+                (ACME, EDR): charged(PAX8, "1", "4.50", lines=4),
+            },
+            "duplicates": {
+                (ACME, M365): Duplicate(
+                    PAX8, ["PAX-2026-11"], [copy(9, "PAX-2026-11-ADJ", 15, "0.00")]
+                ),
+                (ACME, EDR): Duplicate(
+                    PAX8, ["PAX-2026-11"], [copy(9, "PAX-2026-11-ADJ", 15, "-4.50")]
+                ),
             },
             "vendors_invoicing": {PAX8},
         },
@@ -1139,20 +1644,35 @@ def _everything(reverse: bool) -> AuditData:
                 ]
             )
         ),
-        charges={
-            (ACME, M365): o(
+        duplicates=dict(
+            o(
                 [
-                    InvoiceCharge(8, "PAX-2026-11-B", date(2026, 11, 1), d("190.00")),
-                    InvoiceCharge(7, "PAX-2026-11", date(2026, 11, 30), d("152.00")),
+                    (
+                        (ACME, M365),
+                        Duplicate(
+                            PAX8,
+                            ["PAX-2026-11-B"],
+                            o(
+                                [
+                                    copy(7, "PAX-2026-11", 30, "171.00"),
+                                    copy(7, "PAX-2026-11", 30, "0.00"),
+                                ]
+                            ),
+                        ),
+                    ),
+                    (
+                        (ACME, EDR),
+                        Duplicate(PAX8, ["PAX-2026-11"], [copy(8, "PAX-2026-11-B", 1, "4.50")]),
+                    ),
                 ]
             )
-        },
+        ),
         vendors_invoicing={PAX8, INGRAM},
         price_rises=o(
             [
-                PriceRise(8, "PAX-2026-11-B", PAX8, M365, d("2"), d("38.00")),
-                PriceRise(7, "PAX-2026-11", PAX8, EDR, d("3"), d("15.00")),
-                PriceRise(7, "PAX-2026-11", PAX8, M365, d("12"), d("228.00")),
+                rise(8, "PAX-2026-11-B", PAX8, M365, "2", "38.00"),
+                rise(7, "PAX-2026-11", PAX8, EDR, "3", "15.00"),
+                rise(7, "PAX-2026-11", PAX8, M365, "12", "228.00"),
             ]
         ),
         unmapped=o(
@@ -1194,6 +1714,7 @@ def test_run_rules_order_is_deterministic() -> None:
         (T.UNMAPPED_ACCOUNT, None, M365, 7, 102),
         (T.UNMAPPED_ACCOUNT, None, None, 9, 103),
         (T.DUPLICATE_CHARGE, ACME, M365, None, None),
+        (T.DUPLICATE_CHARGE, ACME, EDR, None, None),
         (T.INVOICE_TOTAL_MISMATCH, None, None, 5, None),
         (T.INVOICE_TOTAL_MISMATCH, None, None, 7, None),
         (T.MISSING_BILLING, ACME, None, None, None),

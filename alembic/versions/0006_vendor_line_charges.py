@@ -45,6 +45,8 @@ def upgrade() -> None:
     with op.batch_alter_table('vendor_invoice_line', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.alter_column('charge_start', existing_type=sa.Date(), nullable=False)
         batch_op.alter_column('charge_end', existing_type=sa.Date(), nullable=False)
+        batch_op.create_index('ix_vendor_invoice_line_charge_start', ['charge_start'])
+        batch_op.create_index('ix_vendor_invoice_line_charge_end', ['charge_end'])
     with op.batch_alter_table('service', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.add_column(
             sa.Column('metered', sa.Boolean(), nullable=False, server_default=sa.false())
@@ -55,6 +57,8 @@ def downgrade() -> None:
     with op.batch_alter_table('service', schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.drop_column('metered')
     with op.batch_alter_table('vendor_invoice_line', schema=None, table_kwargs=KEEP) as batch_op:
+        batch_op.drop_index('ix_vendor_invoice_line_charge_end')
+        batch_op.drop_index('ix_vendor_invoice_line_charge_start')
         batch_op.drop_column('subscription_ref')
         batch_op.drop_column('charge_end')
         batch_op.drop_column('charge_start')

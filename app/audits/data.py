@@ -20,11 +20,14 @@ from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStat
 from app.contracts import month_sql
 from app.contracts.models import Contract, ContractLine
 from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents
-from app.core.periods import Period
+from app.core.periods import Period, share
 from app.customers.models import Customer
 from app.services.models import Service
+from app.vendor_invoices import month as vendor_month
+from app.vendor_invoices.charges import monthly_amount
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
-from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
+from app.vendor_invoices.models import LineKind, VendorInvoice, VendorInvoiceLine
+from app.vendor_invoices.month import Duplicate, PairMonth
 from app.vendors.models import Vendor
 
 ZERO = Decimal(0)
@@ -52,43 +55,22 @@ class ContractPosition:
 NO_POSITION = ContractPosition()  # for pairs with nothing contracted; never changed
 
 
-@dataclass
-class VendorPosition:
-    """Matched vendor lines of one (customer, service) in the month (SPEC section 5)."""
-
-    vendor_id: int
-    units: Decimal = ZERO
-    amount: Decimal = ZERO
-    line_count: int = 0
-
-    @property
-    def mean_cost(self) -> Fraction | None:
-        """Vendor mean unit cost: sum amount / sum quantity, exact (SPEC section 6)."""
-        if self.units == 0:
-            return None
-        return Fraction(self.amount) / Fraction(self.units)
-
-
-@dataclass(frozen=True)
-class InvoiceCharge:
-    """What one vendor invoice charged one (customer, service)."""
-
-    invoice_id: int
-    invoice_number: str
-    invoice_date: date
-    amount: Decimal
+# The vendor side of a (customer, service) in the month (docs/vendor-bills.md#month-figures).
+VendorPosition = PairMonth
 
 
 @dataclass(frozen=True)
 class PriceRise:
-    """Lines of one vendor invoice and one service above its standard unit_cost."""
+    """Recurring lines (quantity > 0) of one vendor invoice and one per-unit service above
+    its standard unit_cost (docs/vendor-bills.md#rules-on-real-bills)."""
 
     invoice_id: int
     invoice_number: str
     vendor_id: int
     service_id: int
     quantity: Decimal  # sum of the quantities of those lines
-    cost: Decimal  # sum of quantity x unit_cost of those lines, exact
+    cost: Fraction  # sum of unit_cost x quantity x share of their charge periods, exact
+    weight: Fraction  # sum of quantity x share: the standard cost is counted on it
 
 
 @dataclass(frozen=True)
@@ -123,9 +105,12 @@ class AuditData:
     contracts: dict[Pair, ContractPosition] = field(default_factory=dict)
     customer_revenue: dict[int, Decimal] = field(default_factory=dict)
     vendor_positions: dict[Pair, VendorPosition] = field(default_factory=dict)
-    # Per-invoice charges of the pairs charged on more than one invoice (DUPLICATE_CHARGE).
-    charges: dict[Pair, list[InvoiceCharge]] = field(default_factory=dict)
+    # Identical charges on several invoices, the copies on this month's (DUPLICATE_CHARGE).
+    duplicates: dict[Pair, Duplicate] = field(default_factory=dict)
+    # Vendors with an invoice for the month or a recurring line in force on its last day.
     vendors_invoicing: set[int] = field(default_factory=set)
+    # Revenue of the month's customer invoice lines, for metered services' pairs.
+    invoiced_revenue: dict[Pair, Decimal] = field(default_factory=dict)
     price_rises: list[PriceRise] = field(default_factory=list)
     previous_mean_cost: dict[int, Fraction] = field(default_factory=dict)
     unmapped: list[UnmappedLine] = field(default_factory=list)
@@ -182,58 +167,31 @@ async def load(
     )
 
     line_t = VendorInvoiceLine
+    # Lines of the month's invoices (price rises, unmapped lines, totals, duplicates).
     vendor_filter: list[Any] = [col(line_t.period) == month]
     if vendor_id is not None:
         vendor_filter.append(col(line_t.vendor_id) == vendor_id)
-    matched_filter = [
-        *vendor_filter,
-        matched_service_id.isnot(None),
-        matched_customer_id.isnot(None),
-    ]
-    if customer_ids is not None:
-        matched_filter.append(matched_customer_id.in_(list(customer_ids)))
+    matched_filter = [*vendor_filter, *vendor_month.matched_filters(None, customer_ids)]
 
-    # Vendor positions and per-invoice charges of matched lines (SPEC section 5).
-    rows: Any = await session.execute(
-        join_matches(
-            select(
-                matched_customer_id,
-                matched_service_id,
-                col(line_t.vendor_id),
-                col(line_t.invoice_id),
-                decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
-                decimal_sum(col(line_t.amount), dialect, AMOUNT_PLACES),
-                func.count(),
-            ).select_from(line_t)
-        )
-        .where(*matched_filter)
-        .group_by(
-            matched_customer_id, matched_service_id, col(line_t.vendor_id), col(line_t.invoice_id)
-        )
+    # Vendor positions: matched lines of invoices of any period, as they bear on the month
+    # (docs/vendor-bills.md#month-figures).
+    data.vendor_positions = await vendor_month.pair_months(
+        session, period, vendor_id=vendor_id, customer_ids=customer_ids
     )
-    per_invoice: list[tuple[Pair, int, Decimal]] = []
-    on_several: set[Pair] = set()  # pairs charged on more than one invoice
-    positions = data.vendor_positions
-    for customer_id, service_id, line_vendor, invoice_id, quantity, amount, count in rows.all():
-        pair = (customer_id, service_id)
-        charged = positions.get(pair)
-        if charged is None:  # most pairs: one invoice
-            positions[pair] = VendorPosition(line_vendor, quantity, amount, count)
-        else:
-            on_several.add(pair)
-            charged.units += quantity
-            charged.amount += amount
-            charged.line_count += count
-        per_invoice.append((pair, invoice_id, amount))
-
+    data.duplicates = await vendor_month.duplicate_charges(
+        session, period, vendor_id=vendor_id, customer_ids=customer_ids
+    )
     invoices = await _invoices(session, month, vendor_id)
-    for pair, invoice_id, amount in per_invoice:
-        if pair in on_several:
-            invoice = invoices[invoice_id]
-            data.charges.setdefault(pair, []).append(
-                InvoiceCharge(invoice_id, invoice.number, invoice.invoice_date, amount)
-            )
-    data.vendors_invoicing = {invoice.vendor_id for invoice in invoices.values()}
+    in_force = select(col(line_t.vendor_id)).where(
+        col(line_t.kind) == LineKind.recurring.value,
+        col(line_t.charge_start) <= last,
+        col(line_t.charge_end) >= last,
+    )
+    if vendor_id is not None:
+        in_force = in_force.where(col(line_t.vendor_id) == vendor_id)
+    data.vendors_invoicing = {invoice.vendor_id for invoice in invoices.values()} | set(
+        (await session.scalars(in_force.distinct())).all()
+    )
 
     if customer_ids is None:
         await _load_vendor_side(session, data, vendor_filter, invoices)
@@ -244,7 +202,7 @@ async def load(
                     line_t
                 )
             )
-            .where(*matched_filter, col(line_t.unit_cost) > col(Service.unit_cost))
+            .where(*matched_filter, *_rising())
             .distinct()
         )
         data.price_rise_lines = {(c, s, i) for c, s, i in rises.all()}
@@ -301,6 +259,29 @@ async def load(
         }
     deployed_rows: Any = (await session.execute(deployed)).all()
     data.deployed = {(c, s): n for c, s, n in deployed_rows}
+    metered = sorted(sid for sid, service in data.services.items() if service.metered)
+    if metered:
+        # Metered services are judged on revenue: the larger of contracted and invoiced.
+        revenue_rows: Any = await session.execute(
+            select(
+                col(CustomerInvoice.customer_id),
+                col(CustomerInvoiceLine.service_id),
+                decimal_sum(col(CustomerInvoiceLine.amount), dialect, AMOUNT_PLACES),
+            )
+            .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
+            .where(
+                col(CustomerInvoice.period) == month,
+                col(CustomerInvoice.status) != InvoiceStatus.void.value,
+                col(CustomerInvoiceLine.service_id).in_(metered),
+                *(
+                    [col(CustomerInvoice.customer_id).in_(list(customer_ids))]
+                    if customer_ids is not None
+                    else []
+                ),
+            )
+            .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
+        )
+        data.invoiced_revenue = {(c, s): amount for c, s, amount in revenue_rows.all()}
 
     await _last_contract_ends(session, data, period)
     customer_query = select(col(Customer.id), col(Customer.name))
@@ -403,25 +384,39 @@ async def _load_vendor_side(
     dialect = session.get_bind().dialect.name
     await _load_price_rises(session, data, vendor_filter, invoices)
     if data.price_rises:
-        previous = str(data.period.previous())
-        prior_filter: list[Any] = [col(line_t.period) == previous]
+        # The previous month's mean unit cost per service: its recurring lines in force
+        # on that month's last day (any account), monthly amounts over units.
+        before = data.period.previous().last_day
+        prior_filter: list[Any] = [
+            col(line_t.kind) == LineKind.recurring.value,
+            col(line_t.charge_start) <= before,
+            col(line_t.charge_end) >= before,
+            matched_service_id.in_(sorted({rise.service_id for rise in data.price_rises})),
+        ]
         if data.vendor_id is not None:
             prior_filter.append(col(line_t.vendor_id) == data.vendor_id)
         prior: Any = await session.execute(
             join_matches(
                 select(
                     matched_service_id,
+                    col(line_t.charge_start),
+                    col(line_t.charge_end),
                     decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
                     decimal_sum(col(line_t.amount), dialect, AMOUNT_PLACES),
                 ).select_from(line_t)
             )
-            .where(*prior_filter, matched_service_id.isnot(None))
-            .group_by(matched_service_id)
+            .where(*prior_filter)
+            .group_by(matched_service_id, col(line_t.charge_start), col(line_t.charge_end))
         )
+        sums: dict[int, list[Any]] = {}
+        for service_id, start, end, quantity, amount in prior.all():
+            acc = sums.setdefault(service_id, [ZERO, Fraction(0)])
+            acc[0] += quantity
+            acc[1] += monthly_amount(amount, start, end)
         data.previous_mean_cost = {
-            service_id: Fraction(amount) / Fraction(quantity)
-            for service_id, quantity, amount in prior.all()
-            if quantity
+            service_id: monthly / Fraction(units)
+            for service_id, (units, monthly) in sums.items()
+            if units
         }
 
     # UNMAPPED_SKU / UNMAPPED_ACCOUNT: one per vendor line that matches nothing.
@@ -437,7 +432,11 @@ async def _load_vendor_side(
                 matched_service_id,
                 matched_customer_id,
             ).select_from(line_t)
-        ).where(*vendor_filter, or_(matched_service_id.is_(None), matched_customer_id.is_(None)))
+        ).where(
+            *vendor_filter,
+            col(line_t.kind) != LineKind.adjustment.value,
+            or_(matched_service_id.is_(None), matched_customer_id.is_(None)),
+        )
     )
     data.unmapped = [
         UnmappedLine(
@@ -459,19 +458,22 @@ async def _load_price_rises(
     filters: list[Any],
     invoices: dict[int, _Invoice],
 ) -> None:
-    """PRICE_INCREASE (SPEC section 6): lines above the service's standard unit_cost, per
-    vendor invoice and service, into `data.price_rises`."""
+    """PRICE_INCREASE (docs/vendor-bills.md#rules-on-real-bills): recurring lines with a
+    quantity > 0, matched to a per-unit service, above its standard unit_cost, per vendor
+    invoice and service, into `data.price_rises`."""
     line_t = VendorInvoiceLine
     dialect = session.get_bind().dialect.name
-    # Grouped by unit_cost as well, so each group's cost is unit_cost x sum(quantity):
-    # exact in Python, with no product of scaled integers in SQL (which could overflow
-    # SQLite's 64-bit integers for large, valid values).
+    # Grouped by unit_cost and charge period as well, so each group's cost is unit_cost x
+    # sum(quantity) x share: exact in Python, with no product of scaled integers in SQL
+    # (which could overflow SQLite's 64-bit integers for large, valid values).
     rises: Any = await session.execute(
         select(
             col(line_t.invoice_id),
             col(line_t.vendor_id),
             col(Service.id),
             col(line_t.unit_cost),
+            col(line_t.charge_start),
+            col(line_t.charge_end),
             decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
         )
         .join(
@@ -481,19 +483,40 @@ async def _load_price_rises(
                 col(Service.vendor_sku) == col(line_t.vendor_sku),
             ),
         )
-        .where(*filters, col(line_t.unit_cost) > col(Service.unit_cost))
+        .where(*filters, *_rising())
         .group_by(
-            col(line_t.invoice_id), col(line_t.vendor_id), col(Service.id), col(line_t.unit_cost)
+            col(line_t.invoice_id),
+            col(line_t.vendor_id),
+            col(Service.id),
+            col(line_t.unit_cost),
+            col(line_t.charge_start),
+            col(line_t.charge_end),
         )
     )
-    grouped: dict[tuple[int, int, int], list[Decimal]] = {}
-    for invoice_id, vendor, service_id, unit_cost, quantity in rises.all():
-        totals = grouped.setdefault((invoice_id, vendor, service_id), [ZERO, ZERO])
+    grouped: dict[tuple[int, int, int], list[Any]] = {}
+    for invoice_id, vendor, service_id, unit_cost, start, end, quantity in rises.all():
+        totals = grouped.setdefault(
+            (invoice_id, vendor, service_id), [ZERO, Fraction(0), Fraction(0)]
+        )
+        weight = Fraction(quantity) * share(start, end)
         totals[0] += quantity
-        totals[1] += unit_cost * quantity
+        totals[1] += Fraction(unit_cost) * weight
+        totals[2] += weight
     data.price_rises = [
-        PriceRise(invoice_id, invoices[invoice_id].number, vendor, service_id, quantity, cost)
-        for (invoice_id, vendor, service_id), (quantity, cost) in sorted(grouped.items())
+        PriceRise(invoice_id, invoices[invoice_id].number, vendor, service_id, *totals)
+        for (invoice_id, vendor, service_id), totals in sorted(grouped.items())
+    ]
+
+
+def _rising() -> list[Any]:
+    """Lines that can raise a price: recurring, quantity > 0, of a per-unit service, above
+    its standard unit cost (a credit no longer offsets a rise)."""
+    line_t = VendorInvoiceLine
+    return [
+        col(line_t.kind) == LineKind.recurring.value,
+        col(line_t.quantity) > 0,
+        col(Service.metered).is_(False),
+        col(line_t.unit_cost) > col(Service.unit_cost),
     ]
 
 

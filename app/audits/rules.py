@@ -99,34 +99,83 @@ def _pairs(data: AuditData) -> list[tuple[Pair, ContractPosition, VendorPosition
     return data.vendor_pairs()
 
 
+def metered_revenue(data: AuditData, pair: Pair, contract: ContractPosition) -> Decimal:
+    """A metered service's revenue in the rules: the larger of the contracted and the
+    invoiced revenue, so an invoice drafted from the contract is not counted twice
+    (docs/vendor-bills.md#month-figures)."""
+    return max(contract.revenue, data.invoiced_revenue.get(pair, ZERO))
+
+
+def _metered(data: AuditData, service_id: int) -> bool:
+    service = data.services.get(service_id)
+    return bool(service and service.metered)
+
+
 def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after its code
-    """Matched vendor lines for (customer, service) whose contracted units are 0: the MSP
-    pays for something nobody is billed for. Impact: the sum of their amounts."""
+    """The MSP pays a vendor for something nobody is billed for
+    (docs/vendor-bills.md#rules-on-real-bills). Per-unit service: contracted units 0, and
+    vendor units > 0 or a usage or one-time cost in the month; impact: vendor units x
+    mean unit cost + that usage and one-time cost. Metered service: a cost in the month
+    and no revenue; impact: the cost."""
     names, drafts = _Names(data), []
     for (customer_id, service_id), contract, charged in _pairs(data):
-        if contract.units != 0:
-            continue
-        impact = round_half_up(charged.amount)
+        if _metered(data, service_id):
+            if not (
+                charged.cost > 0 and metered_revenue(data, (customer_id, service_id), contract) == 0
+            ):
+                continue
+            impact = round_half_up(charged.cost_amount)
+        else:
+            if contract.units != 0 or not (charged.units > 0 or charged.other_cost != 0):
+                continue
+            units_part = charged.monthly if charged.units > 0 else Fraction(0)
+            impact = round_half_up(units_part + Fraction(charged.other_cost, 100))
         if impact <= 0:
             continue
         ended = data.last_contract_end.get((customer_id, service_id))
         why = f"contract ended {ended}" if ended else "no contract line at the end of the month"
+        metered = _metered(data, service_id)  # judged on money: no units to show
         drafts.append(
             Draft(
                 FindingType.ORPHANED_COST,
                 impact,
-                f"{names.customer(customer_id)}: {names.vendor(charged.vendor_id)} charged "
-                f"{_q(charged.units)} x {names.service(service_id)} ({_m(charged.amount)}) for "
-                f"{data.period}, but no active contract covers it ({why}).",
+                _orphan_message(names, data, customer_id, service_id, charged, impact, why),
                 customer_id=customer_id,
                 service_id=service_id,
                 vendor_id=charged.vendor_id,
-                expected_quantity=contract.units,
-                actual_quantity=charged.units,
-                actual_unit_amount=unit(charged.mean_cost),
+                expected_quantity=None if metered else contract.units,
+                actual_quantity=None if metered else charged.units,
+                actual_unit_amount=None if metered else unit(charged.mean_cost),
             )
         )
     return drafts
+
+
+def _orphan_message(
+    names: _Names,
+    data: AuditData,
+    customer_id: int,
+    service_id: int,
+    charged: VendorPosition,
+    impact: Decimal,
+    why: str,
+) -> str:
+    who = f"{names.customer(customer_id)}: {names.vendor(charged.vendor_id)} charged"
+    service = names.service(service_id)
+    if _metered(data, service_id):
+        return (
+            f"{who} {format_amount(impact)} for {service} in {data.period}, but nothing is "
+            f"billed for it ({why})."
+        )
+    if charged.units > 0:
+        return (
+            f"{who} {_q(charged.units)} x {service} ({format_amount(impact)}) for "
+            f"{data.period}, but no active contract covers it ({why})."
+        )
+    return (
+        f"{who} {format_amount(impact)} of usage and one-time fees for {service} in "
+        f"{data.period}, but no active contract covers it ({why})."
+    )
 
 
 def UNBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
@@ -135,7 +184,7 @@ def UNBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
     names, drafts = _Names(data), []
     for (customer_id, service_id), contract, charged in _pairs(data):
         # Compare first: the exact price is worked out for findings only.
-        if not charged.units > contract.units > 0:
+        if not charged.units > contract.units > 0 or _metered(data, service_id):
             continue
         price = contract.unit_price
         if price is None:
@@ -173,6 +222,7 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
         service_id: service.vendor_id
         for service_id, service in data.services.items()
         if service.vendor_id is not None
+        and not service.metered
         and service.vendor_id in data.vendors_invoicing
         and (data.vendor_id is None or service.vendor_id == data.vendor_id)
     }
@@ -212,17 +262,18 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
 
 
 def PRICE_INCREASE(data: AuditData) -> list[Draft]:  # noqa: N802
-    """Vendor lines matched to a service whose unit_cost exceeds the service's standard
-    unit_cost, one finding per (vendor invoice, service). Impact: sum over those lines of
-    (unit_cost - standard) x quantity."""
+    """Recurring lines (quantity > 0) matched to a per-unit service whose unit_cost exceeds
+    the service's standard unit_cost, one finding per (vendor invoice, service). Impact:
+    sum over those lines of (unit_cost - standard) x quantity x share of their charge
+    period (docs/vendor-bills.md#rules-on-real-bills)."""
     names, drafts = _Names(data), []
     for rise in sorted(data.price_rises, key=lambda r: (r.invoice_id, r.service_id)):
         service = data.services[rise.service_id]
         standard = service.unit_cost
-        impact = round_half_up(Fraction(rise.cost) - Fraction(standard) * Fraction(rise.quantity))
+        impact = round_half_up(rise.cost - Fraction(standard) * rise.weight)
         if impact <= 0:
             continue
-        mean = Fraction(rise.cost) / Fraction(rise.quantity) if rise.quantity else None
+        mean = rise.cost / rise.weight if rise.weight else None
         previous = data.previous_mean_cost.get(rise.service_id)
         before = (
             f"; the mean unit cost in {data.period.previous()} was {_p(previous)}"
@@ -262,13 +313,38 @@ def _below(weight: Decimal, units: Decimal, amount: Decimal, vendor_units: Decim
 
 
 def NEGATIVE_MARGIN(data: AuditData) -> list[Draft]:  # noqa: N802
-    """Contracted units > 0 and vendor units > 0, and the contract unit price < the vendor's
-    mean unit cost. Impact: (mean cost - contract unit price) x min(contracted, vendor)."""
+    """Per-unit service: contracted units > 0 and vendor units > 0, and the contract unit
+    price < the vendor's mean unit cost; impact: (mean cost - contract unit price) x
+    min(contracted, vendor units). Metered service: revenue > 0 and the month's cost above
+    it; impact: cost - revenue (docs/vendor-bills.md#rules-on-real-bills)."""
     names, drafts = _Names(data), []
     for (customer_id, service_id), contract, charged in _pairs(data):
+        if _metered(data, service_id):
+            revenue = metered_revenue(data, (customer_id, service_id), contract)
+            if not (revenue > 0 and charged.cost_amount > revenue):
+                continue
+            impact = round_half_up(charged.cost_amount - revenue)
+            if impact <= 0:
+                continue
+            drafts.append(
+                Draft(
+                    FindingType.NEGATIVE_MARGIN,
+                    impact,
+                    f"{names.customer(customer_id)}: {names.service(service_id)} earns "
+                    f"{format_amount(revenue)} for {data.period} but "
+                    f"{names.vendor(charged.vendor_id)} charged "
+                    f"{format_amount(charged.cost_amount)}; it loses {format_amount(impact)}.",
+                    customer_id=customer_id,
+                    service_id=service_id,
+                    vendor_id=charged.vendor_id,
+                )
+            )
+            continue
         if not (contract.units > 0 and charged.units > 0):
             continue
-        if not _below(contract.price_weight, contract.units, charged.amount, charged.units):
+        if not charged.partial and not _below(
+            contract.price_weight, contract.units, charged.whole, charged.units
+        ):
             continue
         price, cost = contract.unit_price, charged.mean_cost
         if price is None or cost is None or not price < cost:
@@ -347,30 +423,30 @@ def UNMAPPED_ACCOUNT(data: AuditData) -> list[Draft]:  # noqa: N802
 
 
 def DUPLICATE_CHARGE(data: AuditData) -> list[Draft]:  # noqa: N802
-    """The same (vendor, customer, service) charged on more than one invoice of that vendor
-    for the month. Impact: the amounts on all but the earliest invoice (by invoice_date,
-    then number)."""
+    """A line on an invoice of the month identical to a line on another invoice of the same
+    vendor (customer, service, kind, charge period, quantity, amount). Impact: the amounts
+    of the copies on the month's invoices other than the earliest invoice carrying the
+    charge (by invoice_date, then number), per (customer, service); a copy on a later
+    month's invoice is that month's finding (docs/vendor-bills.md#rules-on-real-bills)."""
     names, drafts = _Names(data), []
-    for (customer_id, service_id), charges in sorted(data.charges.items()):
-        if len(charges) < 2:
-            continue
-        ordered = sorted(charges, key=lambda c: (c.invoice_date, c.invoice_number))
-        impact = round_half_up(sum((c.amount for c in ordered[1:]), ZERO))
+    for (customer_id, service_id), duplicate in sorted(data.duplicates.items()):
+        impact = round_half_up(duplicate.amount)
         if impact <= 0:
             continue
-        vendor_id = data.vendor_positions[(customer_id, service_id)].vendor_id
-        numbers = ", ".join(c.invoice_number for c in ordered)
+        copies = sorted({c.invoice_number for c in duplicate.copies})
+        first = sorted(set(duplicate.earliest))
         drafts.append(
             Draft(
                 FindingType.DUPLICATE_CHARGE,
                 impact,
-                f"{names.customer(customer_id)}: {names.vendor(vendor_id)} charged "
-                f"{names.service(service_id)} on {len(ordered)} invoices for {data.period} "
-                f"({numbers}); {format_amount(impact)} beyond the first, "
-                f"{ordered[0].invoice_number}.",
+                f"{names.customer(customer_id)}: {names.vendor(duplicate.vendor_id)} charged "
+                f"{names.service(service_id)} again on {', '.join(copies)} for {data.period}: "
+                f"the same charge as on {', '.join(first)} ({format_amount(impact)}).",
                 customer_id=customer_id,
                 service_id=service_id,
-                vendor_id=vendor_id,
+                # No vendor invoice: the finding stays the same one (its status and note
+                # kept) when another copy turns up on a re-run.
+                vendor_id=duplicate.vendor_id,
             )
         )
     return drafts

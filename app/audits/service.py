@@ -382,7 +382,7 @@ async def customer_audit(
         charged = gathered.vendor_positions.get(pair)
         revenue = contract.revenue
         cost = (
-            (charged.amount if charged else ZERO)
+            (charged.cost_amount if charged else ZERO)
             if service.vendor_id is not None
             else contract.in_house_cost
         )

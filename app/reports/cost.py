@@ -9,14 +9,15 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.money import cents_sum, split_cents
 from app.core.periods import Period
+from app.vendor_invoices.charges import spread_cents, to_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
-from app.vendor_invoices.models import VendorInvoiceLine
+from app.vendor_invoices.models import LineKind, VendorInvoiceLine
 
 # add((customer, contract, service, vendor, month index), slot, cents): slot 1 is cost.
 Add = Callable[[tuple[Any, ...], int, int], None]
@@ -36,16 +37,18 @@ async def vendor_cost(
     by_contract: bool,
     add: Add,
 ) -> int:
-    """The cost of (customer, service, M) for a vendor service is the sum of the amounts
-    of the vendor lines of period M matched to them (docs/month-arithmetic.md#vendor-cost).
-    Summed in the database by the parts of (customer, service, period) in `needed` (all
-    three for the contract split), each sum handed to `add`; returns the cents no match
-    took, the unallocated cost."""
+    """The cost of (customer, service, M) for a vendor service is the cost in M of its
+    matched lines (docs/vendor-bills.md#month-figures): lines inside one month cost their
+    amount there, one-time fees in the month of charge_start, and lines spread over
+    several months a part in each by cumulative rounding (charges.py). Summed in the
+    database by the parts of (customer, service, month) in `needed` (all three for the
+    contract split), each sum handed to `add`; returns the cents no match took (lines
+    matched to no pair, and adjustments), the unallocated cost."""
     line_t = VendorInvoiceLine
-    in_range = [col(line_t.period) >= str(first), col(line_t.period) <= str(last)]
     needed = set(needed)
     if by_contract:
         needed |= {"customer", "service", "month"}
+    dialect = session.get_bind().dialect.name
     columns: dict[str, Any] = {}
     if "customer" in needed:
         columns["customer"] = matched_customer_id
@@ -54,27 +57,113 @@ async def vendor_cost(
     elif "vendor" in needed:
         # Matched by (vendor_id, vendor_sku): the service's vendor is the line's.
         columns["vendor"] = col(line_t.vendor_id)
+    month_of_charge = (
+        func.to_char(col(line_t.charge_start), "YYYY-MM")
+        if dialect == "postgresql"
+        else func.substr(col(line_t.charge_start), 1, 7)
+    )
     if "month" in needed:
-        columns["month"] = col(line_t.period)
-    # One scan for both: the lines no (customer, service) match took are summed under
-    # unmatched = 1 (the unallocated cost), the others by the key's columns.
-    unmatched = case((or_(matched_customer_id.is_(None), matched_service_id.is_(None)), 1), else_=0)
-    dialect = session.get_bind().dialect.name
+        columns["month"] = case(
+            (col(line_t.kind) == LineKind.adjustment.value, col(line_t.period)),
+            else_=month_of_charge,
+        )
+    month_of_end = (
+        func.to_char(col(line_t.charge_end), "YYYY-MM")
+        if dialect == "postgresql"
+        else func.substr(col(line_t.charge_end), 1, 7)
+    )
+    spread = col(line_t.kind).in_([LineKind.recurring.value, LineKind.usage.value])
+    first_day, last_day = first.first_day, last.last_day
+    # Whole in one month of the range: adjustments in their invoice's month, one-time
+    # fees in the month of charge_start, other lines charging days of one month.
+    whole = or_(
+        and_(
+            col(line_t.kind) == LineKind.adjustment.value,
+            col(line_t.period) >= str(first),
+            col(line_t.period) <= str(last),
+        ),
+        and_(
+            col(line_t.kind) == LineKind.one_time.value,
+            col(line_t.charge_start) >= first_day,
+            col(line_t.charge_start) <= last_day,
+        ),
+        and_(
+            spread,
+            col(line_t.charge_start) >= first_day,
+            col(line_t.charge_end) <= last_day,
+            month_of_charge == month_of_end,
+        ),
+    )
+    # One scan for both: the lines no (customer, service) match took (and adjustments,
+    # which belong to none) are summed under unmatched = 1, the others by the key.
+    unmatched = case(
+        (
+            or_(
+                matched_customer_id.is_(None),
+                matched_service_id.is_(None),
+                col(line_t.kind) == LineKind.adjustment.value,
+            ),
+            1,
+        ),
+        else_=0,
+    )
     rows: Any = await session.execute(
         join_matches(
             select(unmatched, *columns.values(), cents_sum(col(line_t.amount), dialect))
             .select_from(line_t)
-            .where(*in_range)
+            .where(whole)
             .group_by(unmatched, *columns.values())
         )
     )
+    found: list[tuple[Any, ...]] = list(rows.all())
+    # Lines spread over several months that touch the range: a part in each month, line
+    # by line (equal lines grouped: each rounds alike).
+    key_columns = [c for name, c in columns.items() if name != "month"]
+    spread_rows: Any = await session.execute(
+        join_matches(
+            select(
+                unmatched,
+                *key_columns,
+                col(line_t.charge_start),
+                col(line_t.charge_end),
+                col(line_t.amount),
+                func.count(),
+            )
+            .select_from(line_t)
+            .where(
+                spread,
+                col(line_t.charge_start) <= last_day,
+                col(line_t.charge_end) >= first_day,
+                month_of_charge != month_of_end,
+            )
+            .group_by(
+                unmatched,
+                *key_columns,
+                col(line_t.charge_start),
+                col(line_t.charge_end),
+                col(line_t.amount),
+            )
+        )
+    )
+    with_month = "month" in columns
+    for flag, *keys, start, end, amount, count in spread_rows.all():
+        cents = to_cents(amount)
+        month = max(first, Period.of(start))
+        final = min(last, Period.of(end))
+        while month <= final:
+            part = spread_cents(cents, start, end, month) * count
+            if part:
+                found.append((flag, *keys, *([str(month)] if with_month else []), part))
+            month = month.next()
     unallocated = 0
-    matched_rows = []
-    for row in rows.all():
-        if row[0]:
-            unallocated += row[-1]
+    # One sum per key, so that the contract split divides the key's whole cost.
+    summed: dict[tuple[Any, ...], int] = {}
+    for flag, *key, cents in found:
+        if flag:
+            unallocated += cents
         else:
-            matched_rows.append(row[1:])
+            summed[tuple(key)] = summed.get(tuple(key), 0) + cents
+    matched_rows = [(*key, cents) for key, cents in summed.items()]
     if not columns:
         return unallocated
     names = list(columns)

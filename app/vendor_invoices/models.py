@@ -72,6 +72,10 @@ class VendorInvoiceLine(SQLModel, table=True):
         Index("ix_vendor_invoice_line_period_vendor_id", "period", "vendor_id"),
         Index("ix_vendor_invoice_line_vendor_id_vendor_sku", "vendor_id", "vendor_sku"),
         Index("ix_vendor_invoice_line_vendor_id_account_ref", "vendor_id", "account_ref"),
+        # A month's figures read lines by their charge period, whatever invoice carries
+        # them (docs/vendor-bills.md#month-figures).
+        Index("ix_vendor_invoice_line_charge_start", "charge_start"),
+        Index("ix_vendor_invoice_line_charge_end", "charge_end"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
