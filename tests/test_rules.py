@@ -6,7 +6,7 @@ for its data (so a row also proves that no other rule fires), worked out by hand
 comment above it: type, customer, service, vendor, vendor invoice, expected/actual
 quantity and unit amount, impact to the cent, severity and the key parts of the message.
 The rules themselves are written up in docs/findings.md, and as they read on real vendor
-bills in docs/vendor-bills.md ("Month figures", "Rules on real bills"; SPEC 7.2/7.3).
+bills in docs/vendor-bills.md ("Month figures", "Rules on real bills").
 
 The vendor side of a (customer, service) is a `PairMonth` (app/vendor_invoices/month.py):
 `units` of the recurring lines in force on the month's last day, their monthly amounts
@@ -374,7 +374,8 @@ CASES = [
     # for the whole month (190.00) and credits -10 seats for 11-30 November: share 20/30,
     # amount -190.00 x 20/30 = -126.666... -> -126.67, monthly -126.67 / (2/3) = -190.005.
     # Units on 30 November 10 - 10 = 0; the month carries 190.00 - 126.67 = 63.33, none
-    # of it usage or one-time. Units net to 0 and no other cost: no ORPHANED_COST (SPEC
+    # of it usage or one-time. Units net to 0 and no other cost: no ORPHANED_COST
+    # (docs/vendor-bills.md
     # 7: "a cancellation credit clears the month"), and nothing else.
     case(
         "orphaned-cost/cancellation-credit-clears-the-month",
@@ -392,7 +393,8 @@ CASES = [
             "vendors_invoicing": {PAX8},
         },
     ),
-    # Usage or one-time cost alone, with 0 vendor units (SPEC 7.3: "or usage/one-time cost
+    # Usage or one-time cost alone, with 0 vendor units (docs/vendor-bills.md#rules-on-real-bills:
+    # "or usage/one-time cost
     # in M of the pair != 0"):
     #   (Beta, M365): the cancellation above (units 0, month cost 63.33 of recurring lines)
     #     plus a one-time fee of 5.00: cost 68.33, other 5.00. Impact: no units part (0
@@ -686,7 +688,8 @@ CASES = [
     ),
     # ---- PRICE_INCREASE ---------------------------------------------------------------------
     # `rise()` gives plain lines (share 1): weight = quantity, cost = unit_cost x quantity.
-    # Impact = cost - standard x weight; mean = cost / weight (SPEC 7.3).
+    # Impact = cost - standard x weight; mean = cost / weight
+    # (docs/vendor-bills.md#rules-on-real-bills).
     #
     # Pax8 invoice 7 (PAX-2026-11): 32 seats at 19.00 = 608.00 above the standard 18.00;
     # no October figure. PRICE_INCREASE medium, service M365, Pax8, invoice 7, no customer:
@@ -795,7 +798,8 @@ CASES = [
         ),
     ),
     # Dropped: "price-increase/quantity-nets-to-zero" (5 seats at 20.00 and a credit of -5
-    # at 19.00 giving 5.00 on 0 units). A credit no longer offsets a rise (SPEC 7.3: only
+    # at 19.00 giving 5.00 on 0 units). A credit no longer offsets a rise
+    # (docs/vendor-bills.md#rules-on-real-bills: only
     # recurring lines with quantity > 0 count, chosen by the loader), so a rise on 0 units
     # cannot be built any more.
     #
@@ -952,7 +956,8 @@ CASES = [
             "vendors_invoicing": {PAX8},
         },
     ),
-    # A part-month line in the mean unit cost (SPEC 7.2: monthly amount = amount / share).
+    # A part-month line in the mean unit cost (docs/vendor-bills.md#month-figures: monthly amount
+    # = amount / share).
     # Acme: 12 seats contracted at 19.00 (revenue 228.00). Pax8 charges 10 seats for the
     # month at 19.00 (190.00, whole) and 2 more for 15-30 November at 21.00: 2 x 21.00 x
     # 16/30 = 22.40, monthly 22.40 x 30/16 = 42.00 (partial). Units 12, monthly 232.00,
@@ -993,7 +998,8 @@ CASES = [
             actual_unit="19.3333",
         ),
     ),
-    # ---- metered services (SPEC 7.1-7.3) -----------------------------------------------------
+    # ---- metered services (docs/vendor-bills.md)
+    # -----------------------------------------------------
     # Azure plan is metered: no UNBILLED_UNITS, OVERBILLED_UNITS or per-unit NEGATIVE_MARGIN.
     #   (Acme, Azure): 2 units contracted at 10.00 (revenue 20.00); Pax8 charges 3 units
     #     for the month, 60.00 (mean 20.00). Per-unit this would be UNBILLED (3 - 2) x
@@ -1225,7 +1231,8 @@ CASES = [
         ),
     ),
     # ---- DUPLICATE_CHARGE -------------------------------------------------------------------
-    # SPEC 7.3: a line on an invoice of M identical to one on another invoice of the vendor
+    # docs/vendor-bills.md#rules-on-real-bills: a line on an invoice of M identical to one on
+    # another invoice of the vendor
     # (customer, service, kind, charge period, quantity, amount). The loader
     # (app/vendor_invoices/month.py duplicate_charges, checked against a database in
     # tests/test_audits.py) finds the earliest invoice of each charge, by invoice_date then

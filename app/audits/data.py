@@ -1,6 +1,6 @@
 """Everything an audit of one period needs, gathered set-based: contract positions from
 the month arithmetic, vendor charges through the shared matching query, assets and
-customer invoices, each as one aggregate query (SPEC sections 5 and 6)."""
+customer invoices, each as one aggregate query (docs/month-arithmetic.md, docs/findings.md)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ Pair = tuple[int, int]  # (customer_id, service_id)
 
 @dataclass(slots=True)
 class ContractPosition:
-    """A customer's lines of one service in the month (SPEC section 5)."""
+    """A customer's lines of one service in the month (docs/month-arithmetic.md)."""
 
     units: Decimal = ZERO  # contracted units: quantity on the month's last day
     price_weight: Decimal = ZERO  # sum of units x unit_price of the lines counted
@@ -46,7 +46,7 @@ class ContractPosition:
     @property
     def unit_price(self) -> Fraction | None:
         """Contract unit price: the quantity-weighted mean of the unit prices of the lines
-        counted in the contracted units, exact (SPEC section 5)."""
+        counted in the contracted units, exact (docs/month-arithmetic.md#contract-unit-price)."""
         if self.units == 0:
             return None
         return Fraction(self.price_weight) / Fraction(self.units)
@@ -159,7 +159,7 @@ async def load(
     vendor_rows: Any = (await session.execute(select(col(Vendor.id), col(Vendor.name)))).all()
     data.vendors = dict(vendor_rows)
 
-    # Contract positions (SPEC section 5): each line's unit-days and contracted units
+    # Contract positions (docs/month-arithmetic.md): each line's unit-days and contracted units
     # computed in the database (month_sql, held equal to the arithmetic module by a
     # test); revenue and in-house cost rounded per line here, in exact integers.
     _contract_positions(
@@ -238,7 +238,8 @@ async def load(
         )
         .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
     )
-    # Deployed units: assets counted on the month's last day (SPEC sections 3 and 5).
+    # Deployed units: assets counted on the month's last day
+    # (docs/month-arithmetic.md#deployed-units).
     deployed = (
         select(col(Asset.customer_id), col(Asset.service_id), func.count())
         .where(
@@ -295,7 +296,7 @@ async def load(
 def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]) -> None:
     """Sum the month's lines per (customer, service) and per customer, in integers scaled
     as month_sql gives them, then as Decimals: units and revenue exactly as the sums of
-    the lines' `contracted_units` and rounded `revenue` (SPEC section 5)."""
+    the lines' `contracted_units` and rounded `revenue` (docs/month-arithmetic.md#revenue)."""
     days = data.period.days
     costs: dict[int, int] = {}  # in-house services' unit_cost x 10^4
     for service_id, service in data.services.items():
@@ -522,7 +523,7 @@ def _rising() -> list[Any]:
 
 async def _last_contract_ends(session: AsyncSession, data: AuditData, period: Period) -> None:
     """For messages about orphaned cost: when the pair's last contract line ended (a
-    line's end is the earlier of its own and its contract's, SPEC section 5), among
+    line's end is the earlier of its own and its contract's: docs/month-arithmetic.md), among
     lines that ended before the month's last day."""
     orphans = {
         pair for pair in data.vendor_positions if data.contracts.get(pair, NO_POSITION).units == 0

@@ -1,6 +1,6 @@
 """Exact money: Decimal API types, half-up rounding, a column type exact on both databases.
 
-SPEC section 2: amounts carry 2 decimals, unit prices, unit costs and quantities 4;
+docs/README.md#money: amounts carry 2 decimals, unit prices, unit costs and quantities 4;
 more is a 422, never a silent rounding; rounding is half-up (away from zero);
 never a binary float in the money path.
 """
@@ -32,7 +32,7 @@ WIDE = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 def half_up_int(numerator: int, denominator: int) -> int:
     """numerator / denominator (denominator > 0) rounded to an integer, half away from
-    zero: the one rounding rule of SPEC section 2, for callers counting in integers."""
+    zero: the one rounding rule (docs/README.md#rounding), for callers counting in integers."""
     whole, rest = divmod(abs(numerator), denominator)
     if 2 * rest >= denominator:
         whole += 1
@@ -45,7 +45,7 @@ def _places(whole: int, places: int) -> Decimal:
 
 
 def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) -> Decimal:
-    """Round exactly, half away from zero (SPEC section 2), to `places` decimals.
+    """Round exactly, half away from zero (docs/README.md#rounding), to `places` decimals.
 
     Accepts a Fraction so that proration (x / days_in_month) stays exact until
     this single rounding step.
@@ -57,8 +57,8 @@ def round_half_up(value: Decimal | Fraction | int, places: int = AMOUNT_PLACES) 
 
 
 def margin(revenue: Decimal | int, profit: Decimal | int) -> Decimal | None:
-    """SPEC section 5: profit / revenue, 4 decimals half-up, null when revenue is 0.
-    Integers are taken as cents over cents and stay in integer arithmetic."""
+    """docs/month-arithmetic.md#margin: profit / revenue, 4 decimals half-up, null when
+    revenue is 0. Integers are taken as cents over cents and stay in integer arithmetic."""
     if revenue == 0:
         return None
     if isinstance(revenue, int) and isinstance(profit, int):
@@ -90,7 +90,7 @@ def line_amounts(
     price_name: str = "unit_price",
 ) -> list[Decimal]:
     """The amount of each (amount, quantity, unit price) line: the given one, else quantity
-    x unit price rounded half-up (SPEC section 3). Each line's quantity x unit price and
+    x unit price rounded half-up (docs/README.md#money). Each line's quantity x unit price and
     the lines' total must stay under MAX_ABS (README, "Limits"): otherwise a 422 naming
     the figure, never a storage overflow nor a total no read can show."""
     from app.core.errors import Invalid
@@ -359,7 +359,7 @@ def _validator(places: int, non_negative: bool) -> BeforeValidator:
 
 
 def format_amount(value: Decimal) -> str:
-    """Amounts: always two places (SPEC section 2)."""
+    """Amounts: always two places (docs/README.md#money)."""
     return f"{value.quantize(CENT, context=WIDE):f}"
 
 

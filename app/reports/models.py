@@ -1,4 +1,4 @@
-"""Report schemas (profitability, trends) and the monthly targets table (SPEC section 6)."""
+"""Report schemas (profitability, trends) and the monthly targets table (docs/reports.md)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ class TargetRead(ReadModel):
 
 
 class Basis(StrEnum):
-    contracted = "contracted"  # SPEC section 5: the month arithmetic of the contract lines
+    contracted = (
+        "contracted"  # docs/month-arithmetic.md: the month arithmetic of the contract lines
+    )
     invoiced = "invoiced"  # the non-void customer invoice lines of each period
 
 
