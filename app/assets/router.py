@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query, Response
 
 from app.assets import service
-from app.assets.models import Asset, AssetCreate, AssetRead, AssetUpdate
+from app.assets.models import AssetCreate, AssetRead, AssetUpdate
 from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
@@ -28,7 +28,7 @@ AUTH = problem_responses(401, 403)
     summary="Record an asset deployed at a customer",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_asset(body: AssetCreate, session: SessionDep, _: WriteKey) -> Asset:
+async def create_asset(body: AssetCreate, session: SessionDep, _: WriteKey) -> AssetRead:
     return await service.create_asset(session, data=body)
 
 
@@ -49,7 +49,7 @@ async def list_assets(
         date | None,
         Query(description="Only assets counted that day: installed_on <= day < removed_on"),
     ] = None,
-) -> Page[Asset]:
+) -> Page[AssetRead]:
     return await service.list_assets(
         session,
         page=page,
@@ -66,7 +66,7 @@ async def list_assets(
     summary="Get an asset",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> Asset:
+async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> AssetRead:
     return await service.get_asset(session, asset_id=asset_id)
 
 
@@ -78,7 +78,7 @@ async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> Asset:
 )
 async def update_asset(
     asset_id: IdPath, body: AssetUpdate, session: SessionDep, _: WriteKey
-) -> Asset:
+) -> AssetRead:
     return await service.update_asset(session, asset_id=asset_id, data=body)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.assets.models import Asset, AssetCreate, AssetUpdate
+from app.assets.models import Asset, AssetCreate, AssetRead, AssetUpdate
 from app.core.crud import (
     apply,
     changes,
@@ -45,7 +45,12 @@ async def _check_external_ref(
     )
 
 
-async def create_asset(session: AsyncSession, *, data: AssetCreate) -> Asset:
+async def _asset_row(session: AsyncSession, asset_id: int) -> Asset:
+    """The asset's row, to change or delete it: a 404 when there is none."""
+    return await get_or_404(session, Asset, asset_id, "asset")
+
+
+async def create_asset(session: AsyncSession, *, data: AssetCreate) -> AssetRead:
     _check_dates(data.installed_on, data.removed_on)
     await require_reference(session, Customer, data.customer_id, "customer_id", "customer")
     await require_reference(session, Service, data.service_id, "service_id", "service")
@@ -53,11 +58,11 @@ async def create_asset(session: AsyncSession, *, data: AssetCreate) -> Asset:
     asset = Asset(**data.model_dump())
     session.add(asset)
     await session.flush()
-    return asset
+    return AssetRead.model_validate(asset)
 
 
-async def get_asset(session: AsyncSession, *, asset_id: int) -> Asset:
-    return await get_or_404(session, Asset, asset_id, "asset")
+async def get_asset(session: AsyncSession, *, asset_id: int) -> AssetRead:
+    return AssetRead.model_validate(await _asset_row(session, asset_id))
 
 
 async def list_assets(
@@ -68,7 +73,7 @@ async def list_assets(
     service_id: int | None = None,
     q: str | None = None,
     active_on: date | None = None,
-) -> Page[Asset]:
+) -> Page[AssetRead]:
     stmt = search(select(Asset), [Asset.name, Asset.serial, Asset.external_ref], q)
     if customer_id is not None:
         stmt = stmt.where(col(Asset.customer_id) == customer_id)
@@ -79,11 +84,11 @@ async def list_assets(
             col(Asset.installed_on) <= active_on,
             or_(col(Asset.removed_on).is_(None), col(Asset.removed_on) > active_on),
         )
-    return await paginate(session, stmt, Asset.id, page)
+    return await paginate(session, stmt, Asset.id, page, AssetRead.model_validate)
 
 
-async def update_asset(session: AsyncSession, *, asset_id: int, data: AssetUpdate) -> Asset:
-    asset = await get_asset(session, asset_id=asset_id)
+async def update_asset(session: AsyncSession, *, asset_id: int, data: AssetUpdate) -> AssetRead:
+    asset = await _asset_row(session, asset_id)
     values: dict[str, Any] = changes(data, required=REQUIRED)
     # The date rule holds for the record as it will be, not just for the body.
     _check_dates(
@@ -98,10 +103,10 @@ async def update_asset(session: AsyncSession, *, asset_id: int, data: AssetUpdat
     apply(asset, values)
     await session.flush()
     await session.refresh(asset)
-    return asset
+    return AssetRead.model_validate(asset)
 
 
 async def delete_asset(session: AsyncSession, *, asset_id: int) -> None:
-    asset = await get_asset(session, asset_id=asset_id)
+    asset = await _asset_row(session, asset_id)
     await session.delete(asset)
     await session.flush()

@@ -14,11 +14,9 @@ from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
 from app.customers import service
 from app.customers.models import (
-    Customer,
     CustomerCreate,
     CustomerRead,
     CustomerUpdate,
-    VendorAccount,
     VendorAccountCreate,
     VendorAccountRead,
 )
@@ -35,7 +33,7 @@ AUTH = problem_responses(401, 403)
     summary="Create a customer",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_customer(body: CustomerCreate, session: SessionDep, _: WriteKey) -> Customer:
+async def create_customer(body: CustomerCreate, session: SessionDep, _: WriteKey) -> CustomerRead:
     return await service.create_customer(session, data=body)
 
 
@@ -52,7 +50,7 @@ async def list_customers(
     q: Annotated[str | None, Query(description="Search in name and external_ref")] = None,
     active: bool | None = None,
     external_ref: Annotated[str | None, Query(description="Exact PSA id")] = None,
-) -> Page[Customer]:
+) -> Page[CustomerRead]:
     return await service.list_customers(
         session, page=page, q=q, active=active, external_ref=external_ref
     )
@@ -64,7 +62,7 @@ async def list_customers(
     summary="Get a customer",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> Customer:
+async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> CustomerRead:
     return await service.get_customer(session, customer_id=customer_id)
 
 
@@ -76,7 +74,7 @@ async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> 
 )
 async def update_customer(
     customer_id: IdPath, body: CustomerUpdate, session: SessionDep, _: WriteKey
-) -> Customer:
+) -> CustomerRead:
     return await service.update_customer(session, customer_id=customer_id, data=body)
 
 
@@ -100,7 +98,7 @@ async def delete_customer(customer_id: IdPath, session: SessionDep, _: WriteKey)
 )
 async def add_vendor_account(
     customer_id: IdPath, body: VendorAccountCreate, session: SessionDep, _: WriteKey
-) -> VendorAccount:
+) -> VendorAccountRead:
     return await service.add_vendor_account(session, customer_id=customer_id, data=body)
 
 
@@ -116,7 +114,7 @@ async def list_vendor_accounts(
     _: ReadKey,
     page: PageDep,
     vendor_id: IdQuery = None,
-) -> Page[VendorAccount]:
+) -> Page[VendorAccountRead]:
     return await service.list_vendor_accounts(
         session, customer_id=customer_id, page=page, vendor_id=vendor_id
     )

@@ -21,9 +21,11 @@ from app.core.pagination import Page, PageParams, paginate
 from app.customers.models import (
     Customer,
     CustomerCreate,
+    CustomerRead,
     CustomerUpdate,
     VendorAccount,
     VendorAccountCreate,
+    VendorAccountRead,
 )
 from app.vendors.models import Vendor
 
@@ -36,16 +38,21 @@ async def _check_external_ref(
     )
 
 
-async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Customer:
+async def _customer_row(session: AsyncSession, customer_id: int) -> Customer:
+    """The customer's row, to change or delete it: a 404 when there is none."""
+    return await get_or_404(session, Customer, customer_id, "customer")
+
+
+async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> CustomerRead:
     await _check_external_ref(session, data.external_ref, None)
     customer = Customer(**data.model_dump())
     session.add(customer)
     await session.flush()
-    return customer
+    return CustomerRead.model_validate(customer)
 
 
-async def get_customer(session: AsyncSession, *, customer_id: int) -> Customer:
-    return await get_or_404(session, Customer, customer_id, "customer")
+async def get_customer(session: AsyncSession, *, customer_id: int) -> CustomerRead:
+    return CustomerRead.model_validate(await _customer_row(session, customer_id))
 
 
 async def list_customers(
@@ -55,31 +62,31 @@ async def list_customers(
     q: str | None = None,
     active: bool | None = None,
     external_ref: str | None = None,
-) -> Page[Customer]:
+) -> Page[CustomerRead]:
     stmt = select(Customer)
     stmt = search(stmt, [Customer.name, Customer.external_ref], q)
     if active is not None:
         stmt = stmt.where(col(Customer.active) == active)
     if external_ref is not None:
         stmt = stmt.where(col(Customer.external_ref) == external_ref)
-    return await paginate(session, stmt, Customer.id, page)
+    return await paginate(session, stmt, Customer.id, page, CustomerRead.model_validate)
 
 
 async def update_customer(
     session: AsyncSession, *, customer_id: int, data: CustomerUpdate
-) -> Customer:
-    customer = await get_customer(session, customer_id=customer_id)
+) -> CustomerRead:
+    customer = await _customer_row(session, customer_id)
     values = changes(data, required=("name", "active"))
     if "external_ref" in values:
         await _check_external_ref(session, values["external_ref"], customer_id)
     apply(customer, values)
     await session.flush()
     await session.refresh(customer)
-    return customer
+    return CustomerRead.model_validate(customer)
 
 
 async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
-    customer = await get_customer(session, customer_id=customer_id)
+    customer = await _customer_row(session, customer_id)
     await ensure_unreferenced(session, Customer, customer_id, "customer")
     await session.delete(customer)
     await session.flush()
@@ -87,8 +94,8 @@ async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
 
 async def add_vendor_account(
     session: AsyncSession, *, customer_id: int, data: VendorAccountCreate
-) -> VendorAccount:
-    await get_customer(session, customer_id=customer_id)
+) -> VendorAccountRead:
+    await _customer_row(session, customer_id)
     await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     await ensure_unique(
         session,
@@ -104,17 +111,17 @@ async def add_vendor_account(
     account = VendorAccount(customer_id=customer_id, **data.model_dump())
     session.add(account)
     await session.flush()
-    return account
+    return VendorAccountRead.model_validate(account)
 
 
 async def list_vendor_accounts(
     session: AsyncSession, *, customer_id: int, page: PageParams, vendor_id: int | None = None
-) -> Page[VendorAccount]:
-    await get_customer(session, customer_id=customer_id)
+) -> Page[VendorAccountRead]:
+    await _customer_row(session, customer_id)
     stmt = select(VendorAccount).where(col(VendorAccount.customer_id) == customer_id)
     if vendor_id is not None:
         stmt = stmt.where(col(VendorAccount.vendor_id) == vendor_id)
-    return await paginate(session, stmt, VendorAccount.id, page)
+    return await paginate(session, stmt, VendorAccount.id, page, VendorAccountRead.model_validate)
 
 
 async def delete_vendor_account(

@@ -13,7 +13,7 @@ from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
 from app.services import service
-from app.services.models import Service, ServiceCreate, ServiceRead, ServiceUpdate
+from app.services.models import ServiceCreate, ServiceRead, ServiceUpdate
 
 router = api_router(prefix="/services", tags=["services"])
 
@@ -27,7 +27,7 @@ AUTH = problem_responses(401, 403)
     summary="Add a service to the catalog",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_service(body: ServiceCreate, session: SessionDep, _: WriteKey) -> Service:
+async def create_service(body: ServiceCreate, session: SessionDep, _: WriteKey) -> ServiceRead:
     return await service.create_service(session, data=body)
 
 
@@ -45,7 +45,7 @@ async def list_services(
     vendor_id: IdQuery = None,
     active: bool | None = None,
     sku: Annotated[str | None, Query(description="Exact SKU")] = None,
-) -> Page[Service]:
+) -> Page[ServiceRead]:
     return await service.list_services(
         session, page=page, q=q, vendor_id=vendor_id, active=active, sku=sku
     )
@@ -57,7 +57,7 @@ async def list_services(
     summary="Get a service",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> Service:
+async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> ServiceRead:
     return await service.get_service(session, service_id=service_id)
 
 
@@ -69,7 +69,7 @@ async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> Se
 )
 async def update_service(
     service_id: IdPath, body: ServiceUpdate, session: SessionDep, _: WriteKey
-) -> Service:
+) -> ServiceRead:
     return await service.update_service(session, service_id=service_id, data=body)
 
 

@@ -20,7 +20,7 @@ from app.core.crud import (
 )
 from app.core.errors import Invalid, field_error
 from app.core.pagination import Page, PageParams, paginate
-from app.services.models import Service, ServiceCreate, ServiceUpdate
+from app.services.models import Service, ServiceCreate, ServiceRead, ServiceUpdate
 from app.vendors.models import Vendor
 
 REQUIRED = ("name", "sku", "unit", "unit_price", "unit_cost", "active", "metered")
@@ -61,7 +61,12 @@ async def _check_vendor_sku_unique(
     )
 
 
-async def create_service(session: AsyncSession, *, data: ServiceCreate) -> Service:
+async def _service_row(session: AsyncSession, service_id: int) -> Service:
+    """The service's row, to change or delete it: a 404 when there is none."""
+    return await get_or_404(session, Service, service_id, "service")
+
+
+async def create_service(session: AsyncSession, *, data: ServiceCreate) -> ServiceRead:
     _check_vendor_sku(data.vendor_id, data.vendor_sku)
     await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     await _check_sku(session, data.sku, None)
@@ -69,11 +74,11 @@ async def create_service(session: AsyncSession, *, data: ServiceCreate) -> Servi
     service = Service(**data.model_dump())
     session.add(service)
     await session.flush()
-    return service
+    return ServiceRead.model_validate(service)
 
 
-async def get_service(session: AsyncSession, *, service_id: int) -> Service:
-    return await get_or_404(session, Service, service_id, "service")
+async def get_service(session: AsyncSession, *, service_id: int) -> ServiceRead:
+    return ServiceRead.model_validate(await _service_row(session, service_id))
 
 
 async def list_services(
@@ -84,7 +89,7 @@ async def list_services(
     vendor_id: int | None = None,
     active: bool | None = None,
     sku: str | None = None,
-) -> Page[Service]:
+) -> Page[ServiceRead]:
     stmt = search(select(Service), [Service.name, Service.sku], q)
     if vendor_id is not None:
         stmt = stmt.where(col(Service.vendor_id) == vendor_id)
@@ -92,11 +97,13 @@ async def list_services(
         stmt = stmt.where(col(Service.active) == active)
     if sku is not None:
         stmt = stmt.where(col(Service.sku) == sku)
-    return await paginate(session, stmt, Service.id, page)
+    return await paginate(session, stmt, Service.id, page, ServiceRead.model_validate)
 
 
-async def update_service(session: AsyncSession, *, service_id: int, data: ServiceUpdate) -> Service:
-    service = await get_service(session, service_id=service_id)
+async def update_service(
+    session: AsyncSession, *, service_id: int, data: ServiceUpdate
+) -> ServiceRead:
+    service = await _service_row(session, service_id)
     values: dict[str, Any] = changes(data, required=REQUIRED)
     # The vendor rules hold for the record as it will be, not just for the body.
     vendor_id = values.get("vendor_id", service.vendor_id)
@@ -111,11 +118,11 @@ async def update_service(session: AsyncSession, *, service_id: int, data: Servic
     apply(service, values)
     await session.flush()
     await session.refresh(service)
-    return service
+    return ServiceRead.model_validate(service)
 
 
 async def delete_service(session: AsyncSession, *, service_id: int) -> None:
-    service = await get_service(session, service_id=service_id)
+    service = await _service_row(session, service_id)
     await ensure_unreferenced(session, Service, service_id, "service")
     await session.delete(service)
     await session.flush()

@@ -15,7 +15,6 @@ from app.core.routing import api_router
 from app.core.types import IdPath
 from app.vendors import service
 from app.vendors.models import (
-    Vendor,
     VendorCreate,
     VendorCreated,
     VendorRead,
@@ -36,7 +35,7 @@ AUTH = problem_responses(401, 403)
     summary="Create a vendor (the answer shows its webhook secret, once)",
     responses={**AUTH, **problem_responses(422)},
 )
-async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> Vendor:
+async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> VendorCreated:
     return await service.create_vendor(session, data=body)
 
 
@@ -51,7 +50,7 @@ async def list_vendors(
     _: ReadKey,
     page: PageDep,
     q: Annotated[str | None, Query(description="Search in name")] = None,
-) -> Page[Vendor]:
+) -> Page[VendorRead]:
     return await service.list_vendors(session, page=page, q=q)
 
 
@@ -61,7 +60,7 @@ async def list_vendors(
     summary="Get a vendor",
     responses={**AUTH, **problem_responses(404)},
 )
-async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> Vendor:
+async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> VendorRead:
     return await service.get_vendor(session, vendor_id=vendor_id)
 
 
@@ -73,7 +72,7 @@ async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> Vend
 )
 async def update_vendor(
     vendor_id: IdPath, body: VendorUpdate, session: SessionDep, _: WriteKey
-) -> Vendor:
+) -> VendorRead:
     return await service.update_vendor(session, vendor_id=vendor_id, data=body)
 
 

@@ -18,6 +18,8 @@ from app.vendors.models import (
     SECRET_PREFIX,
     Vendor,
     VendorCreate,
+    VendorCreated,
+    VendorRead,
     VendorUpdate,
     WebhookSecretRotate,
     WebhookSecretRotated,
@@ -33,7 +35,13 @@ def generate_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-async def create_vendor(session: AsyncSession, *, data: VendorCreate) -> Vendor:
+async def _vendor_row(session: AsyncSession, vendor_id: int) -> Vendor:
+    """The vendor's row, secrets included: a 404 when there is none."""
+    return await get_or_404(session, Vendor, vendor_id, "vendor")
+
+
+async def create_vendor(session: AsyncSession, *, data: VendorCreate) -> VendorCreated:
+    """The new vendor with its webhook secret: the one answer that shows it."""
     vendor = Vendor(
         name=data.name,
         currency=data.currency,
@@ -41,30 +49,30 @@ async def create_vendor(session: AsyncSession, *, data: VendorCreate) -> Vendor:
     )
     session.add(vendor)
     await session.flush()
-    return vendor
+    return VendorCreated.model_validate(vendor)
 
 
-async def get_vendor(session: AsyncSession, *, vendor_id: int) -> Vendor:
-    return await get_or_404(session, Vendor, vendor_id, "vendor")
+async def get_vendor(session: AsyncSession, *, vendor_id: int) -> VendorRead:
+    return VendorRead.model_validate(await _vendor_row(session, vendor_id))
 
 
 async def list_vendors(
     session: AsyncSession, *, page: PageParams, q: str | None = None
-) -> Page[Vendor]:
+) -> Page[VendorRead]:
     stmt = search(select(Vendor), [Vendor.name], q)
-    return await paginate(session, stmt, Vendor.id, page)
+    return await paginate(session, stmt, Vendor.id, page, VendorRead.model_validate)
 
 
-async def update_vendor(session: AsyncSession, *, vendor_id: int, data: VendorUpdate) -> Vendor:
-    vendor = await get_vendor(session, vendor_id=vendor_id)
+async def update_vendor(session: AsyncSession, *, vendor_id: int, data: VendorUpdate) -> VendorRead:
+    vendor = await _vendor_row(session, vendor_id)
     apply(vendor, changes(data, required=("name", "currency")))
     await session.flush()
     await session.refresh(vendor)
-    return vendor
+    return VendorRead.model_validate(vendor)
 
 
 async def delete_vendor(session: AsyncSession, *, vendor_id: int) -> None:
-    vendor = await get_vendor(session, vendor_id=vendor_id)
+    vendor = await _vendor_row(session, vendor_id)
     await ensure_unreferenced(session, Vendor, vendor_id, "vendor")
     await session.delete(vendor)
     await session.flush()
@@ -76,7 +84,7 @@ async def rotate_webhook_secret(
     """A new secret verifies at once; the old one keeps verifying for ROTATION_GRACE.
     A second rotation within the grace period retires the oldest secret at once: only
     the current and the one before it ever verify."""
-    vendor = await get_vendor(session, vendor_id=vendor_id)
+    vendor = await _vendor_row(session, vendor_id)
     new_secret = data.webhook_secret or generate_webhook_secret()
     if new_secret == vendor.webhook_secret:
         message = "must differ from the current secret"
