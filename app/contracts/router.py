@@ -13,11 +13,9 @@ from app.contracts import service
 from app.contracts.models import (
     AdjustmentCreate,
     AdjustmentRead,
-    Contract,
     ContractCancel,
     ContractCreate,
     ContractDetail,
-    ContractLineAdjustment,
     ContractRead,
     ContractSchedule,
     ContractStatus,
@@ -48,7 +46,7 @@ LINE_PATH = "/{contract_id}/lines/{line_id}"
     summary="Create a contract",
     responses={**AUTH, **problem_responses(409, 422)},
 )
-async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> Contract:
+async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> ContractRead:
     return await service.create_contract(session, data=body)
 
 
@@ -69,7 +67,7 @@ async def list_contracts(
         date | None,
         Query(description="Only contracts in force that day: start_date <= d <= end_date"),
     ] = None,
-) -> Page[Contract]:
+) -> Page[ContractRead]:
     return await service.list_contracts(
         session, page=page, customer_id=customer_id, status=status, q=q, active_on=active_on
     )
@@ -93,7 +91,7 @@ async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> 
 )
 async def update_contract(
     contract_id: IdPath, body: ContractUpdate, session: SessionDep, _: WriteKey
-) -> Contract:
+) -> ContractRead:
     return await service.update_contract(session, contract_id=contract_id, data=body)
 
 
@@ -116,7 +114,7 @@ async def delete_contract(contract_id: IdPath, session: SessionDep, _: WriteKey)
 )
 async def cancel_contract(
     contract_id: IdPath, body: ContractCancel, session: SessionDep, _: WriteKey
-) -> Contract:
+) -> ContractRead:
     return await service.cancel_contract(session, contract_id=contract_id, data=body)
 
 
@@ -220,7 +218,7 @@ async def delete_line(
 )
 async def add_adjustment(
     contract_id: IdPath, line_id: IdPath, body: AdjustmentCreate, session: SessionDep, _: WriteKey
-) -> ContractLineAdjustment:
+) -> AdjustmentRead:
     return await service.add_adjustment(
         session, contract_id=contract_id, line_id=line_id, data=body
     )
@@ -234,7 +232,7 @@ async def add_adjustment(
 )
 async def list_adjustments(
     contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
-) -> Page[ContractLineAdjustment]:
+) -> Page[AdjustmentRead]:
     return await service.list_adjustments(
         session, contract_id=contract_id, line_id=line_id, page=page
     )

@@ -78,24 +78,25 @@ def _check_contract_dates(start_date: date, end_date: date | None) -> None:
         )
 
 
-async def create_contract(session: AsyncSession, *, data: ContractCreate) -> Contract:
+async def create_contract(session: AsyncSession, *, data: ContractCreate) -> ContractRead:
     await require_reference(session, Customer, data.customer_id, "customer_id", "customer")
     _check_contract_dates(data.start_date, data.end_date)
     await _check_external_ref(session, data.external_ref, None)
     contract = Contract(**data.model_dump())
     session.add(contract)
     await session.flush()
-    return contract
+    return ContractRead.model_validate(contract)
 
 
-async def get_contract(session: AsyncSession, *, contract_id: int) -> Contract:
+async def _contract_row(session: AsyncSession, contract_id: int) -> Contract:
+    """The contract's row, to read, change or check against: a 404 when there is none."""
     return await get_or_404(session, Contract, contract_id, "contract")
 
 
 async def get_contract_detail(session: AsyncSession, *, contract_id: int) -> ContractDetail:
     """The contract with all its lines, each with its adjustment history: three queries
     whatever the number of lines."""
-    contract = await get_contract(session, contract_id=contract_id)
+    contract = await _contract_row(session, contract_id)
     lines = (
         await session.scalars(
             select(ContractLine)
@@ -120,7 +121,7 @@ async def list_contracts(
     status: ContractStatus | None = None,
     q: str | None = None,
     active_on: date | None = None,
-) -> Page[Contract]:
+) -> Page[ContractRead]:
     stmt = select(Contract)
     stmt = search(stmt, [Contract.name, Contract.external_ref], q)
     if customer_id is not None:
@@ -132,13 +133,13 @@ async def list_contracts(
             col(Contract.start_date) <= active_on,
             or_(col(Contract.end_date).is_(None), col(Contract.end_date) >= active_on),
         )
-    return await paginate(session, stmt, Contract.id, page)
+    return await paginate(session, stmt, Contract.id, page, ContractRead.model_validate)
 
 
 async def update_contract(
     session: AsyncSession, *, contract_id: int, data: ContractUpdate
-) -> Contract:
-    contract = await get_contract(session, contract_id=contract_id)
+) -> ContractRead:
+    contract = await _contract_row(session, contract_id)
     values = changes(data, required=("name", "start_date"))
     if "start_date" in values or "end_date" in values:
         # The merged state must hold (a cancellation the day before the start is the one
@@ -162,11 +163,11 @@ async def update_contract(
     apply(contract, values)
     await session.flush()
     await session.refresh(contract)
-    return contract
+    return ContractRead.model_validate(contract)
 
 
 async def delete_contract(session: AsyncSession, *, contract_id: int) -> None:
-    contract = await get_contract(session, contract_id=contract_id)
+    contract = await _contract_row(session, contract_id)
     await ensure_unreferenced(session, Contract, contract_id, "contract")
     await session.delete(contract)
     await session.flush()
@@ -174,11 +175,11 @@ async def delete_contract(session: AsyncSession, *, contract_id: int) -> None:
 
 async def cancel_contract(
     session: AsyncSession, *, contract_id: int, data: ContractCancel
-) -> Contract:
+) -> ContractRead:
     """effective_date is the last day of service, at least the day before start_date
     (never started) and at most the current end_date (a cancellation only shortens); it
     becomes end_date and the status becomes cancelled (docs/month-arithmetic.md#cancellation)."""
-    contract = await get_contract(session, contract_id=contract_id)
+    contract = await _contract_row(session, contract_id)
     effective = data.effective_date
     earliest = day_before(contract.start_date)
     if effective < earliest:
@@ -195,7 +196,7 @@ async def cancel_contract(
     contract.status = ContractStatus.cancelled.value
     await session.flush()
     await session.refresh(contract)
-    return contract
+    return ContractRead.model_validate(contract)
 
 
 # --- lines -----------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ async def _adjustments_by_line(
 
 
 async def _get_line(session: AsyncSession, contract_id: int, line_id: int) -> ContractLine:
-    await get_contract(session, contract_id=contract_id)
+    await _contract_row(session, contract_id)
     line = await session.get(ContractLine, line_id)
     if line is None or line.contract_id != contract_id:
         raise NotFound(f"contract line {line_id} does not exist in contract {contract_id}")
@@ -266,7 +267,7 @@ def _check_line_amount(field: str, quantities: Sequence[Decimal], unit_price: De
 
 
 async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate) -> LineRead:
-    contract = await get_contract(session, contract_id=contract_id)
+    contract = await _contract_row(session, contract_id)
     service = await require_reference(session, Service, data.service_id, "service_id", "service")
     _check_line_dates(contract, data.start_date, data.end_date)
     values: dict[str, Any] = data.model_dump()
@@ -284,7 +285,7 @@ async def add_line(session: AsyncSession, *, contract_id: int, data: LineCreate)
 async def list_lines(
     session: AsyncSession, *, contract_id: int, page: PageParams
 ) -> Page[LineRead]:
-    await get_contract(session, contract_id=contract_id)
+    await _contract_row(session, contract_id)
     stmt = select(ContractLine).where(col(ContractLine.contract_id) == contract_id)
     lines: Page[ContractLine] = await paginate(session, stmt, ContractLine.id, page)
     ids = [_id(line) for line in lines.items]
@@ -315,7 +316,7 @@ async def update_line(
         quantities = [line.quantity, *(a.quantity for a in history.get(line_id, []))]
         _check_line_amount("body.unit_price", quantities, values["unit_price"])
     if "start_date" in values or "end_date" in values:
-        contract = await get_contract(session, contract_id=contract_id)
+        contract = await _contract_row(session, contract_id)
         _check_line_dates(
             contract,
             values.get("start_date", line.start_date),
@@ -339,7 +340,7 @@ async def delete_line(session: AsyncSession, *, contract_id: int, line_id: int) 
 
 async def add_adjustment(
     session: AsyncSession, *, contract_id: int, line_id: int, data: AdjustmentCreate
-) -> ContractLineAdjustment:
+) -> AdjustmentRead:
     """Dates in the past, the future, or outside the line are all accepted: only the part
     that overlaps the line's active days counts (docs/month-arithmetic.md#adjustments)."""
     line = await _get_line(session, contract_id, line_id)
@@ -347,15 +348,17 @@ async def add_adjustment(
     adjustment = ContractLineAdjustment(line_id=line_id, **data.model_dump())
     session.add(adjustment)
     await session.flush()
-    return adjustment
+    return AdjustmentRead.model_validate(adjustment)
 
 
 async def list_adjustments(
     session: AsyncSession, *, contract_id: int, line_id: int, page: PageParams
-) -> Page[ContractLineAdjustment]:
+) -> Page[AdjustmentRead]:
     await _get_line(session, contract_id, line_id)
     stmt = select(ContractLineAdjustment).where(col(ContractLineAdjustment.line_id) == line_id)
-    return await paginate(session, stmt, ContractLineAdjustment.id, page)
+    return await paginate(
+        session, stmt, ContractLineAdjustment.id, page, AdjustmentRead.model_validate
+    )
 
 
 # --- schedule --------------------------------------------------------------------------------
@@ -371,7 +374,7 @@ async def contract_schedule(
 ) -> ContractSchedule:
     """Every line of the contract in every month of [first, last]: the month's total is
     the sum of the lines' rounded revenues (docs/month-arithmetic.md#revenue)."""
-    await get_contract(session, contract_id=contract_id)
+    await _contract_row(session, contract_id)
     lines = await arithmetic.load_line_terms(session, contract_ids=[contract_id])
     rows: list[ScheduleLineMonth] = []
     months: list[ScheduleMonth] = []
