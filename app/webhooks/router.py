@@ -20,7 +20,6 @@ from app.webhooks import service
 from app.webhooks.models import (
     EventStatus,
     WebhookDelivered,
-    WebhookEvent,
     WebhookEventDetail,
     WebhookEventRead,
 )
@@ -131,7 +130,7 @@ async def list_events(
     status: Annotated[
         EventStatus | None, Query(description="received, processed or failed")
     ] = None,
-) -> Page[WebhookEvent]:
+) -> Page[WebhookEventRead]:
     return await service.list_events(session, page=page, vendor_id=vendor_id, status=status)
 
 
@@ -153,5 +152,5 @@ async def get_event(event_id: IdPath, session: SessionDep, _: ReadKey) -> Webhoo
     "failed with the new error. An event already processed is a 409.",
     responses={**AUTH, **problem_responses(404, 409)},
 )
-async def replay_event(event_id: IdPath, maker: MakerDep, _: WriteKey) -> WebhookEvent:
+async def replay_event(event_id: IdPath, maker: MakerDep, _: WriteKey) -> WebhookEventRead:
     return await service.replay_event(maker, event_id=event_id)

@@ -411,7 +411,7 @@ async def list_events(
     page: PageParams,
     vendor_id: int | None = None,
     status: EventStatus | None = None,
-) -> Page[WebhookEvent]:
+) -> Page[WebhookEventRead]:
     # The list shows no bodies: leave each raw invoice (megabytes for a big one) unread.
     stmt = select(WebhookEvent).options(
         defer(WebhookEvent.body, raiseload=True),  # type: ignore[arg-type]
@@ -421,7 +421,7 @@ async def list_events(
         stmt = stmt.where(col(WebhookEvent.vendor_id) == vendor_id)
     if status is not None:
         stmt = stmt.where(col(WebhookEvent.status) == status.value)
-    return await paginate(session, stmt, WebhookEvent.id, page)
+    return await paginate(session, stmt, WebhookEvent.id, page, WebhookEventRead.model_validate)
 
 
 async def get_event(session: AsyncSession, *, event_id: int) -> WebhookEventDetail:
@@ -438,7 +438,9 @@ async def get_event(session: AsyncSession, *, event_id: int) -> WebhookEventDeta
     )
 
 
-async def replay_event(maker: async_sessionmaker[AsyncSession], *, event_id: int) -> WebhookEvent:
+async def replay_event(
+    maker: async_sessionmaker[AsyncSession], *, event_id: int
+) -> WebhookEventRead:
     """Process a stored event again, e.g. after fixing the vendor. The signature was
     verified on receipt. The new answer is stored, so a redelivery answers the current
     outcome."""
@@ -456,4 +458,4 @@ async def replay_event(maker: async_sessionmaker[AsyncSession], *, event_id: int
             f"Webhook event {event_id} is already processed (invoice {event.invoice_id}).",
             extra={"event_id": event_id, "invoice_id": event.invoice_id},
         )
-    return event
+    return WebhookEventRead.model_validate(event)
