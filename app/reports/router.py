@@ -19,7 +19,6 @@ from app.reports.models import (
     Basis,
     Metric,
     ProfitabilityReport,
-    Target,
     TargetPut,
     TargetRead,
     TrendGroup,
@@ -176,7 +175,7 @@ def _period(period: str) -> Period:
 )
 async def put_target(
     period: PeriodPath, body: TargetPut, session: SessionDep, _: WriteKey
-) -> Target:
+) -> TargetRead:
     return await targets.put_target(session, period=_period(period), data=body)
 
 
@@ -187,7 +186,7 @@ async def put_target(
     summary="Get the month's target",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> Target:
+async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> TargetRead:
     return await targets.get_target(session, period=_period(period))
 
 

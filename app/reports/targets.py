@@ -18,7 +18,7 @@ from app.reports.models import Target, TargetPut, TargetRead
 TARGET_CURSOR = Cursor("t1", Period)
 
 
-async def put_target(session: AsyncSession, *, period: Period, data: TargetPut) -> Target:
+async def put_target(session: AsyncSession, *, period: Period, data: TargetPut) -> TargetRead:
     """Set the month's goal, creating or replacing it (an upsert, safe under races)."""
     now = utcnow()
     values = {"period": str(period), "revenue": data.revenue, "profit": data.profit}
@@ -31,10 +31,16 @@ async def put_target(session: AsyncSession, *, period: Period, data: TargetPut) 
     )
     await session.execute(stmt)
     await session.flush()
-    return await get_target(session, period=period)
+    return TargetRead.model_validate(await _target_row(session, period))
 
 
-async def get_target(session: AsyncSession, *, period: Period) -> Target:
+async def get_target(session: AsyncSession, *, period: Period) -> TargetRead:
+    return TargetRead.model_validate(await _target_row(session, period))
+
+
+async def _target_row(session: AsyncSession, period: Period) -> Target:
+    """The month's target row as stored now (an upsert bypasses the identity map, so
+    the row is read afresh): a 404 when none is set."""
     target = await session.scalar(
         select(Target)
         .where(col(Target.period) == str(period))
@@ -68,7 +74,7 @@ async def list_targets(
 
 
 async def targets_between(session: AsyncSession, first: Period, last: Period) -> dict[str, Target]:
-    """The targets set for the months first..last, by period."""
+    """The target rows set for the months first..last, by period (for the reports)."""
     rows = await session.scalars(
         select(Target).where(col(Target.period) >= str(first), col(Target.period) <= str(last))
     )
