@@ -57,7 +57,8 @@ async def ingest(
     source: InvoiceSource,
     field_prefix: str = "body",
 ) -> VendorInvoice:
-    """Validate against the vendor and store the invoice with its lines in bulk.
+    """Validate against the vendor and store the invoice with its lines in bulk; the
+    answer is the stored row, for the callers to build their own answers from.
 
     Does not commit: the caller's transaction also holds, for a webhook, the inbox
     event. A race on the invoice number ends in the unique constraint."""
