@@ -4,7 +4,14 @@ modules import each other without a cycle."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, get_args, get_type_hints
+
+from fastapi.routing import APIRoute
+from sqlmodel import SQLModel
+
+from app.main import create_app
 
 CORE = Path(__file__).resolve().parent.parent / "app" / "core"
 
@@ -57,3 +64,42 @@ def test_the_request_owns_the_transaction() -> None:
         if ".commit()" in path.read_text()
     )
     assert set(committing) <= OWN_TRANSACTIONS | {"core/routing.py"}, committing
+
+
+def _named_types(annotation: Any) -> Iterator[type]:
+    """Every class an annotation names, through unions, lists and Page[...]."""
+    if isinstance(annotation, type):
+        yield annotation
+        metadata = getattr(annotation, "__pydantic_generic_metadata__", None) or {}
+        for arg in metadata.get("args", ()):
+            yield from _named_types(arg)
+    for arg in get_args(annotation):
+        yield from _named_types(arg)
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """The app's endpoints, through the routers it includes."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def test_routes_answer_read_models_not_rows() -> None:
+    """Services answer the Read model an endpoint answers (converted in the service), so
+    no route is annotated with a table row."""
+    routes = list(_api_routes(create_app().routes))
+    assert len(routes) > 50
+    rows = []
+    for route in routes:
+        returned = get_type_hints(route.endpoint).get("return")
+        tables = [
+            kind.__name__
+            for kind in _named_types(returned)
+            if issubclass(kind, SQLModel) and getattr(kind, "__table__", None) is not None
+        ]
+        if tables:
+            rows.append(f"{route.path} {sorted(route.methods or ())}: {tables}")
+    assert not rows, rows
