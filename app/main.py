@@ -36,6 +36,7 @@ from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purg
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
+from app.import_profiles.router import import_router as vendor_invoice_import_router
 from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
 from app.reports.router import router as reports_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services_router,
         contracts_router,
         assets_router,
+        vendor_invoice_import_router,  # before /vendor-invoices/{invoice_id}
         vendor_invoices_router,
         import_profiles_router,
         webhooks_router,

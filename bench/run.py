@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from app.core.db import create_engine
-from app.webhooks.signature import sign
+from app.core.signature import sign
 from bench.floor import run_audit_floor, run_floor
 from bench.generate import SIZES, Dataset, generate, ingest_payload
 from bench.seed import BENCH_DIR, ROOT, LoadReport, database_url, postgres_available, seed

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from app.webhooks.signature import sign
+from app.core.signature import sign
 from bench.generate import Dataset, ingest_payload
 from bench.run import ADMIN_KEY, BENCH_DIR, Server
 from bench.seed import database_url, postgres_available, seed

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.core.config import Settings
 from app.core.db import _drop_closed_connection, create_sessionmaker
+from app.core.signature import sign
 from app.main import create_app
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.webhooks import service as webhook_service
 from app.webhooks.models import WebhookEvent
-from app.webhooks.signature import sign
 from tests.conftest import POSTGRES_URL, make_client
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 

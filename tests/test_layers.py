@@ -103,3 +103,21 @@ def test_routes_answer_read_models_not_rows() -> None:
         if tables:
             rows.append(f"{route.path} {sorted(route.methods or ())}: {tables}")
     assert not rows, rows
+
+
+def test_packages_import_one_way() -> None:
+    """No two packages of app/ import each other (directly): a package built on another
+    (audits on vendor invoices, the webhook inbox and import profiles on vendor invoices,
+    webhooks on vendors) is never imported back."""
+    app_dir = CORE.parent
+    edges: dict[str, set[str]] = {}
+    for path in app_dir.rglob("*.py"):
+        package = path.relative_to(app_dir).parts[0].removesuffix(".py")
+        for name in _imports(path):
+            parts = name.split(".")
+            if len(parts) > 1 and parts[1] != package:
+                edges.setdefault(package, set()).add(parts[1])
+    both_ways = sorted(
+        (a, b) for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ())
+    )
+    assert not both_ways, both_ways

@@ -40,8 +40,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.signature import sign
 from app.main import create_app
-from app.webhooks.signature import sign
 from tests.conftest import ADMIN_KEY, empty_tables, make_client
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 

@@ -19,11 +19,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.core.db import utcnow
-from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
-from app.vendors.models import Vendor
-from app.webhooks import service as webhook_service
-from app.webhooks.models import WebhookEvent
-from app.webhooks.signature import (
+from app.core.signature import (
     SignatureError,
     check_timestamp,
     read_headers,
@@ -31,6 +27,10 @@ from app.webhooks.signature import (
     sign,
     verify,
 )
+from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
+from app.vendors.models import Vendor
+from app.webhooks import service as webhook_service
+from app.webhooks.models import WebhookEvent
 from tests.helpers import assert_problem, vendor
 
 EVENTS = "/api/v1/webhook-events"

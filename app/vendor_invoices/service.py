@@ -8,13 +8,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audits.models import Audit
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
+from app.core.db import metadata
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
 from app.core.money import AMOUNT_PLACES, decimal_sum, line_amounts, round_half_up
 from app.core.pagination import Page, PageParams, paginate
@@ -37,7 +37,6 @@ from app.vendor_invoices.models import (
     VendorInvoiceRead,
 )
 from app.vendors.models import Vendor
-from app.webhooks.models import WebhookEvent
 
 DUPLICATE_NUMBER = "duplicate invoice number"
 
@@ -207,17 +206,24 @@ async def list_invoices(
     return Page[VendorInvoiceRead](items=_summaries(found.items), next_cursor=found.next_cursor)
 
 
+# Tables of the packages built on vendor invoices (audits, the webhook inbox), read by name
+# from the shared metadata: they depend on this package, not the other way round.
+def _table(name: str) -> Table:
+    return metadata.tables[name]
+
+
 async def invoice_in_use(session: AsyncSession, *, invoice: VendorInvoice) -> str | None:
     """Why the invoice may not simply be deleted, or None: an audit of its period (for
     every vendor, or for its own) has used it, so its findings rest on it."""
+    audit = _table("audit")
     audits = (
         await session.scalars(
-            select(col(Audit.id))
+            select(audit.c.id)
             .where(
-                col(Audit.period) == invoice.period,
-                or_(col(Audit.vendor_id).is_(None), col(Audit.vendor_id) == invoice.vendor_id),
+                audit.c.period == invoice.period,
+                or_(audit.c.vendor_id.is_(None), audit.c.vendor_id == invoice.vendor_id),
             )
-            .order_by(col(Audit.id))
+            .order_by(audit.c.id)
         )
     ).all()
     if not audits:
@@ -239,10 +245,9 @@ async def delete_invoice(
         if not is_admin:
             raise Forbidden("Deleting an invoice an audit used needs an admin key.")
     # The inbox keeps the event; it just no longer points at an invoice.
+    event = _table("webhook_event")
     await session.execute(
-        update(WebhookEvent)
-        .where(col(WebhookEvent.invoice_id) == invoice_id)
-        .values(invoice_id=None)
+        update(event).where(event.c.invoice_id == invoice_id).values(invoice_id=None)
     )
     await session.execute(
         delete(VendorInvoiceLine).where(col(VendorInvoiceLine.invoice_id) == invoice_id)

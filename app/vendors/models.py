@@ -14,8 +14,8 @@ from sqlmodel import Field, SQLModel
 from app.core.columns import created_at_field, updated_at_field
 from app.core.db import UtcDateTime
 from app.core.schemas import InputModel, ReadModel
+from app.core.signature import SECRET_PREFIX, secret_key
 from app.core.types import Currency, Name
-from app.webhooks.signature import SECRET_PREFIX, secret_key
 
 
 class Vendor(SQLModel, table=True):

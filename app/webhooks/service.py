@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 from sqlmodel import col
 
+from app.core import signature
 from app.core.db import utcnow
 from app.core.errors import (
     PROBLEM_JSON,
@@ -40,7 +41,6 @@ from app.core.types import MAX_ID
 from app.vendor_invoices.models import InvoiceSource, VendorInvoicePayload
 from app.vendor_invoices.service import DUPLICATE_NUMBER, DuplicateInvoice, ingest
 from app.vendors.models import Vendor
-from app.webhooks import signature
 from app.webhooks.models import (
     EventStatus,
     WebhookDelivered,
