@@ -224,19 +224,10 @@ async def load(
         )
         .distinct()
     )
-    invoiced = (
-        select(
-            col(CustomerInvoice.customer_id),
-            col(CustomerInvoiceLine.service_id),
-            decimal_sum(col(CustomerInvoiceLine.quantity), dialect, QUANTITY_PLACES),
-        )
-        .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
-        .where(
-            col(CustomerInvoice.period) == month,
-            col(CustomerInvoice.status) != InvoiceStatus.void.value,
-            col(CustomerInvoiceLine.service_id).isnot(None),
-        )
-        .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
+    invoiced = _invoiced_per_pair(
+        month,
+        decimal_sum(col(CustomerInvoiceLine.quantity), dialect, QUANTITY_PLACES),
+        col(CustomerInvoiceLine.service_id).isnot(None),
     )
     # Deployed units: assets counted on the month's last day
     # (docs/month-arithmetic.md#deployed-units).
@@ -263,25 +254,14 @@ async def load(
     metered = sorted(sid for sid, service in data.services.items() if service.metered)
     if metered:
         # Metered services are judged on revenue: the larger of contracted and invoiced.
-        revenue_rows: Any = await session.execute(
-            select(
-                col(CustomerInvoice.customer_id),
-                col(CustomerInvoiceLine.service_id),
-                decimal_sum(col(CustomerInvoiceLine.amount), dialect, AMOUNT_PLACES),
-            )
-            .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
-            .where(
-                col(CustomerInvoice.period) == month,
-                col(CustomerInvoice.status) != InvoiceStatus.void.value,
-                col(CustomerInvoiceLine.service_id).in_(metered),
-                *(
-                    [col(CustomerInvoice.customer_id).in_(list(customer_ids))]
-                    if customer_ids is not None
-                    else []
-                ),
-            )
-            .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
+        revenue = _invoiced_per_pair(
+            month,
+            decimal_sum(col(CustomerInvoiceLine.amount), dialect, AMOUNT_PLACES),
+            col(CustomerInvoiceLine.service_id).in_(metered),
         )
+        if customer_ids is not None:
+            revenue = revenue.where(col(CustomerInvoice.customer_id).in_(list(customer_ids)))
+        revenue_rows: Any = await session.execute(revenue)
         data.invoiced_revenue = {(c, s): amount for c, s, amount in revenue_rows.all()}
 
     await _last_contract_ends(session, data, period)
@@ -345,6 +325,21 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
     data.customer_revenue = {
         customer_id: from_cents(cents) for customer_id, cents in revenue_by_customer.items()
     }
+
+
+def _invoiced_per_pair(month: str, figure: Any, *filters: Any) -> Any:
+    """A sum over the lines of the month's customer invoices (a void one does not
+    count), per (customer, service)."""
+    return (
+        select(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id), figure)
+        .join(CustomerInvoice, col(CustomerInvoice.id) == col(CustomerInvoiceLine.invoice_id))
+        .where(
+            col(CustomerInvoice.period) == month,
+            col(CustomerInvoice.status) != InvoiceStatus.void.value,
+            *filters,
+        )
+        .group_by(col(CustomerInvoice.customer_id), col(CustomerInvoiceLine.service_id))
+    )
 
 
 class _Invoice(NamedTuple):

@@ -29,6 +29,7 @@ from app.vendor_invoices.csv_import import (
     _quote,
     _records,
     header_key,
+    row_too_long,
 )
 from app.vendor_invoices.models import (
     MAX_CHARGE_DAYS,
@@ -250,13 +251,7 @@ def parse_file(text: str, profile: Profile, errors: ErrorList) -> list[ParsedLin
                     "file", f"the file has more than {MAX_LINES} rows; split it", "too_many_rows"
                 )
                 return []
-            if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                errors.add(
-                    f"file.line {start}",
-                    f"the row has {len(cells)} fields but the header has {width}; quote "
-                    f'fields that contain the separator "{separator}"',
-                    "row_length",
-                )
+            if row_too_long(cells, width, start, separator, errors):
                 continue
             line = _row(start, cells, layout, profile, errors)
             if line is not None:

@@ -241,6 +241,22 @@ def _row_values(cells: list[str], positions: Mapping[str, int], separator: str) 
     return values
 
 
+def row_too_long(
+    cells: list[str], width: int, start: int, separator: str, errors: ErrorList
+) -> bool:
+    """A row with more fields than the header (a separator inside an unquoted field):
+    an error on its line."""
+    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+        errors.add(
+            f"file.line {start}",
+            f"the row has {len(cells)} fields but the header has {width}; quote "
+            f'fields that contain the separator "{separator}"',
+            "row_length",
+        )
+        return True
+    return False
+
+
 def parse_csv(text: str, errors: ErrorList) -> list[InvoiceLineIn]:
     """The invoice lines of a decoded file; errors for each bad row and column."""
     separator = detect_separator(text)
@@ -270,13 +286,7 @@ def parse_csv(text: str, errors: ErrorList) -> list[InvoiceLineIn]:
                     "too_many_rows",
                 )
                 return []
-            if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                errors.add(
-                    f"file.line {start}",
-                    f"the row has {len(cells)} fields but the header has {width}; quote "
-                    f'fields that contain the separator "{separator}"',
-                    "row_length",
-                )
+            if row_too_long(cells, width, start, separator, errors):
                 continue
             values = _row_values(cells, positions, separator)
             try:
