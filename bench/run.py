@@ -37,7 +37,7 @@ from app.core.db import create_engine
 from app.core.signature import sign
 from bench.floor import run_audit_floor, run_floor
 from bench.generate import SIZES, Dataset, generate, ingest_payload
-from bench.seed import BENCH_DIR, ROOT, LoadReport, database_url, postgres_available, seed
+from bench.seed import BENCH_DIR, ROOT, LoadReport, database_url, reachable_backends, seed
 
 ADMIN_KEY = "msp_bench_admin_" + "0123456789abcdef0123456789"
 INGEST_LINES = 10_000
@@ -639,14 +639,8 @@ def machine() -> str:
 
 
 async def main_async(args: argparse.Namespace) -> list[BackendResult]:
-    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     results = []
-    for backend in backends:
-        if backend == "postgresql":
-            reason = await postgres_available()
-            if reason:
-                print(f"\nPostgreSQL is not reachable ({reason}): benching SQLite only.")
-                continue
+    for backend in await reachable_backends(args.backend, "benching"):
         results.append(
             await bench_backend(
                 backend,

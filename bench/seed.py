@@ -60,6 +60,18 @@ async def postgres_available(url: str = POSTGRES_URL) -> str | None:
     return await create_postgres_database(url)
 
 
+async def reachable_backends(choice: str, doing: str) -> list[str]:
+    """The backends of `--backend` (postgresql, sqlite or both) that can run: PostgreSQL
+    only when it answers, else said so (`doing`: what runs on SQLite alone)."""
+    backends = ["postgresql", "sqlite"] if choice == "both" else [choice]
+    if "postgresql" in backends:
+        reason = await postgres_available()
+        if reason:
+            print(f"\nPostgreSQL is not reachable ({reason}): {doing} SQLite only.")
+            backends.remove("postgresql")
+    return backends
+
+
 async def reset(url: str) -> None:
     """An empty database at the current schema, by the migrations."""
     if url.startswith("sqlite"):

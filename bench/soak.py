@@ -35,7 +35,7 @@ import httpx
 from app.core.signature import sign
 from bench.generate import Dataset, ingest_payload
 from bench.run import ADMIN_KEY, BENCH_DIR, Server
-from bench.seed import database_url, postgres_available, seed
+from bench.seed import database_url, reachable_backends, seed
 
 INVOICE_LINES = 25
 
@@ -300,16 +300,10 @@ def render(result: SoakResult) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> list[SoakResult]:
-    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    results = []
-    for backend in backends:
-        if backend == "postgresql":
-            reason = await postgres_available()
-            if reason:
-                print(f"\nPostgreSQL is not reachable ({reason}): soaking SQLite only.")
-                continue
-        results.append(await soak_backend(backend, args.size, args.seconds))
-    return results
+    return [
+        await soak_backend(backend, args.size, args.seconds)
+        for backend in await reachable_backends(args.backend, "soaking")
+    ]
 
 
 def main() -> None:
