@@ -6,7 +6,9 @@ The data is built in memory as rows keyed by table name (ids assigned here, so r
 refer to each other without a round trip), with the leaks an audit exists to find sown
 in at realistic rates: cancelled customers still charged, price rises, units nobody
 bills, unmapped SKUs and accounts, duplicate charges, totals that do not add up,
-customers nobody invoiced.
+customers nobody invoiced. The vendor invoices are billed as distributors bill
+(docs/vendor-bills.md, `_RealBills`): anniversary terms, prorated pairs, credits, annual
+prepaid lines, usage of a metered service, one-time fees, rebates, lines billed again.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from app.contracts.arithmetic import Adjustment, LineTerms, MonthRange
 from app.core.money import from_cents, round_half_up
-from app.core.periods import Period
+from app.core.periods import Period, share
 from bench.figures import RangeFigures, range_figures
 
 Row = dict[str, Any]
@@ -60,12 +63,14 @@ class CatalogItem:
     vendor: int | None  # index into VENDORS, None for in-house work
     vendor_sku: str | None
     device: bool = False  # deployed as assets
+    metered: bool = False  # the vendor bills consumption (usage lines)
 
 
 VENDORS = [("Pax8", "PAX"), ("Ingram Micro", "IM"), ("TD SYNNEX", "TDS"), ("Sophos", "SOP")]
 
 # sku | name | unit | list price | standard cost | vendor (index into VENDORS, - for
-# in-house work) | vendor sku | flags (d: deployed as assets)
+# in-house work) | vendor sku | flags (d: deployed as assets; m: metered, billed by the
+# vendor in usage lines, docs/vendor-bills.md#metered-services)
 _CATALOG_TABLE = """
 M365-BB    | Microsoft 365 Business Basic      | user   | 7.20   | 6.00   | 0 | CFQ7TTC0LH18 |
 M365-BS    | Microsoft 365 Business Standard   | user   | 15.00  | 12.50  | 0 | CFQ7TTC0LDPB |
@@ -80,7 +85,7 @@ VEEAM-365  | Veeam Backup for Microsoft 365    | user   | 3.50   | 2.10   | 1 | 
 AZ-VM      | Azure VM B2s                      | device | 45.00  | 38.40  | 1 | AZ-B2S       |
 DATTO-RMM  | Datto RMM agent                   | device | 4.00   | 2.75   | 1 | DRMM-AGT     | d
 KEEPER     | Keeper Business                   | user   | 4.50   | 3.75   | 1 | KPR-BIZ      |
-WASABI     | Wasabi hot storage                | GB     | 0.0085 | 0.0059 | 1 | WAS-HOT-GB   |
+WASABI     | Wasabi hot storage                | GB     | 0.0085 | 0.0059 | 1 | WAS-HOT-GB   | m
 ESET-EP    | ESET Endpoint Protection          | device | 3.20   | 2.20   | 2 | ESET-EPA     | d
 S1-CORE    | SentinelOne Core                  | device | 5.50   | 3.90   | 2 | S1-CORE-AGT  | d
 HUNTRESS   | Huntress Managed EDR              | device | 3.50   | 2.50   | 2 | HNT-EDR      | d
@@ -117,6 +122,7 @@ def _catalog() -> list[CatalogItem]:
                 None if vendor == "-" else int(vendor),
                 None if vendor_sku == "-" else vendor_sku,
                 device="d" in flags,
+                metered="m" in flags,
             )
         )
     return items
@@ -219,6 +225,7 @@ def generate(size: Size, seed: int = 42) -> Dataset:
                 if item.vendor is None
                 else "4200 Cloud Resale",
                 "active": True,
+                "metered": item.metered,
             }
         )
     vendor_service_ids = [s for s, item in services.items() if item.vendor is not None]
@@ -395,11 +402,15 @@ def _vendor_invoices(
     vendor_service_ids: list[int],
 ) -> None:
     """One invoice per vendor and month, the month's lines shared among the vendors, plus
-    a small supplementary invoice now and then that charges some seats twice."""
+    a small supplementary invoice now and then that charges some seats twice; then the
+    month's lines billed as distributors do (`_RealBills`, docs/vendor-bills.md)."""
     size = data.size
     # One vendor raises one price in the second half of the year.
     raised = {sid: Decimal("1.08") for sid in rng.sample(vendor_service_ids, 2)}
     vendor_terms = [line for line in terms if services[line.service_id].vendor is not None]
+    # Real bills draw from their own generator, so the plain data (contracts, the plain
+    # vendor charges, customer invoices, the ingest pool) stays what it was.
+    bills = _RealBills(data, vendor_terms, services, account_refs)
     pool: dict[int, list[tuple[str, str, Decimal]]] = defaultdict(list)
     for index, month in enumerate(data.months):
         charges: list[tuple[int, int, Decimal, Decimal]] = []  # customer, service, qty, cost
@@ -449,6 +460,7 @@ def _vendor_invoices(
                     "quantity": units,
                     "unit_cost": cost,
                     "amount": _money(units * cost),
+                    _PAIR: (customer_id, service_id),
                 }
             )
             if len(pool[vendor_id]) < 50_000:
@@ -474,17 +486,243 @@ def _vendor_invoices(
                 }
             )
         invoice_date = month.next().first_day + timedelta(days=2)
-        for vendor_id, lines in sorted(by_vendor.items()):
+        for vendor_id, plain in sorted(by_vendor.items()):
             prefix = VENDORS[vendor_id - 1][1]
             mismatch = Decimal("0.37") if vendor_id == 2 and index % 3 == 0 else ZERO
+            supplementary = vendor_id == 1 and index % 4 == 1
+            # Drawn from the plain lines, as before real bills, so `rng` runs as it did.
+            picked = rng.sample(range(len(plain)), min(20, len(plain))) if supplementary else []
+            billed = bills.bill(index, vendor_id, plain)
+            lines = [line for rows in billed for line in rows] + bills.extras(index, vendor_id)
             _add_invoice(data, vendor_id, f"{prefix}-{month}-0001", invoice_date, month,
                          lines, mismatch)  # fmt: skip
-            if vendor_id == 1 and index % 4 == 1:
+            if supplementary:
                 # A supplementary invoice charging a few seats a second time.
-                again = [dict(line) for line in rng.sample(lines, min(20, len(lines)))]
+                again = [dict(line) for i in picked for line in billed[i]]
                 _add_invoice(data, vendor_id, f"{prefix}-{month}-0002",
                              invoice_date + timedelta(days=9), month, again, ZERO)  # fmt: skip
     data.ingest_pool = dict(pool)
+
+
+# A generated line's (customer, service), kept while the month's lines are billed; not a
+# column (dropped by _add_invoice).
+_PAIR = "_pair"
+ONE_TIME_FEES = ["25.00", "49.00", "75.00", "99.50", "150.00", "240.00"]
+
+
+class _RealBills:
+    """The month's plain lines billed as distributors bill them (docs/vendor-bills.md),
+    from a generator of its own (seeded from the data set's seed):
+
+    - a metered service (WASABI, GB) billed in usage lines: the GB consumed (0.6 to 1.4
+      times the contracted GB, 4 decimals), 12 % of them last month's usage in arrears;
+    - 3 % of the (customer, service) pairs of per-unit services prepaid for a year from a
+      month of the data set: that month's invoice charges 12 months (quantity x unit_cost
+      x 12) and the next months' invoices nothing for them;
+    - 5 % of pairs billed on an anniversary day d (2 to 28): each month's lines run from
+      day d to day d - 1 of the next month, so every month is covered by two terms on two
+      invoices, last month's (to day d - 1) and this month's (in force at its end);
+    - of the other lines, 3 % a prorated pair (a quantity for the 1st to the day before a
+      change, the line's quantity from that day to the month's end) and 2 % a
+      cancellation credit (k more seats for the month, -k from a day to the month's end;
+      40 % of the credits on the next month's invoice);
+    - per invoice: one-time fees (0.25 % of the lines, at least one: a setup or
+      onboarding fee of a pair charged, one in five for a random customer's account; a
+      quarter of them for work in the next month), one invoice-level adjustment (a
+      rebate, one in five a fee; no SKU, no account), and a few lines of the vendor's
+      previous month's invoice billed again identically (0.1 % of the lines, at least
+      one).
+
+    Amounts are exact: quantity x unit_cost x share of the charge period rounded half-up
+    once (docs/vendor-bills.md#amount), as given for fees and adjustments."""
+
+    def __init__(
+        self,
+        data: Dataset,
+        vendor_terms: list[LineTerms],
+        services: dict[int, CatalogItem],
+        account_refs: dict[tuple[int, int], str],
+    ) -> None:
+        self.rng = random.Random(f"real-bills-{data.seed}")
+        self.months = data.months
+        self.customers = data.size.customers
+        self.services = services
+        self.account_refs = account_refs
+        pairs = sorted(
+            {
+                (line.customer_id, line.service_id)
+                for line in vendor_terms
+                if not services[line.service_id].metered
+            }
+        )
+        self.annual: dict[tuple[int, int], int] = {}  # pair -> index of the month bought
+        self.anniversary: dict[tuple[int, int], int] = {}  # pair -> day of the month
+        for pair in pairs:
+            roll = self.rng.random()
+            if roll < 0.03:
+                self.annual[pair] = self.rng.randrange(len(self.months))
+            elif roll < 0.08:
+                self.anniversary[pair] = self.rng.randint(2, 28)
+        # Lines for the next month's invoice (credits); each vendor's matched lines of
+        # last month's invoice and of this month's.
+        self.pending: dict[tuple[int, int], list[Row]] = defaultdict(list)
+        self.previous: dict[int, list[Row]] = {}
+        self.current: dict[int, list[Row]] = {}
+
+    def bill(self, index: int, vendor_id: int, plain: list[Row]) -> list[list[Row]]:
+        """Each plain line of the vendor's month as the lines that bill it (none for a
+        pair prepaid for the year)."""
+        month = self.months[index]
+        billed = [self._bill_one(index, vendor_id, month, line) for line in plain]
+        self.current[vendor_id] = [
+            line for rows in billed for line in rows if line.get(_PAIR) is not None
+        ]
+        return billed
+
+    def _bill_one(self, index: int, vendor_id: int, month: Period, line: Row) -> list[Row]:
+        pair = line.get(_PAIR)
+        if pair is None:
+            return [line]  # unmapped: as it was
+        rng = self.rng
+        customer_id, service_id = pair
+        first, last = month.first_day, month.last_day
+        quantity: Decimal = line["quantity"]
+        if self.services[service_id].metered:
+            used = round_half_up(quantity * Decimal(rng.randint(600, 1400)) / 1000, 4)
+            if rng.random() < 0.12:  # last month's usage, billed in arrears
+                before = month.previous()
+                first, last = before.first_day, before.last_day
+            return [_charge(line, first, last, used, kind="usage", description="usage (GB)")]
+        ref = f"SUB-{vendor_id}-{customer_id:05d}-{service_id:02d}"
+        bought = self.annual.get(pair)
+        if bought is not None and index >= bought:
+            if index > bought:
+                return []  # prepaid on that month's invoice
+            end = Period(month.year + 1, month.month).first_day - timedelta(days=1)
+            return [_charge(line, first, end, quantity, ref=ref, description="annual term")]
+        day = self.anniversary.get(pair)
+        if day is not None:
+            following = month.next()
+            end = following.first_day.replace(day=day) - timedelta(days=1)
+            return [_charge(line, first.replace(day=day), end, quantity, ref=ref)]
+        roll = rng.random()
+        if roll < 0.03 and quantity >= 1:  # a prorated pair: the quantity changed on `day`
+            change = first + timedelta(days=rng.randint(1, month.days - 1))
+            before_q = max(ZERO, quantity + rng.choice([-3, -2, -1, 1, 2, 4]))
+            rows = [_charge(line, change, last, quantity, description="prorated from change")]
+            if before_q > 0:
+                rows.insert(
+                    0,
+                    _charge(
+                        line,
+                        first,
+                        change - timedelta(days=1),
+                        before_q,
+                        description="prorated to change",
+                    ),
+                )
+            return rows
+        if roll < 0.05 and quantity >= 1:  # k seats removed on `day`: a credit for the rest
+            removed = Decimal(rng.randint(1, 3))
+            day_removed = first + timedelta(days=rng.randint(1, month.days - 1))
+            credit = _charge(line, day_removed, last, -removed, description="cancellation credit")
+            rows = [_charge(line, first, last, quantity + removed)]
+            if index + 1 < len(self.months) and rng.random() < 0.4:
+                self.pending[(index + 1, vendor_id)].append(credit)  # next month's invoice
+            else:
+                rows.append(credit)
+            return rows
+        return [line]
+
+    def extras(self, index: int, vendor_id: int) -> list[Row]:
+        """Lines of the vendor's invoice for the month beyond its plain ones (after
+        `bill`): last month's credits, lines of last month's invoice billed again,
+        one-time fees, a rebate."""
+        rng, month = self.rng, self.months[index]
+        rows = self.pending.pop((index, vendor_id), [])
+        mine = self.current.get(vendor_id, [])
+        before = self.previous.get(vendor_id, [])
+        if before:  # billed again, identical (DUPLICATE_CHARGE of this month)
+            last_month = month.previous()
+            count = min(len(before), max(1, len(mine) // 1000))
+            for line in rng.sample(before, count):
+                again = dict(line)
+                again.setdefault("charge_start", last_month.first_day)
+                again.setdefault("charge_end", last_month.last_day)
+                rows.append(again)
+        self.previous[vendor_id] = mine
+        skus = vendor_skus_of(self.services, vendor_id)
+        for _ in range(max(1, round(len(mine) * 0.0025))):
+            if mine and rng.random() < 0.8:
+                source = rng.choice(mine)
+                sku, account = source["vendor_sku"], source["account_ref"]
+            else:  # for a customer who may buy nothing of it
+                sku = rng.choice(skus)
+                account = self.account_refs[(rng.randint(1, self.customers), vendor_id)]
+            quantity = Decimal(rng.choice([1, 1, 1, 2, 5]))
+            fee = Decimal(rng.choice(ONE_TIME_FEES))
+            day = month.first_day + timedelta(days=rng.randrange(month.days))
+            if rng.random() < 0.25:  # for work in the next month
+                day = month.next().first_day + timedelta(days=rng.randrange(month.next().days))
+            rows.append(
+                {
+                    "vendor_sku": sku,
+                    "account_ref": account,
+                    "description": rng.choice(["Setup fee", "Onboarding", "Migration"]),
+                    "quantity": quantity,
+                    "unit_cost": fee,
+                    "amount": quantity * fee,
+                    "kind": "one_time",
+                    "charge_start": day,
+                    "charge_end": day,
+                }
+            )
+        rebate = Decimal(rng.randint(2_500, 90_000)) / 100
+        if rng.random() < 0.2:
+            label = "Late payment fee"
+        else:
+            label, rebate = "Partner rebate", -rebate
+        rows.append(
+            {
+                "vendor_sku": "",
+                "account_ref": "",
+                "description": label,
+                "quantity": Decimal(1),
+                "unit_cost": rebate,
+                "amount": rebate,
+                "kind": "adjustment",
+            }
+        )
+        return rows
+
+
+def _charge(
+    line: Row,
+    start: date,
+    end: date,
+    quantity: Decimal,
+    *,
+    kind: str = "recurring",
+    ref: str | None = None,
+    description: str | None = None,
+) -> Row:
+    """`line` for `quantity` over [start, end], its amount quantity x unit_cost (x the
+    share of the period for a recurring line) rounded half-up once."""
+    amount = Fraction(quantity) * Fraction(line["unit_cost"])
+    if kind == "recurring":
+        amount *= share(start, end)
+    row = dict(line)
+    row.update(
+        quantity=quantity,
+        amount=round_half_up(amount),
+        kind=kind,
+        charge_start=start,
+        charge_end=end,
+        subscription_ref=ref,
+    )
+    if description is not None:
+        row["description"] = f"{line['description']} {description}"
+    return row
 
 
 def vendor_skus_of(services: dict[int, CatalogItem], vendor_id: int) -> list[str]:
@@ -531,12 +769,12 @@ def _add_invoice(
                 "vendor_id": vendor_id,
                 "period": str(month),
                 "line_no": line_no,
-                # Plain lines: a recurring charge over the invoice's month.
+                # Unless the line says otherwise: a recurring charge over the invoice's month.
                 "kind": "recurring",
                 "charge_start": month.first_day,
                 "charge_end": month.last_day,
                 "subscription_ref": None,
-                **line,
+                **{key: value for key, value in line.items() if key != _PAIR},
             }
         )
 
