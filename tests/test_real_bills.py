@@ -69,7 +69,7 @@ async def invoice(
     probe = await client.post(f"{API}/vendor-invoices", json={**body, "invoice_number": "PROBE"})
     assert probe.status_code == 201, probe.text
     total = probe.json()["lines_total"]
-    deleted = await client.delete(f"{API}/vendor-invoices/{probe.json()['id']}")
+    deleted = await client.delete(f"{API}/vendor-invoices/{probe.json()['id']}?force=true")
     assert deleted.status_code == 204
     return await create(client, "vendor-invoices", {**body, "total": total})
 
@@ -300,3 +300,34 @@ async def test_arrears_line_on_a_later_invoice(client: httpx.AsyncClient) -> Non
     }
     # November: nothing in force on the 30th, and the vendor invoiced November.
     assert await findings(client, w, "2026-11") == [("OVERBILLED_UNITS", "220.00")]
+
+
+async def test_an_invoice_an_audit_of_a_later_month_used_is_kept(
+    client: httpx.AsyncClient,
+) -> None:
+    """A line counts for every month of its charge period, so an audit of any of them has
+    used its invoice: deleting it is a 409 (admin and force=true to insist)."""
+    w = await world(client, "5")
+    annual = seat("5", "2026-01-01", "2026-12-31", amount="1080.00")
+    stored = await invoice(client, w, "P-01", "2026-01", [annual])
+    await create(client, "audits", {"period": "2026-06", "vendor_id": w.vendor_id})
+    refused = await client.delete(f"{API}/vendor-invoices/{stored['id']}")
+    assert refused.status_code == 409, refused.text
+    assert "audit" in refused.json()["detail"]
+
+
+async def test_a_default_amount_over_many_months_stays_under_the_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """quantity x unit_cost is under 10^12, but over 60 months its default amount is not:
+    a 422 naming the line's amount, nothing stored."""
+    w = await world(client, "5")
+    big = seat("1", "2026-01-01", "2030-12-31", unit_cost="100000000000")  # 10^11 a month
+    answer = await client.post(
+        f"{API}/vendor-invoices",
+        json={"vendor_id": w.vendor_id, "invoice_number": "BIG", "invoice_date": "2026-01-31",
+              "period": "2026-01", "total": "0.00", "lines": [big]},
+    )  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "body.lines.0.amount"
+    assert (await client.get(f"{API}/vendor-invoices")).json()["items"] == []

@@ -24,7 +24,8 @@ class CustomerAuditRow(BaseModel):
         "(docs/month-arithmetic.md#contract-unit-price)"
     )
     vendor_mean_unit_cost: PriceOut | None = Field(
-        description="Sum of matched vendor amounts / sum of their quantities"
+        description="The monthly amounts of the recurring lines in force at the month's end over "
+        "their units (docs/vendor-bills.md#month-figures)"
     )
     revenue: AmountOut
     cost: AmountOut

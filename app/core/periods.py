@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -98,6 +99,7 @@ def days_inclusive(first: date, last: date) -> int:
     return (last - first).days + 1
 
 
+@lru_cache(maxsize=4096)  # a month's lines share a few hundred charge periods
 def share(start: date, end: date) -> Fraction:
     """How many months [start, end] (both days included) covers: the sum over the months
     it touches of its days in the month / the month's days, exact (docs/vendor-bills.md#share).

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from app.core.money import cents_sum, split_cents
 from app.core.periods import Period
-from app.vendor_invoices.charges import spread_cents, to_cents
+from app.vendor_invoices.charges import spread_cents, spread_over, to_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import LineKind, VendorInvoiceLine
 
@@ -148,6 +148,11 @@ async def vendor_cost(
     with_month = "month" in columns
     for flag, *keys, start, end, amount, count in spread_rows.all():
         cents = to_cents(amount)
+        if not with_month:  # the range's months together, in one step
+            part = spread_over(cents, start, end, first, last) * count
+            if part:
+                found.append((flag, *keys, part))
+            continue
         month = max(first, Period.of(start))
         final = min(last, Period.of(end))
         while month <= final:

@@ -41,6 +41,19 @@ def spread_cents(cents: int, start: date, end: date, month: Period) -> int:
     return _rounded(cents, through / whole) - _rounded(cents, before / whole)
 
 
+def spread_over(cents: int, start: date, end: date, first: Period, last: Period) -> int:
+    """The cost in the months first..last together: the costs of those months add up to
+    R(amount x s(last) / S) - R(amount x s(first - 1) / S), the same cumulative sequence."""
+    if within_one_month(start, end):
+        return cents if first <= Period.of(start) <= last else 0
+    whole = share(start, end)
+    through = share_through(start, end, last)
+    before = share_through(start, end, first.previous())
+    if through == before:
+        return 0
+    return _rounded(cents, through / whole) - _rounded(cents, before / whole)
+
+
 def _rounded(cents: int, ratio: Fraction) -> int:
     return half_up_int(cents * ratio.numerator, ratio.denominator)
 

@@ -260,9 +260,20 @@ async def duplicate_charges(
         col(Line.quantity),
         col(Line.amount),
     ]
+    # Only lines that can be copies of this month's: the same vendor and charge period as
+    # a line of an invoice of the month (the charge-date indexes keep this to a few months
+    # of lines, not every line ever stored).
+    of_month = select(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).where(
+        col(Line.period) == month
+    )
+    if vendor_id is not None:
+        of_month = of_month.where(col(Line.vendor_id) == vendor_id)
+    same_charge = tuple_(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).in_(
+        of_month.distinct()
+    )
     repeated: Any = await session.execute(
         join_matches(select(*signature).select_from(Line))
-        .where(*filters)
+        .where(*filters, same_charge)
         .group_by(*signature)
         .having(
             func.count(func.distinct(col(Line.invoice_id))) > 1,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,7 +16,7 @@ from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import metadata
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
-from app.core.money import AMOUNT_PLACES, decimal_sum, line_amounts, round_half_up
+from app.core.money import AMOUNT_PLACES, check_limit, decimal_sum, line_amounts, round_half_up
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period, share
 from app.customers.models import VendorAccount
@@ -95,6 +95,16 @@ async def ingest(
         else round_half_up(Fraction(line.quantity) * Fraction(line.unit_cost) * share(start, end))
         for line, (start, end) in zip(payload.lines, charges, strict=True)
     ]
+    # A default over a long charge period is quantity x unit_cost x up to 60 months: the
+    # amount itself must fit too.
+    check_limit(
+        (
+            (f"{field_prefix}.lines.{i}.amount", "quantity x unit_cost x share", amount)
+            for i, (amount, line) in enumerate(zip(given, payload.lines, strict=True))
+            if line.amount is None
+        ),
+        "Some amounts are too large.",
+    )
     amounts = line_amounts(
         [
             (amount, line.quantity, line.unit_cost)
@@ -213,14 +223,30 @@ def _table(name: str) -> Table:
 
 
 async def invoice_in_use(session: AsyncSession, *, invoice: VendorInvoice) -> str | None:
-    """Why the invoice may not simply be deleted, or None: an audit of its period (for
-    every vendor, or for its own) has used it, so its findings rest on it."""
+    """Why the invoice may not simply be deleted, or None: an audit (for every vendor, or
+    for its own) of its period or of a month its lines charge has used it, so its findings
+    rest on it (docs/vendor-bills.md#month-figures: a line counts for every month of its
+    charge period)."""
     audit = _table("audit")
+    first, last = (
+        await session.execute(
+            select(
+                func.min(col(VendorInvoiceLine.charge_start)),
+                func.max(col(VendorInvoiceLine.charge_end)),
+            ).where(col(VendorInvoiceLine.invoice_id) == invoice.id)
+        )
+    ).one()
+    periods = audit.c.period == invoice.period
+    if first is not None and last is not None:
+        periods = or_(
+            periods,
+            and_(audit.c.period >= str(Period.of(first)), audit.c.period <= str(Period.of(last))),
+        )
     audits = (
         await session.scalars(
             select(audit.c.id)
             .where(
-                audit.c.period == invoice.period,
+                periods,
                 or_(audit.c.vendor_id.is_(None), audit.c.vendor_id == invoice.vendor_id),
             )
             .order_by(audit.c.id)
