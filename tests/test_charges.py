@@ -72,3 +72,19 @@ def test_monthly_amount() -> None:
     assert monthly_amount(Decimal("76.80"), date(2026, 11, 15), date(2026, 11, 30)) == 144
     assert monthly_amount(Decimal("1200"), date(2026, 12, 1), date(2027, 11, 30)) == 100
     assert monthly_amount(Decimal("10"), date(2026, 11, 1), date(2026, 11, 30)) == Fraction(10)
+
+
+def test_a_range_costs_what_its_months_cost() -> None:
+    """spread_over (the months of a range in one step) equals the months added up."""
+    from app.vendor_invoices.charges import spread_over
+
+    lines = [
+        (100_000, date(2027, 1, 1), date(2027, 12, 31)),
+        (2955, date(2026, 11, 15), date(2026, 12, 14)),
+        (-12_345, date(2026, 10, 10), date(2027, 3, 9)),
+        (7680, date(2026, 11, 15), date(2026, 11, 30)),
+    ]
+    for first, last in ((Period(2026, 11), Period(2027, 2)), (Period(2027, 3), Period(2027, 12))):
+        for cents, start, end in lines:
+            months = sum(spread_cents(cents, start, end, m) for m in months_between(first, last))
+            assert spread_over(cents, start, end, first, last) == months, (cents, first, last)
