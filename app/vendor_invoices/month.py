@@ -263,13 +263,29 @@ async def duplicate_charges(
     # Only lines that can be copies of this month's: the same vendor and charge period as
     # a line of an invoice of the month (the charge-date indexes keep this to a few months
     # of lines, not every line ever stored).
-    of_month = select(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).where(
-        col(Line.period) == month
-    )
+    of_month_filters: list[Any] = [col(Line.period) == month]
     if vendor_id is not None:
-        of_month = of_month.where(col(Line.vendor_id) == vendor_id)
-    same_charge = tuple_(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).in_(
-        of_month.distinct()
+        of_month_filters.append(col(Line.vendor_id) == vendor_id)
+    of_month = select(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).where(
+        *of_month_filters
+    )
+    # The first and last charge_start of the month's lines bound the scan by the
+    # charge-date index before the row-value test.
+    bounds: Any = (
+        await session.execute(
+            select(func.min(col(Line.charge_start)), func.max(col(Line.charge_start))).where(
+                *of_month_filters
+            )
+        )
+    ).one()
+    if bounds[0] is None:
+        return {}
+    same_charge = and_(
+        col(Line.charge_start) >= bounds[0],
+        col(Line.charge_start) <= bounds[1],
+        tuple_(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).in_(
+            of_month.distinct()
+        ),
     )
     repeated: Any = await session.execute(
         join_matches(select(*signature).select_from(Line))
