@@ -928,3 +928,34 @@ def test_dates() -> None:
     ):
         with pytest.raises(ValueError):
             parse_date(bad, fmt)
+
+
+async def test_names_differing_only_in_case_are_one_name(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Two profiles named alike but for case cannot both be stored, even when created at
+    the same moment: the database's unique key settles it (one 201, one 409)."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    answers = await asyncio.gather(
+        client.post(PROFILES, json={**MY_PROFILE, "name": "Pax8 EU"}),
+        client.post(PROFILES, json={**MY_PROFILE, "name": "pax8 eu"}),
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    # Straight into the table, past the service's check: refused all the same.
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError):
+            await connection.execute(
+                text(
+                    "INSERT INTO import_profile (name, name_key, decimal_separator, date_format, "
+                    "columns, kinds, cycle_months, skip, created_at, updated_at) VALUES "
+                    "('PAX8 eu', 'pax8 eu', '.', 'YYYY-MM-DD', '{}', '[]', '{}', '[]', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        await connection.rollback()
+    listed = (await client.get(PROFILES, params={"limit": 50})).json()["items"]
+    assert len([p for p in listed if p["name"].lower() == "pax8 eu"]) == 1

@@ -19,6 +19,7 @@ def upgrade() -> None:
     op.create_table('import_profile',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('name_key', sa.String(length=100), nullable=False),
     sa.Column('vendor_id', sa.Integer(), nullable=True),
     sa.Column('delimiter', sa.String(length=1), nullable=True),
     sa.Column('decimal_separator', sa.String(length=1), nullable=False),
@@ -32,6 +33,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_import_profile_vendor_id_vendor'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_profile')),
     sa.UniqueConstraint('name', name=op.f('uq_import_profile_name')),
+    sa.UniqueConstraint('name_key', name=op.f('uq_import_profile_name_key')),
     sqlite_autoincrement=True
     )
     with op.batch_alter_table('import_profile', schema=None) as batch_op:

@@ -45,11 +45,19 @@ MAX_CYCLE_MONTHS = 60
 ANY = "*"
 
 
+def name_key(name: str) -> str:
+    """How profile names compare: case ignored (the built-in ones included)."""
+    return name.lower()
+
+
 class ImportProfile(SQLModel, table=True):
     __tablename__ = "import_profile"
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    # The name as names are compared (case ignored), unique: the database settles a race
+    # between "Pax8 EU" and "pax8 eu", not a check before the insert.
+    name_key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     vendor_id: int | None = fk_field("vendor.id", nullable=True)
     delimiter: str | None = Field(default=None, sa_column=Column(String(1), nullable=True))
     decimal_separator: str = Field(

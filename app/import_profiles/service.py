@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +22,7 @@ from app.import_profiles.models import (
     KindRule,
     ProfileSettings,
     SkipRule,
+    name_key,
 )
 from app.import_profiles.parsing import Profile
 from app.import_profiles.presets import BY_NAME, PRESETS
@@ -156,13 +157,13 @@ async def list_profiles(session: AsyncSession, *, page: PageParams) -> Page[Impo
 
 
 async def _check_name(session: AsyncSession, name: str, exclude_id: int | None) -> None:
-    if name.casefold() in {preset.casefold() for preset in BY_NAME}:
+    if name_key(name) in {name_key(preset) for preset in BY_NAME}:
         message = f"{name!r} is the name of a built-in profile"
         raise Conflict(message + ".", errors=[field_error("body.name", message, "duplicate")])
     await ensure_unique(
         session,
         ImportProfile,
-        [func.lower(col(ImportProfile.name)) == name.casefold()],
+        [col(ImportProfile.name_key) == name_key(name)],
         exclude_id=exclude_id,
         field="name",
         message=f"An import profile is already named {name!r}.",
@@ -176,7 +177,7 @@ def _stored(settings: ProfileSettings) -> dict[str, Any]:
 async def create_profile(session: AsyncSession, *, data: ImportProfileCreate) -> ImportProfileRead:
     await _check_name(session, data.name, None)
     await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
-    row = ImportProfile(name=data.name, **_stored(data))
+    row = ImportProfile(name=data.name, name_key=name_key(data.name), **_stored(data))
     session.add(row)
     await session.flush()
     await session.refresh(row)
@@ -224,6 +225,7 @@ async def update_profile(
     if "name" in given:
         await _check_name(session, given["name"], row.id)
         row.name = given["name"]
+        row.name_key = name_key(given["name"])
     if "vendor_id" in given:
         await require_reference(session, Vendor, given["vendor_id"], "vendor_id", "vendor")
     for name, value in _stored(settings).items():
