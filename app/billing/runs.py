@@ -23,7 +23,7 @@ from app.billing.models import (
 from app.billing.quantities import quantity_and_price
 from app.contracts import arithmetic
 from app.contracts.models import Contract
-from app.core.bulk import bulk_insert
+from app.core.bulk import bulk_insert, chunks
 from app.core.money import check_limit
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
@@ -126,11 +126,11 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     # (a round trip per customer was most of a large run's time;
     # BENCHMARKS.md#figures-behind-design-choices).
     await session.flush()
-    for chunk in _chunks(regenerated + stale_drafts):
+    for chunk in chunks(regenerated + stale_drafts):
         await session.execute(
             delete(CustomerInvoiceLine).where(col(CustomerInvoiceLine.invoice_id).in_(chunk))
         )
-    for chunk in _chunks(stale_drafts):
+    for chunk in chunks(stale_drafts):
         await session.execute(delete(CustomerInvoice).where(col(CustomerInvoice.id).in_(chunk)))
     new_lines: list[dict[str, Any]] = []
     total = ZERO
@@ -205,10 +205,6 @@ async def _start_run(session: AsyncSession, *, period: Period, actor: str) -> Bi
     session.add(run)
     await session.flush()
     return run
-
-
-def _chunks(ids: list[int], size: int = 1_000) -> list[list[int]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def _prefix(period: Period) -> str:

@@ -21,7 +21,7 @@ The COPY path behaves as an INSERT would:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Table, insert, text
@@ -86,3 +86,11 @@ async def _invalidate(connection: AsyncConnection, error: BaseException) -> None
         await connection.invalidate(error if isinstance(error, Exception) else None)
     except Exception:  # already gone: nothing more to drop
         pass
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = 1_000) -> list[list[T]]:
+    """`items` in lists of at most `size`: for IN lists a statement can bind at once."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -201,6 +201,11 @@ def from_cents(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-AMOUNT_PLACES)
 
 
+def to_cents(amount: Decimal) -> int:
+    """An amount (2 places) as integer cents."""
+    return int(amount.scaleb(AMOUNT_PLACES))
+
+
 def from_scaled(whole: int, places: int) -> Decimal:
     """An integer counted x 10^places as the Decimal it stands for."""
     return Decimal(whole).scaleb(-places)

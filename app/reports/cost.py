@@ -13,11 +13,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core.money import cents_sum, split_cents
+from app.core.money import cents_sum, split_cents, to_cents
 from app.core.periods import Period
-from app.vendor_invoices.charges import spread_cents, spread_over, to_cents
+from app.vendor_invoices.charges import spread_cents, spread_over
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import LineKind, VendorInvoiceLine
+from app.vendor_invoices.month import spread_over_months
 
 # add((customer, contract, service, vendor, month index), slot, cents): slot 1 is cost.
 Add = Callable[[tuple[Any, ...], int, int], None]
@@ -72,7 +73,7 @@ async def vendor_cost(
         if dialect == "postgresql"
         else func.substr(col(line_t.charge_end), 1, 7)
     )
-    spread = col(line_t.kind).in_([LineKind.recurring.value, LineKind.usage.value])
+    spread = spread_over_months()
     first_day, last_day = first.first_day, last.last_day
     # Whole in one month of the range: adjustments in their invoice's month, one-time
     # fees in the month of charge_start, other lines charging days of one month.

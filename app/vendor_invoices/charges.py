@@ -15,11 +15,6 @@ from app.core.periods import Period, share, share_through
 from app.vendor_invoices.models import LineKind
 
 
-def to_cents(amount: Decimal) -> int:
-    """An amount (2 places) as integer cents."""
-    return int(amount.scaleb(2))
-
-
 def within_one_month(start: date, end: date) -> bool:
     """A charge period inside one calendar month costs its whole amount in that month."""
     return (start.year, start.month) == (end.year, end.month)
@@ -31,14 +26,7 @@ def spread_cents(cents: int, start: date, end: date, month: Period) -> int:
     R(amount x s(M) / S) - R(amount x s(M-1) / S), R rounding half-up to the cent. Over
     the months of the period these add up to the amount exactly (each is a difference of
     the same cumulative sequence, which ends at the amount)."""
-    if within_one_month(start, end):
-        return cents if Period.of(start) == month else 0
-    whole = share(start, end)
-    through = share_through(start, end, month)
-    before = share_through(start, end, month.previous())
-    if through == before:
-        return 0
-    return _rounded(cents, through / whole) - _rounded(cents, before / whole)
+    return spread_over(cents, start, end, month, month)
 
 
 def spread_over(cents: int, start: date, end: date, first: Period, last: Period) -> int:

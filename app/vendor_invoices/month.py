@@ -16,9 +16,10 @@ from sqlalchemy import and_, case, func, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents
+from app.core.bulk import chunks
+from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents, to_cents
 from app.core.periods import Period, share
-from app.vendor_invoices.charges import spread_cents, to_cents
+from app.vendor_invoices.charges import spread_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import LineKind, VendorInvoice, VendorInvoiceLine
 
@@ -75,7 +76,7 @@ def matched_filters(
     return filters
 
 
-def _spread_over_months() -> Any:
+def spread_over_months() -> Any:
     """Recurring and usage lines: spread over their charge period."""
     return col(Line.kind).in_([LineKind.recurring.value, LineKind.usage.value])
 
@@ -142,7 +143,7 @@ async def pair_months(
     # amounts, whole; a one-time fee in the month of its charge_start.
     inside = or_(
         and_(
-            _spread_over_months(),
+            spread_over_months(),
             col(Line.charge_start) >= first,
             col(Line.charge_end) <= last,
         ),
@@ -185,7 +186,7 @@ async def pair_months(
         )
         .where(
             *filters,
-            _spread_over_months(),
+            spread_over_months(),
             col(Line.charge_start) <= last,
             col(Line.charge_end) >= first,
             not_(and_(col(Line.charge_start) >= first, col(Line.charge_end) <= last)),
@@ -300,7 +301,7 @@ async def duplicate_charges(
     if not keys:
         return {}
     found: dict[tuple[Any, ...], list[tuple[int, str, date, str, int]]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys, 500):
         rows: Any = await session.execute(
             join_matches(
                 select(
@@ -345,7 +346,3 @@ async def duplicate_charges(
             [*(known.copies if known else []), *copies],
         )
     return duplicates
-
-
-def _chunks(keys: list[tuple[Any, ...]], size: int = 500) -> list[list[tuple[Any, ...]]]:
-    return [keys[i : i + size] for i in range(0, len(keys), size)]
