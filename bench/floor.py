@@ -6,7 +6,8 @@ Contract revenue and contracted units are computed in SQL too (docs/month-arithm
 line's active window in the month, cut into segments at its adjustments by a window
 function, each segment's quantity x days summed, x unit_price / days_in(M), rounded
 half-up per line. On SQLite money is stored as integers scaled by 10^4 (quantities,
-prices) or 10^2 (amounts), so the same formula runs in integer arithmetic there. The
+prices), 10^6 (vendor lines' quantities and unit costs) or 10^2 (amounts), so the same
+formula runs in integer arithmetic there. The
 vendor side is the month figures of docs/vendor-bills.md in SQL (`_vendor_months`):
 matched lines of invoices of any period, units in force on the last day, monthly
 amounts, cost spread over charge periods.
@@ -80,6 +81,12 @@ GROUP BY p.customer_id, p.service_id
 """
 
 
+def _standard_cost(dialect: str) -> str:
+    """The service's standard unit cost on the scale of a vendor line's (SQLite: 10^4 ->
+    10^6)."""
+    return "s.unit_cost" if dialect == "postgresql" else "s.unit_cost * 100"
+
+
 def floor_queries(dialect: str, period: Period) -> dict[str, str]:
     month = f"'{period}'"
     last = f"'{period.last_day}'"
@@ -101,7 +108,7 @@ def floor_queries(dialect: str, period: Period) -> dict[str, str]:
             FROM vendor_invoice_line l
             JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
             WHERE l.period = {month} AND l.kind = 'recurring' AND l.quantity > 0
-              AND NOT s.metered AND l.unit_cost > s.unit_cost
+              AND NOT s.metered AND l.unit_cost > {_standard_cost(dialect)}
             GROUP BY l.invoice_id, l.vendor_id, s.id, l.unit_cost""",
         "previous mean cost": f"""
             SELECT s.id, l.charge_start, l.charge_end, SUM(l.quantity), SUM(l.amount)
@@ -173,8 +180,10 @@ async def run_floor(engine: AsyncEngine, period: Period) -> tuple[float, dict[st
 #
 # PostgreSQL computes in NUMERIC, and every rounding to the cent that a division feeds is
 # an exact integer half-up division (DIV). On SQLite the columns are integers scaled by 10^4
-# (quantities, prices; price weights by 10^8) or 10^2 (amounts), so the formulas are
-# integer half-up divisions in cents, split where a product could pass 64 bits. Two
+# (contract quantities, prices; price weights by 10^8), 10^6 (vendor quantities and unit
+# costs; the contract units are brought to it in floor_cp) or 10^2 (amounts), so the
+# formulas are integer half-up divisions in cents, split where a product could pass 64
+# bits. Two
 # figures are not plain decimals: a recurring line's monthly amount when its charge period
 # is not the month itself (amount / share: the quotients are summed at 30 decimals and
 # rounded to 25 on PostgreSQL; on SQLite their integer parts are exact and the remainders,
@@ -342,11 +351,11 @@ def _price_rises(dialect: str, period: Period) -> str:
     lines = f"""
         SELECT l.invoice_id, l.vendor_id, s.id AS service_id,
                l.charge_start AS a, l.charge_end AS b,
-               SUM((l.unit_cost - s.unit_cost) * l.quantity) AS dq
+               SUM((l.unit_cost - {_standard_cost(dialect)}) * l.quantity) AS dq
         FROM vendor_invoice_line l
         JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
         WHERE l.period = '{period}' AND l.kind = 'recurring' AND l.quantity > 0
-          AND NOT s.metered AND l.unit_cost > s.unit_cost
+          AND NOT s.metered AND l.unit_cost > {_standard_cost(dialect)}
         GROUP BY l.invoice_id, l.vendor_id, s.id, l.charge_start, l.charge_end"""
     head = """
         SELECT NULL AS customer_id, g.service_id, g.vendor_id,
@@ -358,20 +367,25 @@ def _price_rises(dialect: str, period: Period) -> str:
                {_pg_money(f"SUM(g.dq * g.sh * DIV({lcm}, g.da * g.db))", str(lcm))} AS impact
         FROM ({_with_share(lines, pg)}) g
         GROUP BY g.invoice_id, g.vendor_id, g.service_id"""
-    # SQLite: dq is scaled by 10^8 (> 0). Each group's dq x sh / (da db) = q + r / (da db),
-    # the remainders brought to _SHARE_LCM; then the sum, I + F / LCM, rounded to cents
-    # (10^6 of the scale) in two steps so that no product passes 64 bits.
-    lcm, scale = _SHARE_LCM, 1_000_000
+    # SQLite: dq is scaled by 10^12 (> 0). Each group's dq x sh / (da db) = q + r / (da db)
+    # (dq split by da db first, so that dq x sh is never formed), the remainders brought to
+    # _SHARE_LCM; the sum is I + F / LCM with 0 <= F < LCM, and rounded to cents (10^10 of
+    # the scale) it is I's own rounding: with I = Q x 10^10 + R, R + F / LCM reaches the
+    # half (5 x 10^9) exactly when the integer R does.
+    lcm, scale = _SHARE_LCM, 10**10
     whole = "g.da * g.db"
-    quotient = f"CASE WHEN g.sh = {whole} THEN g.dq ELSE g.dq * g.sh / ({whole}) END"
+    quotient = (
+        f"CASE WHEN g.sh = {whole} THEN g.dq"
+        f" ELSE g.dq / ({whole}) * g.sh + g.dq % ({whole}) * g.sh / ({whole}) END"
+    )
     remainder = (
-        f"CASE WHEN g.sh = {whole} THEN 0 ELSE (g.dq * g.sh) % ({whole}) * ({lcm} / ({whole})) END"
+        f"CASE WHEN g.sh = {whole} THEN 0"
+        f" ELSE g.dq % ({whole}) * g.sh % ({whole}) * ({lcm} / ({whole})) END"
     )
     return f"""{head.replace("g.", "h.")}
-               h.i / {scale} + (2 * ((h.i % {scale}) * {lcm} + h.f) + {lcm * scale})
-                   / {2 * lcm * scale} AS impact
-        FROM (SELECT k.invoice_id, k.vendor_id, k.service_id,
-                     k.q + k.r / {lcm} AS i, k.r % {lcm} AS f
+               h.i / {scale} + CASE WHEN h.i % {scale} >= {scale // 2} THEN 1 ELSE 0 END
+                   AS impact
+        FROM (SELECT k.invoice_id, k.vendor_id, k.service_id, k.q + k.r / {lcm} AS i
               FROM (SELECT g.invoice_id, g.vendor_id, g.service_id,
                            SUM({quotient}) AS q, SUM({remainder}) AS r
                     FROM ({_with_share(lines, pg)}) g
@@ -465,7 +479,7 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
         )
         assets = (
             "CASE WHEN COALESCE(cp.units, 0) > 0 THEN "
-            + _sqlite_half_up("(d.n * 10000 - cp.units)", "cp.price_weight", "cp.units")
+            + _sqlite_half_up("(d.n * 1000000 - cp.units)", "cp.price_weight", "cp.units")
             + " ELSE (2 * d.n * 10000 * s.unit_price + 1000000) / 2000000 END"
         )
 
@@ -558,7 +572,8 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             "contract positions",
             f"""
             CREATE TEMP TABLE floor_cp AS
-            SELECT p.customer_id, p.service_id, p.units, p.price_weight, p.revenue
+            SELECT p.customer_id, p.service_id, p.units{"" if pg else " * 100 AS units"},
+                   p.price_weight, p.revenue
             FROM ({_contract_positions(dialect, period)}) p""",
         ),
         (
@@ -686,7 +701,7 @@ def _audit_floor_statements(dialect: str, period: Period) -> list[tuple[str, str
             JOIN service s ON s.id = d.service_id
             LEFT JOIN floor_cp cp
               ON cp.customer_id = d.customer_id AND cp.service_id = d.service_id
-            WHERE d.n * {1 if pg else 10000} > COALESCE(cp.units, 0)""",
+            WHERE d.n * {1 if pg else 1000000} > COALESCE(cp.units, 0)""",
             ),
         ),
         (

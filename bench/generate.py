@@ -515,7 +515,7 @@ class _RealBills:
     from a generator of its own (seeded from the data set's seed):
 
     - a metered service (WASABI, GB) billed in usage lines: the GB consumed (0.6 to 1.4
-      times the contracted GB, 4 decimals), 12 % of them last month's usage in arrears;
+      times the contracted GB, 6 decimals), 12 % of them last month's usage in arrears;
     - 3 % of the (customer, service) pairs of per-unit services prepaid for a year from a
       month of the data set: that month's invoice charges 12 months (quantity x unit_cost
       x 12) and the next months' invoices nothing for them;
@@ -589,6 +589,8 @@ class _RealBills:
         quantity: Decimal = line["quantity"]
         if self.services[service_id].metered:
             used = round_half_up(quantity * Decimal(rng.randint(600, 1400)) / 1000, 4)
+            # Metered to the byte: 6 decimals (docs/vendor-bills.md#precision).
+            used += Decimal(rng.randint(0, 99)).scaleb(-6)
             if rng.random() < 0.12:  # last month's usage, billed in arrears
                 before = month.previous()
                 first, last = before.first_day, before.last_day

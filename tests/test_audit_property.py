@@ -55,6 +55,11 @@ def d4(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.0001"))
 
 
+def d6(value: Decimal) -> Decimal:
+    """Vendor lines' places (docs/vendor-bills.md#precision)."""
+    return value.quantize(Decimal("0.000001"))
+
+
 def add_months(period: str, months: int) -> str:
     year, month = ref.parse_period(period)
     index = year * 12 + (month - 1) + months
@@ -444,7 +449,9 @@ def generate(seed: int) -> Plan:
                 standard = services[s].unit_cost
                 roll = rng.random()
                 if roll < 0.2:
-                    cost = d4(standard * Decimal(str(round(rng.uniform(1.03, 1.3), 3))))
+                    # A rise, to 6 places on real bills (12.0001 x 1.0375 = 12.45010375).
+                    rise = standard * Decimal(str(round(rng.uniform(1.03, 1.3), 4)))
+                    cost = d6(rise) if REAL_BILLS else d4(rise)
                 elif roll < 0.28:
                     cost = d4(standard * 3)  # more than the customer pays: negative margin
                 elif roll < 0.35:
@@ -801,8 +808,9 @@ def add_real_bills(plan: Plan, seed: int) -> None:
                 continue
             for s in services:
                 if s.vendor == v and s.metered and rng.random() < 0.5:
-                    qty = Decimal(rng.randint(10, 50000)) / 10
-                    cost = d4(Decimal(rng.randint(50, 2000)) / 10000)
+                    # Metered to 6 places: 0.1 to 5,000 GB at 0.005 to 0.2.
+                    qty = Decimal(rng.randint(100_000, 5_000_000_000)) / 1_000_000
+                    cost = Decimal(rng.randint(5_000, 200_000)) / 1_000_000
                     usage = VLinePlan(s.vendor_sku or "", account, qty, cost, None, "usage")
                     if rng.random() < 0.2:  # last month's usage
                         usage.charge_start, usage.charge_end = (

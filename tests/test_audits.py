@@ -356,7 +356,7 @@ async def test_unbilled_units_non_terminating_mean_is_rounded_once(
 
     _, found = await audit(client)
     # Contracted units 1 + 2 = 3; price (1 x 10.00 + 2 x 10.01) / 3 = 30.02 / 3
-    # = 10.00666..., shown as 10.0067.
+    # = 10.00666..., shown as 10.006667.
     # UNBILLED_UNITS: (53 - 3) x 30.02 / 3 = 1501 / 3 = 500.3333... -> 500.33. (Rounding
     # the mean to 10.0067 first would give 50 x 10.0067 = 500.335 -> 500.34.)
     assert brief(found) == [("UNBILLED_UNITS", "500.33")]
@@ -364,10 +364,10 @@ async def test_unbilled_units_non_terminating_mean_is_rounded_once(
         found[0],
         expected_quantity="3",
         actual_quantity="53",
-        expected_unit_amount="10.0067",
+        expected_unit_amount="10.006667",
         actual_unit_amount="5.00",
         message="Acme Ltd: Pax8 charged 53 x Antivirus for 2026-10 but the contract bills 3; "
-        "50 unbilled at 10.0067 = 500.33.",
+        "50 unbilled at 10.006667 = 500.33.",
     )
 
 
@@ -569,7 +569,7 @@ async def test_price_increase_with_and_without_previous_mean(client: httpx.Async
 
     _, found = await audit(client)
     # M365: lines above 18.00: (19.50 - 18.00) x 10 + (20.25 - 18.00) x 4 = 15.00 + 9.00
-    # = 24.00, on 14 units at a mean (195.00 + 81.00) / 14 = 19.714285... -> 19.7143.
+    # = 24.00, on 14 units at a mean (195.00 + 81.00) / 14 = 19.714285... -> 19.714286.
     # Backup: (0.0575 - 0.05) x 1000 = 7.50.
     # Units: 16 = 10 + 2 + 4, 1000 = 1000, 7 = 7; mean costs 312.00 / 16 = 19.50 < 25.00,
     # 0.0575 < 0.10, 3.00 < 4.00: nothing else.
@@ -585,9 +585,9 @@ async def test_price_increase_with_and_without_previous_mean(client: httpx.Async
         expected_quantity=None,
         actual_quantity="14",
         expected_unit_amount="18.00",
-        actual_unit_amount="19.7143",
+        actual_unit_amount="19.714286",
         previous_unit_cost="18.10",
-        message="Pax8 invoice P-10 charged Microsoft 365 Business Premium at a mean 19.7143 "
+        message="Pax8 invoice P-10 charged Microsoft 365 Business Premium at a mean 19.714286 "
         "per unit against the standard cost 18.00 (14 units, 24.00 more); the mean unit cost "
         "in 2026-09 was 18.10.",
     )

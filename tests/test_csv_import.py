@@ -166,8 +166,8 @@ async def test_bad_rows_fail_the_whole_import(
         + "M365,ACME,ok,1,2.00,2.00\n"  # line 2: fine
         + "M365,ACME,x,abc,2.00,\n"  # line 3: quantity not a number
         + "\n"  # line 4: blank
-        + "M365,ACME,x,1.12345,2.00,\n"  # line 5: 5 decimals
-        + "M365,ACME,x,1,2.123456,2.12\n"  # line 6: unit_cost 6 decimals
+        + "M365,ACME,x,1.1234567,2.00,\n"  # line 5: 7 decimals
+        + "M365,ACME,x,1,2.1234567,2.12\n"  # line 6: unit_cost 7 decimals
         + "M365,ACME,x,1,2.00,2.001\n"  # line 7: amount 3 decimals
         + "M365,,x,1,2.00,2.00\n"  # line 8: account_ref empty
         + 'M365,ACME,"multi\nline",NaN,Infinity,\n'  # lines 9-10, starts on 9
@@ -193,7 +193,7 @@ async def test_bad_rows_fail_the_whole_import(
     ]
     messages = {error["field"]: error["message"] for error in body["errors"]}
     assert "abc" in messages["file.line 3.quantity"]
-    assert "4 decimal places" in messages["file.line 5.quantity"]
+    assert "6 decimal places" in messages["file.line 5.quantity"]
     assert "2 decimal places" in messages["file.line 7.amount"]
     assert "required" in messages["file.line 8.account_ref"]
     assert "NaN" in messages["file.line 9.quantity"] or "finite" in messages["file.line 9.quantity"]
@@ -205,7 +205,7 @@ async def test_bad_rows_fail_the_whole_import(
 
 async def test_errors_are_capped_with_a_count(client: httpx.AsyncClient) -> None:
     v = await vendor(client)
-    text = HEADER + "".join(f"M365,ACME,x,{i}.123456,1,\n" for i in range(150))
+    text = HEADER + "".join(f"M365,ACME,x,{i}.1234567,1,\n" for i in range(150))
     body = assert_problem(await post_csv(client, text, v["id"]), 422)
     assert len(body["errors"]) == MAX_ERRORS
     assert body["errors"][0]["field"] == "file.line 2.quantity"

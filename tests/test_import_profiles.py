@@ -77,34 +77,35 @@ PC_ROWS: list[tuple[str, str]] = [
         "recurring|2026-11-15|2026-11-30|8|3.00|12.80",
     ),
     # Annual terms: the unit price is for 12 months: 264.00 / 12 = 22.00;
-    # 250.00 / 12 = 20.8333... -> 20.8333.
+    # 250.00 / 12 = 20.83333... -> 20.833333 (6 places, half-up).
     (
         "G012345678|B|BP|new|264.00|3|792.00|11/10/2026|11/09/2027|Licenses|Annual",
         "recurring|2026-11-10|2027-11-09|3|22.00|792.00",
     ),
     (
         "G012345678|B|E3|new|250.00|1|250.00|11/01/2026|10/31/2027|Licenses|Annual",
-        "recurring|2026-11-01|2027-10-31|1|20.8333|250.00",
+        "recurring|2026-11-01|2027-10-31|1|20.833333|250.00",
     ),
-    # Triennial: 1000.00 / 36 = 27.7777... -> 27.7778 (half-up); a thousands separator.
+    # Triennial: 1000.00 / 36 = 27.7777... -> 27.777778 (half-up); a thousands separator.
     (
         "G012345678|C|E5|new|1000.00|2|2,000.00|11/05/2026|11/04/2029|Licenses|Triennial",
-        "recurring|2026-11-05|2029-11-04|2|27.7778|2000.00",
+        "recurring|2026-11-05|2029-11-04|2|27.777778|2000.00",
     ),
     # customerCredit: a one-time credit, whatever its unit type.
     (
         "G012345678|A|BP|customerCredit|22.00|-2|-14.67|11/20/2026|11/30/2026|Licenses|Monthly",
         "one_time|2026-11-20|2026-11-30|-2|22.00|-14.67",
     ),
-    # Usage with more places than a line holds and an amount: rounded half-up to 4.
-    # 123.456789 -> 123.4568, 0.0875125 -> 0.0875; 10.00005 -> 10.0001, 0.12345 -> 0.1235.
+    # Usage with more places than a line holds (6) and an amount: rounded half-up to 6.
+    # 123.4567894 -> 123.456789, 0.08751254 -> 0.087513; 10.0000005 -> 10.000001,
+    # 0.1234565 -> 0.123457.
     (
-        "G012345678|A|AZ|new|0.0875125|123.456789|10.80|11/01/2026|11/30/2026|1 Hour|",
-        "usage|2026-11-01|2026-11-30|123.4568|0.0875|10.80",
+        "G012345678|A|AZ|new|0.08751254|123.4567894|10.80|11/01/2026|11/30/2026|1 Hour|",
+        "usage|2026-11-01|2026-11-30|123.456789|0.087513|10.80",
     ),
     (
-        "G012345678|B|AZ|new|0.12345|10.00005|1.23|11/01/2026|11/30/2026|1 GB|",
-        "usage|2026-11-01|2026-11-30|10.0001|0.1235|1.23",
+        "G012345678|B|AZ|new|0.1234565|10.0000005|1.23|11/01/2026|11/30/2026|1 GB|",
+        "usage|2026-11-01|2026-11-30|10.000001|0.123457|1.23",
     ),
     (
         "G012345678|C|BP|cycleCharge|22.00|60|1,320.00|11/01/2026|11/30/2026|Licenses|Monthly",
@@ -291,11 +292,12 @@ PAX8_ROWS: list[tuple[str, str]] = [
         "1|PAX8-ONB|Onboarding fee|one-time|One-Time|2026-11-03|2026-11-03|1|150.00|150.00",
         "one_time|2026-11-03|2026-11-03|1|150.00|150.00",
     ),
-    # Usage: 1234.567891 -> 1234.5679 and 0.045678 -> 0.0457, the amount as billed.
+    # Usage: 1234.5678915 -> 1234.567892 and 0.0456785 -> 0.045679 (half-up to 6), the
+    # amount as billed.
     (
         "2|ACR-BKP-GB|Acronis Cyber Protect - Backup (per GB)|usage|"
-        "Monthly|2026-11-01|2026-11-30|1234.567891|0.045678|56.39",
-        "usage|2026-11-01|2026-11-30|1234.5679|0.0457|56.39",
+        "Monthly|2026-11-01|2026-11-30|1234.5678915|0.0456785|56.39",
+        "usage|2026-11-01|2026-11-30|1234.567892|0.045679|56.39",
     ),
     # A spreadsheet's text marker before a number.
     (
@@ -341,10 +343,10 @@ PAX8_ROWS: list[tuple[str, str]] = [
         "2026-11-04|2026-11-04|2|595.00|1,190.00",
         "one_time|2026-11-04|2026-11-04|2|595.00|1190.00",
     ),
-    # 12.3456789 -> 12.3457.
+    # 12.3456789 -> 12.345679.
     (
         "1|MST-AZ-PLAN|Azure plan|usage|Monthly|2026-11-01|2026-11-30|12.3456789|1.00|12.35",
-        "usage|2026-11-01|2026-11-30|12.3457|1.00|12.35",
+        "usage|2026-11-01|2026-11-30|12.345679|1.00|12.35",
     ),
     (
         "2|MST-365-BP-M|Microsoft 365 Business Premium|subscription|"
@@ -765,7 +767,7 @@ async def test_every_bad_cell_is_reported(client: httpx.AsyncClient, engine: Asy
             2: {"Subtotal": "7.001"},  # line 3: three places in an amount
             3: {"UnitPrice": "3,00"},  # line 4: a comma where the profile reads "."
             # line 5: a licence row with more places than a line holds
-            4: {"BillableQuantity": "3.123456"},
+            4: {"BillableQuantity": "3.1234567"},
             5: {"BillingFrequency": "Annual", "ChargeEndDate": "10/31/2037"},  # 11 years
             # line 9: usage with too many places and no amount: not rounded
             8: {"Subtotal": ""},
@@ -794,9 +796,9 @@ async def test_every_bad_cell_is_reported(client: httpx.AsyncClient, engine: Asy
     assert 'column "Subtotal", found "7.001"' in errors["file.line 3.amount"]
     assert 'column "UnitPrice", found "3,00"' in errors["file.line 4.unit_cost"]
     assert f"at most {LINE_PLACES}" in errors["file.line 5.quantity"]
-    assert '"BillableQuantity", found "3.123456"' in errors["file.line 5.quantity"]
+    assert '"BillableQuantity", found "3.1234567"' in errors["file.line 5.quantity"]
     assert "1830 days" in errors["file.line 6"]
-    assert '"0.0875125"' in errors["file.line 9.unit_cost"]
+    assert '"0.08751254"' in errors["file.line 9.unit_cost"]
     assert body["error_count"] == 7 and "Nothing was stored" in body["detail"]
     assert await counts(engine) == (0, 0)
 

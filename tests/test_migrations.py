@@ -185,3 +185,121 @@ async def test_vendor_line_charge_periods_are_backfilled(backend: str, tmp_path:
         (2, "recurring", "2026-12-01", "2026-12-31", None),
     ]
     assert metered in (False, 0)
+
+
+async def test_vendor_figures_widen_to_six_decimals(backend: str, tmp_path: Path) -> None:
+    """0008 keeps every vendor line quantity and unit cost, and every finding's unit
+    figures, as they were while they gain two decimal places (SQLite's stored integers are
+    x 100); the downgrade refuses a value it cannot hold, and brings the rest back."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "six")
+    await run_alembic(url, "upgrade", "0007_import_profiles")
+    engine = create_engine(url)
+    sqlite = backend == "sqlite"
+
+    def stored(value: str, places: int) -> object:
+        return int(Decimal(value).scaleb(places)) if sqlite else Decimal(value)
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO vendor (id, name, currency, webhook_secret, created_at, updated_at) "
+                "VALUES (1, 'Pax8', 'USD', 'whsec_x', :now, :now)"
+            ),
+            {"now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO vendor_invoice (id, vendor_id, invoice_number, invoice_date, "
+                "period, currency, total, line_count, lines_total, source, created_at) "
+                "VALUES (1, 1, 'N-1', :day, '2026-11', 'USD', 0, 1, 0, 'api', :now)"
+            ),
+            {"day": date(2026, 11, 30), "now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO vendor_invoice_line (invoice_id, vendor_id, period, line_no, "
+                "vendor_sku, account_ref, quantity, unit_cost, amount, kind, charge_start, "
+                "charge_end) VALUES (1, 1, '2026-11', 1, 'S', 'A', :q, :c, :a, 'usage', "
+                ":start, :end)"
+            ),
+            {
+                "q": stored("-1234.5678", 4),
+                "c": stored("0.0875", 4),
+                "a": stored("-108.02", 2),
+                "start": date(2026, 11, 1),
+                "end": date(2026, 11, 30),
+            },
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO audit (id, period, created_by, finding_count, total_impact, "
+                "by_type, created_at) VALUES (1, '2026-11', 'admin', 1, :i, '{}', :now)"
+            ),
+            {"i": stored("12.00", 2), "now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO finding (audit_id, type, severity, status, fingerprint, "
+                "expected_quantity, actual_quantity, expected_unit_amount, actual_unit_amount, "
+                "previous_unit_cost, impact, message, created_at) VALUES (1, "
+                "'UNBILLED_UNITS', 'high', 'open', 'f', :eq, :aq, :eu, NULL, :pc, :i, 'm', :now)"
+            ),
+            {
+                "eq": stored("3", 4),
+                "aq": stored("4.25", 4),
+                "eu": stored("12.3333", 4),
+                "pc": stored("0.0001", 4),
+                "i": stored("12.00", 2),
+                "now": now,
+            },
+        )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "head")
+    engine = create_engine(url)
+    line_sql = "SELECT quantity, unit_cost, amount FROM vendor_invoice_line"
+    finding_sql = (
+        "SELECT expected_quantity, actual_quantity, expected_unit_amount, "
+        "actual_unit_amount, previous_unit_cost FROM finding"
+    )
+    async with engine.connect() as connection:
+        line = tuple((await connection.execute(text(line_sql))).one())
+        finding = tuple((await connection.execute(text(finding_sql))).one())
+    assert line == (stored("-1234.5678", 6), stored("0.0875", 6), stored("-108.02", 2))
+    assert finding == (
+        stored("3", 6),
+        stored("4.25", 6),
+        stored("12.3333", 6),
+        None,
+        stored("0.0001", 6),
+    )
+
+    # A usage quantity only six places can hold: the downgrade refuses, and stores nothing.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE vendor_invoice_line SET quantity = :q"), {"q": stored("0.123456", 6)}
+        )
+    await engine.dispose()
+    with pytest.raises(RuntimeError, match="1 rows of vendor_invoice_line"):
+        await run_alembic(url, "downgrade", "0007_import_profiles")
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        assert (await connection.execute(text(line_sql))).one()[0] == stored("0.123456", 6)
+        await connection.execute(
+            text("UPDATE vendor_invoice_line SET quantity = :q"), {"q": stored("0.1235", 6)}
+        )
+    await engine.dispose()
+    await run_alembic(url, "downgrade", "0007_import_profiles")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        line = tuple((await connection.execute(text(line_sql))).one())
+        finding = tuple((await connection.execute(text(finding_sql))).one())
+    await engine.dispose()
+    assert line == (stored("0.1235", 4), stored("0.0875", 4), stored("-108.02", 2))
+    assert finding[2] == stored("12.3333", 4)

@@ -331,3 +331,54 @@ async def test_a_default_amount_over_many_months_stays_under_the_limit(
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == "body.lines.0.amount"
     assert (await client.get(f"{API}/vendor-invoices")).json()["items"] == []
+
+
+async def test_six_decimal_places(client: httpx.AsyncClient) -> None:
+    """Vendor quantities and unit costs carry 6 places (docs/vendor-bills.md#precision),
+    and compare with the service's 4-place standard as the numbers they are."""
+    w = await world(client, "11")
+    azure = await service(
+        client, "AZURE", vendor_id=w.vendor_id, vendor_sku="AZ", unit_price="100", metered=True
+    )
+    k = await contract(client, w.acme, "2026-01-01")
+    await line(client, k["id"], azure["id"], "1")  # 100.00 a month
+    made = await invoice(
+        client,
+        w,
+        "P-11",
+        "2026-11",
+        [
+            # 10 seats at 18.0005: 180.005 -> 180.01, a rise of 0.0005 a seat.
+            seat("10", unit_cost="18.0005"),
+            # 1 seat at 17.999999 (18.00 rounded): below the standard 18.00, no rise,
+            # though 17999999 > 180000 as the integers SQLite stores.
+            seat("1", unit_cost="17.999999"),
+            # 123.456789 GB at 0.087512 = 10.80395... -> 10.80.
+            {
+                "vendor_sku": "AZ",
+                "account_ref": "ACME",
+                "kind": "usage",
+                "quantity": "123.456789",
+                "unit_cost": "0.087512",
+            },
+        ],
+    )
+    assert [(li["quantity"], li["unit_cost"], li["amount"]) for li in made["lines"]] == [
+        ("10", "18.0005", "180.01"),
+        ("1", "17.999999", "18.00"),
+        ("123.456789", "0.087512", "10.80"),
+    ]
+    # PRICE_INCREASE: (18.0005 - 18.00) x 10 = 0.005 -> 0.01 (the 17.999999 seat takes no
+    # part; with it the sum would be 0.004999 -> 0.00 and no finding). 11 seats contracted,
+    # 11 charged; Azure 10.80 of cost against 100.00 of revenue: nothing else.
+    audit = await create(client, "audits", {"period": "2026-11", "vendor_id": w.vendor_id})
+    page = await client.get(f"{API}/audits/{audit['id']}/findings")
+    [rise] = page.json()["items"]
+    assert (rise["type"], rise["impact"], rise["actual_quantity"]) == (
+        "PRICE_INCREASE",
+        "0.01",
+        "10",
+    )
+    assert (rise["expected_unit_amount"], rise["actual_unit_amount"]) == ("18.00", "18.0005")
+    found = await row(client, w, "2026-11")
+    assert (found["vendor_units"], found["cost"]) == ("11", "198.01")

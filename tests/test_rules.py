@@ -535,10 +535,11 @@ CASES = [
         ),
     ),
     # Weighted contract unit price with more than 4 decimals: 1 seat at 19.99 and 5 at
-    # 18.50: 6 units, weight 19.99 + 92.50 = 112.49, price 112.49 / 6 = 18.748333...
+    # 18.50: 6 units, weight 19.99 + 92.50 = 112.49, price 112.49 / 6 = 18.74833333...
     # Pax8 charges 9 seats for 162.00 (mean 18.00). Missing 3: exactly 3 x 112.49 / 6 =
-    # 56.245 -> 56.25 half-up. (Rounding the price first would give 3 x 18.7483 = 56.2449
-    # -> 56.24.) Stored unit 18.7483 (4 places); no NEGATIVE_MARGIN (18.75 > 18.00).
+    # 56.245 -> 56.25 half-up. (Rounding the price first to 4 places would give
+    # 3 x 18.7483 = 56.2449 -> 56.24.) Stored unit 18.748333 (6 places); no NEGATIVE_MARGIN
+    # (18.75 > 18.00).
     case(
         "unbilled-units/weighted-price-exact-until-rounded",
         {
@@ -552,20 +553,20 @@ CASES = [
             Severity.high,
             (
                 "Acme Ltd: Pax8 charged 9 x Microsoft 365 Business Premium for 2026-11 but "
-                "the contract bills 6; 3 unbilled at 18.7483 = 56.25.",
+                "the contract bills 6; 3 unbilled at 18.748333 = 56.25.",
             ),
             customer=ACME,
             service=M365,
             vendor=PAX8,
             expected_qty="6",
             actual_qty="9",
-            expected_unit="18.7483",
+            expected_unit="18.748333",
             actual_unit="18.0000",
         ),
     ),
     # Half-up at exactly half a cent: 1000 GB contracted at 0.10, Ingram charges 1000.05 GB
     # for 50.00. (1000.05 - 1000) x 0.10 = 0.005 -> 0.01 (half-even would give 0.00 and no
-    # finding). Mean cost 50.00 / 1000.05 = 0.04999750... -> 0.0500.
+    # finding). Mean cost 50.00 / 1000.05 = 0.04999750... -> 0.049998.
     case(
         "unbilled-units/half-cent-rounds-up",
         {
@@ -587,7 +588,7 @@ CASES = [
             expected_qty="1000",
             actual_qty="1000.05",
             expected_unit="0.1000",
-            actual_unit="0.0500",
+            actual_unit="0.049998",
         ),
     ),
     # Rounds to 0.00: 1000.04 GB charged, 1000 contracted at 0.10: 0.04 x 0.10 = 0.004 ->
@@ -716,7 +717,7 @@ CASES = [
     ),
     # Invoice 7: 10 seats at 19.00 and 5 at 19.50: quantity 15, cost 190.00 + 97.50 =
     # 287.50; impact 287.50 - 18.00 x 15 = 17.50; mean 287.50 / 15 = 19.1666... ->
-    # 19.1667. October's mean cost 56.00 / 3 = 18.6666... -> previous 18.6667.
+    # 19.166667. October's mean cost 56.00 / 3 = 18.6666... -> previous 18.666667.
     case(
         "price-increase/with-previous-month",
         {
@@ -729,16 +730,16 @@ CASES = [
             Severity.medium,
             (
                 "Pax8 invoice PAX-2026-11 charged Microsoft 365 Business Premium at a mean "
-                "19.1667 per unit against the standard cost 18.00 (15 units, 17.50 more); "
-                "the mean unit cost in 2026-10 was 18.6667.",
+                "19.166667 per unit against the standard cost 18.00 (15 units, 17.50 more); "
+                "the mean unit cost in 2026-10 was 18.666667.",
             ),
             service=M365,
             vendor=PAX8,
             invoice=7,
             actual_qty="15",
             expected_unit="18.00",
-            actual_unit="19.1667",
-            previous_unit="18.6667",
+            actual_unit="19.166667",
+            previous_unit="18.666667",
         ),
     ),
     # One finding per (invoice, service), given out of order, found ordered:
@@ -809,7 +810,7 @@ CASES = [
     #     19.00 for 15-30 November (share 16/30: cost 19.00 x 12 x 16/30 = 121.60, weight
     #     12 x 16/30 = 6.4): quantity 22, cost 306.60, weight 16.4. Impact 306.60 - 18.00 x
     #     16.4 = 306.60 - 295.20 = 11.40 (= 0.50 x 10 + 1.00 x 6.4); mean 306.60 / 16.4 =
-    #     18.695121... -> 18.6951. (On the quantity: 306.60 - 18.00 x 22 < 0, no finding.)
+    #     18.69512221... -> 18.695122. (On the quantity: 306.60 - 18.00 x 22 < 0, no finding.)
     #   (8, EDR): 3 endpoints at 5.00 a month for a year from 2026-11-01 (share 12): cost
     #     5.00 x 3 x 12 = 180.00, weight 36; impact 180.00 - 4.50 x 36 = 18.00, mean 5.0000.
     case(
@@ -828,14 +829,14 @@ CASES = [
             Severity.medium,
             (
                 "Pax8 invoice PAX-2026-11 charged Microsoft 365 Business Premium at a mean "
-                "18.6951 per unit against the standard cost 18.00 (22 units, 11.40 more).",
+                "18.695122 per unit against the standard cost 18.00 (22 units, 11.40 more).",
             ),
             service=M365,
             vendor=PAX8,
             invoice=7,
             actual_qty="22",
             expected_unit="18.00",
-            actual_unit="18.6951",
+            actual_unit="18.695122",
         ),
         Want(
             T.PRICE_INCREASE,
@@ -961,8 +962,8 @@ CASES = [
     # Acme: 12 seats contracted at 19.00 (revenue 228.00). Pax8 charges 10 seats for the
     # month at 19.00 (190.00, whole) and 2 more for 15-30 November at 21.00: 2 x 21.00 x
     # 16/30 = 22.40, monthly 22.40 x 30/16 = 42.00 (partial). Units 12, monthly 232.00,
-    # mean 232.00 / 12 = 19.3333... > 19.00. NEGATIVE_MARGIN medium: (232/12 - 19.00) x
-    # min(12, 12) = 232.00 - 228.00 = 4.00; units 19.0000 / 19.3333. (The whole lines
+    # mean 232.00 / 12 = 19.333333... > 19.00. NEGATIVE_MARGIN medium: (232/12 - 19.00) x
+    # min(12, 12) = 232.00 - 228.00 = 4.00; units 19.00 / 19.333333. (The whole lines
     # alone, 190.00 / 12 = 15.83, or the month's cost, 212.40 / 12 = 17.70, are below
     # 19.00: no finding.) 12 = 12 units: no UNBILLED or OVERBILLED.
     case(
@@ -987,7 +988,7 @@ CASES = [
             Severity.medium,
             (
                 "Acme Ltd: Microsoft 365 Business Premium sells at 19.00 per unit but Pax8 "
-                "charges a mean 19.3333 for 2026-11; 12 units lose 4.00.",
+                "charges a mean 19.333333 for 2026-11; 12 units lose 4.00.",
             ),
             customer=ACME,
             service=M365,
@@ -995,7 +996,7 @@ CASES = [
             expected_qty="12",
             actual_qty="12",
             expected_unit="19.0000",
-            actual_unit="19.3333",
+            actual_unit="19.333333",
         ),
     ),
     # ---- metered services (docs/vendor-bills.md)

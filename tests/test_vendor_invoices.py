@@ -196,18 +196,50 @@ async def test_decimal_places(client: httpx.AsyncClient, engine: AsyncEngine) ->
                 a_line(quantity="1.2345", unit_cost="0.0001"),
                 a_line(quantity="2.50000", unit_cost="1.23450"),  # trailing zeros are fine
                 a_line(quantity=0.5, unit_cost=1.2345, amount=0.62),
+                # Six places on a vendor line (docs/vendor-bills.md#precision):
+                # 123.456789 x 0.0239 = 2.9506172... -> 2.95.
+                a_line(quantity="123.456789", unit_cost="0.0239"),
+                a_line(quantity=1.000001, unit_cost=0.000125),  # 0.000125... -> 0.00
+                a_line(quantity="-2", unit_cost="12.345678"),  # -24.691356 -> -24.69
             ],
         ),
     )
-    assert [line["quantity"] for line in ok["lines"]] == ["1.2345", "2.5", "0.5"]
-    assert [line["unit_cost"] for line in ok["lines"]] == ["0.0001", "1.2345", "1.2345"]
-    assert [line["amount"] for line in ok["lines"]] == ["0.00", "3.09", "0.62"]
+    assert [line["quantity"] for line in ok["lines"]] == [
+        "1.2345",
+        "2.5",
+        "0.5",
+        "123.456789",
+        "1.000001",
+        "-2",
+    ]
+    assert [line["unit_cost"] for line in ok["lines"]] == [
+        "0.0001",
+        "1.2345",
+        "1.2345",
+        "0.0239",
+        "0.000125",
+        "12.345678",
+    ]
+    assert [line["amount"] for line in ok["lines"]] == [
+        "0.00",
+        "3.09",
+        "0.62",
+        "2.95",
+        "0.00",
+        "-24.69",
+    ]
+    again = await client.get(f"{INVOICES}/{ok['id']}")
+    assert [line["quantity"] for line in again.json()["lines"]][3:] == [
+        "123.456789",
+        "1.000001",
+        "-2",
+    ]
 
     bad_cases: list[tuple[dict[str, Any], str]] = [
-        ({"quantity": "1.23456"}, "body.lines.0.quantity"),
-        ({"quantity": 1.23456}, "body.lines.0.quantity"),
-        ({"unit_cost": "0.00001"}, "body.lines.0.unit_cost"),
-        ({"unit_cost": 0.00001}, "body.lines.0.unit_cost"),
+        ({"quantity": "1.2345678"}, "body.lines.0.quantity"),
+        ({"quantity": 1.2345678}, "body.lines.0.quantity"),
+        ({"unit_cost": "0.0000001"}, "body.lines.0.unit_cost"),
+        ({"unit_cost": 0.0000001}, "body.lines.0.unit_cost"),
         ({"amount": "1.234"}, "body.lines.0.amount"),
         ({"amount": 1.234}, "body.lines.0.amount"),
         ({"quantity": "ten"}, "body.lines.0.quantity"),
@@ -219,7 +251,7 @@ async def test_decimal_places(client: httpx.AsyncClient, engine: AsyncEngine) ->
         assert_problem(await client.post(INVOICES, json=body), 422, field)
     total = invoice_body(v["id"], "BAD-total", total="10.001")
     assert_problem(await client.post(INVOICES, json=total), 422, "body.total")
-    assert await counts(engine) == (1, 3)
+    assert await counts(engine) == (1, 6)
 
 
 async def test_nan_and_infinity(client: httpx.AsyncClient, engine: AsyncEngine) -> None:

@@ -541,7 +541,7 @@ async def test_validation_errors_name_the_fields(
     app: Any, client: httpx.AsyncClient, anon: httpx.AsyncClient, pax8: dict[str, Any]
 ) -> None:
     payload = invoice()
-    payload["lines"][0]["quantity"] = "1.23456"
+    payload["lines"][0]["quantity"] = "1.2345678"
     payload["period"] = "2026-13"
     del payload["total"]
     response = await deliver(anon, pax8["id"], pax8["webhook_secret"], payload)

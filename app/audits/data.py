@@ -19,7 +19,15 @@ from app.assets.models import Asset
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
 from app.contracts import month_sql
 from app.contracts.models import Contract, ContractLine
-from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents
+from app.core.money import (
+    AMOUNT_PLACES,
+    PRICE_PLACES,
+    QUANTITY_PLACES,
+    VENDOR_PLACES,
+    decimal_sum,
+    from_cents,
+    rescaled,
+)
 from app.core.periods import Period, share
 from app.customers.models import Customer
 from app.services.models import Service
@@ -202,7 +210,7 @@ async def load(
                     line_t
                 )
             )
-            .where(*matched_filter, *_rising())
+            .where(*matched_filter, *_rising(session.get_bind().dialect.name))
             .distinct()
         )
         data.price_rise_lines = {(c, s, i) for c, s, i in rises.all()}
@@ -397,7 +405,7 @@ async def _load_vendor_side(
                     matched_service_id,
                     col(line_t.charge_start),
                     col(line_t.charge_end),
-                    decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
+                    decimal_sum(col(line_t.quantity), dialect, VENDOR_PLACES),
                     decimal_sum(col(line_t.amount), dialect, AMOUNT_PLACES),
                 ).select_from(line_t)
             )
@@ -470,7 +478,7 @@ async def _load_price_rises(
             col(line_t.unit_cost),
             col(line_t.charge_start),
             col(line_t.charge_end),
-            decimal_sum(col(line_t.quantity), dialect, QUANTITY_PLACES),
+            decimal_sum(col(line_t.quantity), dialect, VENDOR_PLACES),
         )
         .join(
             Service,
@@ -479,7 +487,7 @@ async def _load_price_rises(
                 col(Service.vendor_sku) == col(line_t.vendor_sku),
             ),
         )
-        .where(*filters, *_rising())
+        .where(*filters, *_rising(dialect))
         .group_by(
             col(line_t.invoice_id),
             col(line_t.vendor_id),
@@ -504,15 +512,17 @@ async def _load_price_rises(
     ]
 
 
-def _rising() -> list[Any]:
+def _rising(dialect: str) -> list[Any]:
     """Lines that can raise a price: recurring, quantity > 0, of a per-unit service, above
-    its standard unit cost (a credit no longer offsets a rise)."""
+    its standard unit cost (a credit no longer offsets a rise). The line's unit cost has
+    6 places, the standard 4."""
     line_t = VendorInvoiceLine
+    standard = rescaled(col(Service.unit_cost), dialect, PRICE_PLACES, VENDOR_PLACES)
     return [
         col(line_t.kind) == LineKind.recurring.value,
         col(line_t.quantity) > 0,
         col(Service.metered).is_(False),
-        col(line_t.unit_cost) > col(Service.unit_cost),
+        col(line_t.unit_cost) > standard,
     ]
 
 

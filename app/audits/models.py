@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.db import UtcDateTime
-from app.core.money import AmountOut, PriceOut, QuantityOut
+from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import FreeText, Id
@@ -87,11 +87,11 @@ class Finding(SQLModel, table=True):
     )
     vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     account_ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
-    expected_quantity: Decimal | None = decimal_field(4, nullable=True)
-    actual_quantity: Decimal | None = decimal_field(4, nullable=True)
-    expected_unit_amount: Decimal | None = decimal_field(4, nullable=True)
-    actual_unit_amount: Decimal | None = decimal_field(4, nullable=True)
-    previous_unit_cost: Decimal | None = decimal_field(4, nullable=True)
+    expected_quantity: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
+    actual_quantity: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
+    expected_unit_amount: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
+    actual_unit_amount: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
+    previous_unit_cost: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
     impact: Decimal = decimal_field(2)
     message: str = Field(sa_column=Column(Text, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -17,7 +17,13 @@ from fractions import Fraction
 
 from app.audits.data import NO_POSITION, AuditData, ContractPosition, Pair, VendorPosition
 from app.audits.models import FindingType, Severity
-from app.core.money import format_amount, format_price, format_quantity, round_half_up
+from app.core.money import (
+    VENDOR_PLACES,
+    format_amount,
+    format_price,
+    format_quantity,
+    round_half_up,
+)
 
 ZERO = Decimal(0)
 NO_CONTRACT = NO_POSITION
@@ -62,9 +68,10 @@ SEVERITY = {
 
 
 def unit(value: Fraction | Decimal | None) -> Decimal | None:
-    """A unit amount as stored on a finding: 4 places, half-up (the impact itself is
-    computed from the exact value)."""
-    return None if value is None else round_half_up(value, 4)
+    """A unit amount as stored on a finding: 6 places, as vendor unit costs carry
+    (docs/vendor-bills.md#precision), half-up; the impact itself is computed from the
+    exact value."""
+    return None if value is None else round_half_up(value, VENDOR_PLACES)
 
 
 class _Names:
@@ -91,7 +98,8 @@ def _m(value: Decimal | Fraction) -> str:
 
 
 def _p(value: Fraction | Decimal) -> str:
-    return format_price(round_half_up(value, 4))
+    """A unit figure in a message: as the finding stores it."""
+    return format_price(round_half_up(value, VENDOR_PLACES))
 
 
 def _pairs(data: AuditData) -> list[tuple[Pair, ContractPosition, VendorPosition]]:

@@ -1,8 +1,8 @@
 """Exact money: Decimal API types, half-up rounding, a column type exact on both databases.
 
-docs/README.md#money: amounts carry 2 decimals, unit prices, unit costs and quantities 4;
-more is a 422, never a silent rounding; rounding is half-up (away from zero);
-never a binary float in the money path.
+docs/README.md#money: amounts carry 2 decimals, unit prices, unit costs and quantities 4,
+vendor lines' quantities and unit costs 6; more is a 422, never a silent rounding;
+rounding is half-up (away from zero); never a binary float in the money path.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ CENT = Decimal("0.01")
 AMOUNT_PLACES = 2
 PRICE_PLACES = 4
 QUANTITY_PLACES = 4
-# Bound on every stored magnitude: fits a BIGINT at 4 decimals on SQLite with
-# room for sums, and a NUMERIC(20, 4) on PostgreSQL.
+# Vendor lines' quantities and unit costs, and the unit figures derived from them
+# (docs/vendor-bills.md#precision).
+VENDOR_PLACES = 6
+# Bound on every stored magnitude: fits a BIGINT at 6 decimals on SQLite (sums are split:
+# exact_sum), and a NUMERIC(20, 6) on PostgreSQL.
 MAX_ABS = Decimal(10) ** 12
 # For quantize() and formatting of computed figures (report totals), exact at any size:
 # the default context's 28 digits would raise on them.
@@ -304,6 +307,15 @@ def cents_sum(column: Any, dialect: str) -> Any:
     return exact_sum(column, dialect, AMOUNT_PLACES)
 
 
+def rescaled(column: Any, dialect: str, places: int, to_places: int) -> Any:
+    """An ExactDecimal column of `places` decimals, to compare with one of `to_places`
+    (more): SQLite stores each as an integer x 10^scale, so the smaller scale is raised
+    there; PostgreSQL's NUMERICs compare as they are."""
+    if dialect == "sqlite":
+        return type_coerce(column, BigInteger) * 10 ** (to_places - places)
+    return column
+
+
 def decimal_sum(column: Any, dialect: str, scale: int) -> Any:
     """SUM of an ExactDecimal column of `scale` decimals as an exact Decimal, at any size
     (PostgreSQL's NUMERIC sum is exact as it is)."""
@@ -369,7 +381,8 @@ def format_amount(value: Decimal) -> str:
 
 
 def format_price(value: Decimal) -> str:
-    """Unit prices and costs: at least two places, at most four (27.50, 0.0875)."""
+    """Unit prices and costs: at least two places, and as many as the value has (27.50,
+    0.0875, 0.087512)."""
     if value == value.quantize(CENT, context=WIDE):
         return f"{value.quantize(CENT, context=WIDE):f}"
     return f"{value.normalize():f}"
@@ -432,6 +445,18 @@ SignedQuantity = Annotated[
     _validator(QUANTITY_PLACES, non_negative=False),
     _out(format_quantity),
     _schema("Quantity, at most 4 decimal places; negative for credits.", "-2"),
+]
+VendorQuantity = Annotated[
+    Decimal,
+    _validator(VENDOR_PLACES, non_negative=False),
+    _out(format_quantity),
+    _schema("Quantity, at most 6 decimal places (metered usage); negative for credits.", "-2"),
+]
+VendorUnitCost = Annotated[
+    Decimal,
+    _validator(VENDOR_PLACES, non_negative=False),
+    _out(format_price),
+    _schema("Cost of one unit for one month, at most 6 decimal places.", "0.087512"),
 ]
 # Output-only: computed amounts (revenue, totals).
 AmountOut = Annotated[

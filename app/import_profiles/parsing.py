@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.core.money import round_half_up
+from app.core.money import VENDOR_PLACES, round_half_up
 from app.core.periods import share
 from app.import_profiles.models import ANY, template_headers
 from app.vendor_invoices.csv_import import (
@@ -35,19 +35,12 @@ from app.vendor_invoices.models import (
     MAX_CHARGE_DAYS,
     InvoiceLineIn,
     LineKind,
-    VendorInvoiceLine,
 )
 
-
-def _line_places() -> int:
-    # Read off the line table, so the import rounds to whatever the lines can hold.
-    columns: Any = VendorInvoiceLine.__table__.c  # type: ignore[attr-defined]
-    return min(int(columns.quantity.type.scale), int(columns.unit_cost.type.scale))
-
-
 # The decimal places the import rounds a quantity or unit cost to (a usage line's, or a
-# unit cost divided by its billing cycle): the most a vendor invoice line can hold.
-LINE_PLACES = _line_places()
+# unit cost divided by its billing cycle): the most a vendor invoice line can hold
+# (docs/vendor-bills.md#precision).
+LINE_PLACES = VENDOR_PLACES
 
 NUMBER_FIELDS = ("quantity", "unit_cost", "amount")
 DATE_FIELDS = ("charge_start", "charge_end")

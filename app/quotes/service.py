@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.core.crud import require_reference
 from app.core.errors import Invalid, field_error
-from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, margin, round_half_up
+from app.core.money import AMOUNT_PLACES, VENDOR_PLACES, decimal_sum, margin, round_half_up
 from app.core.periods import Period
 from app.customers.models import Customer
 from app.quotes.models import (
@@ -42,7 +42,7 @@ async def latest_mean_costs(
             select(
                 matched_service_id,
                 col(line.period),
-                decimal_sum(col(line.quantity), dialect, QUANTITY_PLACES),
+                decimal_sum(col(line.quantity), dialect, VENDOR_PLACES),
                 decimal_sum(col(line.amount), dialect, AMOUNT_PLACES),
             ).select_from(line)
         )

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Date, Index, Integer, String, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
-from app.core.money import Amount, AmountOut, SignedQuantity, SignedUnitPrice
+from app.core.money import VENDOR_PLACES, Amount, AmountOut, VendorQuantity, VendorUnitCost
 from app.core.periods import PeriodField, days_inclusive
 from app.core.schemas import ReadModel
 from app.core.types import Currency, Day, FreeText, Id, Name, OptionalRef
@@ -86,8 +86,9 @@ class VendorInvoiceLine(SQLModel, table=True):
     vendor_sku: str = Field(sa_column=Column(String(200), nullable=False))
     account_ref: str = Field(sa_column=Column(String(200), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    quantity: Decimal = decimal_field(4)
-    unit_cost: Decimal = decimal_field(4)
+    # docs/vendor-bills.md#precision
+    quantity: Decimal = decimal_field(VENDOR_PLACES)
+    unit_cost: Decimal = decimal_field(VENDOR_PLACES)
     amount: Decimal = decimal_field(2)
     kind: str = Field(
         default=LineKind.recurring.value,
@@ -122,8 +123,8 @@ class InvoiceLineIn(BaseModel):
         description="How the vendor names the customer (may be empty on an adjustment line)",
     )
     description: FreeText = None
-    quantity: SignedQuantity
-    unit_cost: SignedUnitPrice = PField(
+    quantity: VendorQuantity
+    unit_cost: VendorUnitCost = PField(
         description="The price of one unit for one month, whatever the vendor's billing cycle"
     )
     amount: Amount | None = PField(
@@ -185,8 +186,8 @@ class InvoiceLineRead(ReadModel):
     vendor_sku: str
     account_ref: str
     description: str | None
-    quantity: SignedQuantity
-    unit_cost: SignedUnitPrice
+    quantity: VendorQuantity
+    unit_cost: VendorUnitCost
     amount: Amount
     kind: LineKind
     charge_start: date

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.bulk import chunks
-from app.core.money import AMOUNT_PLACES, QUANTITY_PLACES, decimal_sum, from_cents, to_cents
+from app.core.money import AMOUNT_PLACES, VENDOR_PLACES, decimal_sum, from_cents, to_cents
 from app.core.periods import Period, share
 from app.vendor_invoices.charges import spread_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
@@ -111,7 +111,7 @@ async def pair_months(
                 col(Line.vendor_id),
                 col(Line.charge_start),
                 col(Line.charge_end),
-                decimal_sum(col(Line.quantity), dialect, QUANTITY_PLACES),
+                decimal_sum(col(Line.quantity), dialect, VENDOR_PLACES),
                 decimal_sum(col(Line.amount), dialect, AMOUNT_PLACES),
                 func.count(),
             ).select_from(Line)
