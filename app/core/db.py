@@ -13,6 +13,7 @@ from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -285,3 +287,23 @@ async def create_postgres_database(url: str) -> str | None:
     finally:
         await conn.close()
     return None
+
+
+# --- SQLite index hints ------------------------------------------------------------------------
+
+
+def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str | None:
+    return text
+
+
+# SQLAlchemy's SQLite compiler renders no table hints; SQLite takes INDEXED BY after a table
+# name. Only statements that ask for one (indexed_by) carry a hint.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
+
+
+def indexed_by(stmt: Select[Any], table: Any, index: str) -> Select[Any]:
+    """`stmt` reading `table` through `index` on SQLite (INDEXED BY): where SQLite's
+    planner, with no statistics, would rather drive a join from a small table through a
+    broad index (docs/vendor-bills.md#reading-lines-by-charge-date). Other databases plan on their
+    own."""
+    return stmt.with_hint(table, f"INDEXED BY {index}", "sqlite")

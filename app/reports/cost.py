@@ -9,15 +9,16 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import indexed_by
 from app.core.money import cents_sum, split_cents, to_cents
 from app.core.periods import Period
 from app.vendor_invoices.charges import spread_cents, spread_over
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
-from app.vendor_invoices.models import LineKind, VendorInvoiceLine
+from app.vendor_invoices.models import CHARGE_START_INDEX, LineKind, VendorInvoiceLine
 from app.vendor_invoices.month import spread_over_months
 
 # add((customer, contract, service, vendor, month index), slot, cents): slot 1 is cost.
@@ -64,10 +65,7 @@ async def vendor_cost(
         else func.substr(col(line_t.charge_start), 1, 7)
     )
     if "month" in needed:
-        columns["month"] = case(
-            (col(line_t.kind) == LineKind.adjustment.value, col(line_t.period)),
-            else_=month_of_charge,
-        )
+        columns["month"] = month_of_charge
     month_of_end = (
         func.to_char(col(line_t.charge_end), "YYYY-MM")
         if dialect == "postgresql"
@@ -75,50 +73,46 @@ async def vendor_cost(
     )
     spread = spread_over_months()
     first_day, last_day = first.first_day, last.last_day
-    # Whole in one month of the range: adjustments in their invoice's month, one-time
-    # fees in the month of charge_start, other lines charging days of one month.
-    whole = or_(
-        and_(
+    # Adjustments belong to no (customer, service): unallocated, in their invoice's month.
+    adjustments: Any = await session.scalar(
+        select(cents_sum(col(line_t.amount), dialect)).where(
             col(line_t.kind) == LineKind.adjustment.value,
             col(line_t.period) >= str(first),
             col(line_t.period) <= str(last),
-        ),
-        and_(
-            col(line_t.kind) == LineKind.one_time.value,
-            col(line_t.charge_start) >= first_day,
-            col(line_t.charge_start) <= last_day,
-        ),
-        and_(
-            spread,
-            col(line_t.charge_start) >= first_day,
-            col(line_t.charge_end) <= last_day,
-            month_of_charge == month_of_end,
-        ),
+        )
     )
-    # One scan for both: the lines no (customer, service) match took (and adjustments,
-    # which belong to none) are summed under unmatched = 1, the others by the key.
-    unmatched = case(
-        (
-            or_(
-                matched_customer_id.is_(None),
-                matched_service_id.is_(None),
-                col(line_t.kind) == LineKind.adjustment.value,
-            ),
-            1,
-        ),
-        else_=0,
+    # A spread line whose charge period lies inside the range costs the range its whole
+    # amount (its months add up to it: docs/vendor-bills.md#month-figures); split by month,
+    # only a line inside one month is whole.
+    inside = and_(col(line_t.charge_start) >= first_day, col(line_t.charge_end) <= last_day)
+    if "month" in columns:
+        inside = and_(inside, month_of_charge == month_of_end)
+    # Whole: one-time fees in the month of charge_start, the spread lines inside. Both
+    # start in the range, which the charge-start index reaches on SQLite.
+    whole = and_(
+        col(line_t.kind) != LineKind.adjustment.value,
+        col(line_t.charge_start) >= first_day,
+        col(line_t.charge_start) <= last_day,
+        or_(col(line_t.kind) == LineKind.one_time.value, inside),
     )
+    # One scan for both: the lines no (customer, service) match took are summed under
+    # unmatched = 1, the others by the key.
+    unmatched = case((or_(matched_customer_id.is_(None), matched_service_id.is_(None)), 1), else_=0)
     rows: Any = await session.execute(
-        join_matches(
-            select(unmatched, *columns.values(), cents_sum(col(line_t.amount), dialect))
-            .select_from(line_t)
-            .where(whole)
-            .group_by(unmatched, *columns.values())
+        indexed_by(
+            join_matches(
+                select(unmatched, *columns.values(), cents_sum(col(line_t.amount), dialect))
+                .select_from(line_t)
+                .where(whole)
+                .group_by(unmatched, *columns.values())
+            ),
+            line_t,
+            CHARGE_START_INDEX,
         )
     )
     found: list[tuple[Any, ...]] = list(rows.all())
-    # Lines spread over several months that touch the range: a part in each month, line
-    # by line (equal lines grouped: each rounds alike).
+    # The other spread lines that touch the range: a part in each month, line by line
+    # (equal lines grouped: each rounds alike).
     key_columns = [c for name, c in columns.items() if name != "month"]
     spread_rows: Any = await session.execute(
         join_matches(
@@ -135,7 +129,7 @@ async def vendor_cost(
                 spread,
                 col(line_t.charge_start) <= last_day,
                 col(line_t.charge_end) >= first_day,
-                month_of_charge != month_of_end,
+                not_(inside),
             )
             .group_by(
                 unmatched,
@@ -161,7 +155,7 @@ async def vendor_cost(
             if part:
                 found.append((flag, *keys, *([str(month)] if with_month else []), part))
             month = month.next()
-    unallocated = 0
+    unallocated = adjustments or 0
     # One sum per key, so that the contract split divides the key's whole cost.
     summed: dict[tuple[Any, ...], int] = {}
     for flag, *key, cents in found:

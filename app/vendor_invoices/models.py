@@ -63,6 +63,12 @@ class VendorInvoice(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+# Named for the queries that ask SQLite for them (core/db.indexed_by): the month figures
+# (vendor_invoices/month.py) and the reports' vendor cost (reports/cost.py).
+CHARGE_START_INDEX = "ix_vendor_invoice_line_charge_start"
+CHARGE_END_INDEX = "ix_vendor_invoice_line_charge_end"
+
+
 class VendorInvoiceLine(SQLModel, table=True):
     """One charge. vendor_id and period repeat the invoice's (invoices never change) so
     that matching and audits filter and join lines without the invoice table."""
@@ -74,8 +80,8 @@ class VendorInvoiceLine(SQLModel, table=True):
         Index("ix_vendor_invoice_line_vendor_id_account_ref", "vendor_id", "account_ref"),
         # A month's figures read lines by their charge period, whatever invoice carries
         # them (docs/vendor-bills.md#month-figures).
-        Index("ix_vendor_invoice_line_charge_start", "charge_start"),
-        Index("ix_vendor_invoice_line_charge_end", "charge_end"),
+        Index(CHARGE_START_INDEX, "charge_start"),
+        Index(CHARGE_END_INDEX, "charge_end"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,10 +1,13 @@
 """The vendor side of one month, per (customer, service), from matched lines of invoices
 of any period (docs/vendor-bills.md#month-figures): units and monthly amounts of the
 recurring lines in force on the month's last day, and the cost the month carries. Set-based:
-a few grouped queries, then the exact arithmetic of charges.py on the groups."""
+one grouped pass for the figures and one for the copies
+(docs/vendor-bills.md#reading-lines-by-charge-date), then the exact arithmetic of
+charges.py on the groups."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
@@ -12,16 +15,22 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, or_, select, tuple_
+from sqlalchemy import String, and_, case, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.bulk import chunks
-from app.core.money import AMOUNT_PLACES, VENDOR_PLACES, decimal_sum, from_cents, to_cents
+from app.core.db import indexed_by
+from app.core.money import VENDOR_PLACES, decimal_sum, from_cents, to_cents
 from app.core.periods import Period, share
 from app.vendor_invoices.charges import spread_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
-from app.vendor_invoices.models import LineKind, VendorInvoice, VendorInvoiceLine
+from app.vendor_invoices.models import (
+    CHARGE_END_INDEX,
+    LineKind,
+    VendorInvoice,
+    VendorInvoiceLine,
+)
 
 Pair = tuple[int, int]  # (customer_id, service_id)
 ZERO = Decimal(0)
@@ -101,79 +110,25 @@ async def pair_months(
             found = pairs[(customer, service)] = PairMonth(vendor)
         return found
 
-    # Units and monthly amounts: recurring lines in force on the last day, grouped by
-    # charge period (the share is per period; plain lines share their month's).
-    in_force: Any = await session.execute(
-        join_matches(
-            select(
-                matched_customer_id,
-                matched_service_id,
-                col(Line.vendor_id),
-                col(Line.charge_start),
-                col(Line.charge_end),
-                decimal_sum(col(Line.quantity), dialect, VENDOR_PLACES),
-                decimal_sum(col(Line.amount), dialect, AMOUNT_PLACES),
-                func.count(),
-            ).select_from(Line)
-        )
-        .where(
-            *filters,
-            col(Line.kind) == LineKind.recurring.value,
-            col(Line.charge_start) <= last,
-            col(Line.charge_end) >= last,
-        )
-        .group_by(
-            matched_customer_id,
-            matched_service_id,
-            col(Line.vendor_id),
-            col(Line.charge_start),
-            col(Line.charge_end),
-        )
-    )
-    for customer, service, vendor, start, end, quantity, amount, count in in_force.all():
-        pair = at(customer, service, vendor)
-        pair.units += quantity
-        if start == period.first_day and end == last:
-            pair.whole += amount
-        else:
-            pair.partial += Fraction(amount) / share(start, end)
-        pair.line_count += count
-
-    # The month's cost of lines whose charge lies inside one month (most lines): their
-    # amounts, whole; a one-time fee in the month of its charge_start.
-    inside = or_(
-        and_(
-            spread_over_months(),
-            col(Line.charge_start) >= first,
-            col(Line.charge_end) <= last,
-        ),
-        and_(
-            col(Line.kind) == LineKind.one_time.value,
-            col(Line.charge_start) >= first,
-            col(Line.charge_start) <= last,
-        ),
-    )
-    whole: Any = await session.execute(
-        join_matches(
-            select(
-                matched_customer_id,
-                matched_service_id,
-                col(Line.vendor_id),
-                col(Line.kind),
-                decimal_sum(col(Line.amount), dialect, AMOUNT_PLACES),
-            ).select_from(Line)
-        )
-        .where(*filters, inside)
-        .group_by(matched_customer_id, matched_service_id, col(Line.vendor_id), col(Line.kind))
-    )
-    for customer, service, vendor, kind, amount in whole.all():
-        _add_cost(at(customer, service, vendor), kind, to_cents(amount))
-
-    # Lines spread over several months that touch this one: their part of the month, by
-    # cumulative rounding, line by line (equal lines grouped: each rounds alike).
-    spread: Any = await session.execute(
-        join_matches(
-            select(
+    # One pass over the matched lines whose charge touches the month, grouped by charge
+    # period and amount (equal lines round alike); the charge-end index reaches them.
+    touching: Any = await session.execute(
+        indexed_by(
+            join_matches(
+                select(
+                    matched_customer_id,
+                    matched_service_id,
+                    col(Line.vendor_id),
+                    col(Line.kind),
+                    col(Line.charge_start),
+                    col(Line.charge_end),
+                    col(Line.amount),
+                    decimal_sum(col(Line.quantity), dialect, VENDOR_PLACES),
+                    func.count(),
+                ).select_from(Line)
+            )
+            .where(*filters, col(Line.charge_end) >= first, col(Line.charge_start) <= last)
+            .group_by(
                 matched_customer_id,
                 matched_service_id,
                 col(Line.vendor_id),
@@ -181,29 +136,30 @@ async def pair_months(
                 col(Line.charge_start),
                 col(Line.charge_end),
                 col(Line.amount),
-                func.count(),
-            ).select_from(Line)
-        )
-        .where(
-            *filters,
-            spread_over_months(),
-            col(Line.charge_start) <= last,
-            col(Line.charge_end) >= first,
-            not_(and_(col(Line.charge_start) >= first, col(Line.charge_end) <= last)),
-        )
-        .group_by(
-            matched_customer_id,
-            matched_service_id,
-            col(Line.vendor_id),
-            col(Line.kind),
-            col(Line.charge_start),
-            col(Line.charge_end),
-            col(Line.amount),
+            ),
+            Line,
+            CHARGE_END_INDEX,
         )
     )
-    for customer, service, vendor, kind, start, end, amount, count in spread.all():
-        cents = spread_cents(to_cents(amount), start, end, period) * count
-        _add_cost(at(customer, service, vendor), kind, cents)
+    for customer, service, vendor, kind, start, end, amount, quantity, count in touching.all():
+        if kind == LineKind.one_time and start < first:
+            continue  # a fee costs only the month of its charge_start: an earlier one
+        pair = at(customer, service, vendor)
+        cents = to_cents(amount)
+        if kind == LineKind.recurring and end >= last:
+            # In force on the last day: units and the amounts for one month (amount /
+            # share; plain lines share their month's).
+            pair.units += quantity
+            pair.line_count += count
+            if start == first and end == last:
+                pair.whole += amount * count
+            else:
+                pair.partial += Fraction(cents * count, 100) / share(start, end)
+        if kind == LineKind.one_time or (start >= first and end <= last):
+            month_cost = cents  # a fee of the month, or a charge inside it: its amount
+        else:
+            month_cost = spread_cents(cents, start, end, period)  # its part, cumulatively
+        _add_cost(pair, kind, month_cost * count)
     return pairs
 
 
@@ -247,9 +203,10 @@ async def duplicate_charges(
 ) -> dict[Pair, Duplicate]:
     """Lines on invoices of the month identical to a line on another invoice of the same
     vendor: same customer, service, kind, charge period, quantity and amount
-    (docs/findings.md#duplicate_charge). Two grouped queries: the charges carried by more
-    than one invoice, one of them of this month; then where each of those sits."""
+    (docs/findings.md#duplicate_charge). One grouped query finds the charges carried by
+    more than one invoice, one of them of this month, with the invoices of their lines."""
     filters = matched_filters(vendor_id, customer_ids)
+    dialect = session.get_bind().dialect.name
     month = str(period)
     signature = [
         col(Line.vendor_id),
@@ -288,8 +245,14 @@ async def duplicate_charges(
             of_month.distinct()
         ),
     )
+    # Each repeated charge with the invoices of its lines, one id per line: one scan,
+    # then the invoices (a few) by their ids.
+    if dialect == "postgresql":
+        invoice_ids = func.string_agg(cast(col(Line.invoice_id), String), ",")
+    else:
+        invoice_ids = func.group_concat(col(Line.invoice_id))
     repeated: Any = await session.execute(
-        join_matches(select(*signature).select_from(Line))
+        join_matches(select(*signature, invoice_ids).select_from(Line))
         .where(*filters, same_charge)
         .group_by(*signature)
         .having(
@@ -297,36 +260,26 @@ async def duplicate_charges(
             func.max(case((col(Line.period) == month, 1), else_=0)) == 1,
         )
     )
-    keys = [tuple(row) for row in repeated.all()]
-    if not keys:
+    carried: list[tuple[tuple[Any, ...], Counter[int]]] = [
+        (tuple(key), Counter(int(i) for i in ids.split(","))) for *key, ids in repeated.all()
+    ]
+    if not carried:
         return {}
-    found: dict[tuple[Any, ...], list[tuple[int, str, date, str, int]]] = {}
-    for chunk in chunks(keys, 500):
+    ids = sorted({i for _, lines in carried for i in lines})
+    carriers: dict[int, tuple[str, date, str]] = {}
+    for chunk in chunks(ids, 500):
         rows: Any = await session.execute(
-            join_matches(
-                select(
-                    *signature,
-                    col(VendorInvoice.id),
-                    col(VendorInvoice.invoice_number),
-                    col(VendorInvoice.invoice_date),
-                    col(VendorInvoice.period),
-                    func.count(),
-                ).select_from(Line)
-            )
-            .join(VendorInvoice, col(VendorInvoice.id) == col(Line.invoice_id))
-            .where(*filters, tuple_(*signature).in_(chunk))
-            .group_by(
-                *signature,
+            select(
                 col(VendorInvoice.id),
                 col(VendorInvoice.invoice_number),
                 col(VendorInvoice.invoice_date),
                 col(VendorInvoice.period),
-            )
+            ).where(col(VendorInvoice.id).in_(chunk))
         )
-        for *key, invoice_id, number, day, invoice_period, count in rows.all():
-            found.setdefault(tuple(key), []).append(
-                (invoice_id, number, day, invoice_period, count)
-            )
+        carriers.update({i: (number, day, p) for i, number, day, p in rows.all()})
+    found = {
+        key: [(i, *carriers[i], count) for i, count in lines.items()] for key, lines in carried
+    }
     duplicates: dict[Pair, Duplicate] = {}
     for key, invoices in sorted(found.items(), key=lambda item: repr(item[0])):
         vendor, customer, service, _kind, _start, _end, _quantity, amount = key
