@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
@@ -301,7 +301,10 @@ def _sqlite_from_hint(self: SQLiteCompiler, table: Any, text: str | None) -> str
 SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
-def indexed_by(stmt: Select[Any], table: Any, index: str) -> Select[Any]:
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
+
+
+def indexed_by(stmt: SelectT, table: Any, index: str) -> SelectT:
     """`stmt` reading `table` through `index` on SQLite (INDEXED BY): where SQLite's
     planner, with no statistics, would rather drive a join from a small table through a
     broad index (docs/vendor-bills.md#reading-lines-by-charge-date). Other databases plan on their

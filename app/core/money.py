@@ -307,6 +307,14 @@ def cents_sum(column: Any, dialect: str) -> Any:
     return exact_sum(column, dialect, AMOUNT_PLACES)
 
 
+def scaled_int(column: Any, dialect: str, places: int) -> Any:
+    """An ExactDecimal column of `places` decimals read as the integer value x 10^places
+    (cents, for an amount): what SQLite stores, and an exact product on PostgreSQL."""
+    if dialect == "sqlite":
+        return type_coerce(column, BigInteger)
+    return cast(type_coerce(column, Numeric()) * 10**places, BigInteger)
+
+
 def rescaled(column: Any, dialect: str, places: int, to_places: int) -> Any:
     """An ExactDecimal column of `places` decimals, to compare with one of `to_places`
     (more): SQLite stores each as an integer x 10^scale, so the smaller scale is raised

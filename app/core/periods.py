@@ -19,6 +19,11 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 _PERIOD_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])", re.ASCII)
 
 
+@lru_cache(maxsize=4096)  # audits and reports ask for the same few months' ends again and again
+def _days_in(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
 @dataclass(frozen=True, order=True, slots=True)
 class Period:
     """A calendar month."""
@@ -54,7 +59,7 @@ class Period:
 
     @property
     def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
+        return _days_in(self.year, self.month)
 
     @property
     def first_day(self) -> date:

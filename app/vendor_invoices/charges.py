@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from app.core.money import half_up_int
 from app.core.periods import Period, share, share_through
@@ -34,12 +35,20 @@ def spread_over(cents: int, start: date, end: date, first: Period, last: Period)
     R(amount x s(last) / S) - R(amount x s(first - 1) / S), the same cumulative sequence."""
     if within_one_month(start, end):
         return cents if first <= Period.of(start) <= last else 0
-    whole = share(start, end)
-    through = share_through(start, end, last)
-    before = share_through(start, end, first.previous())
+    through, before = _parts(start, end, first, last)
     if through == before:
         return 0
-    return _rounded(cents, through / whole) - _rounded(cents, before / whole)
+    return _rounded(cents, through) - _rounded(cents, before)
+
+
+@lru_cache(maxsize=8192)  # a month's lines share a few hundred charge periods
+def _parts(start: date, end: date, first: Period, last: Period) -> tuple[Fraction, Fraction]:
+    """s(last) / S and s(first - 1) / S of the charge period [start, end]."""
+    whole = share(start, end)
+    return (
+        share_through(start, end, last) / whole,
+        share_through(start, end, first.previous()) / whole,
+    )
 
 
 def _rounded(cents: int, ratio: Fraction) -> int:

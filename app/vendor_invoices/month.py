@@ -15,18 +15,26 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, select, tuple_
+from sqlalchemy import String, case, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.bulk import chunks
 from app.core.db import indexed_by
-from app.core.money import VENDOR_PLACES, decimal_sum, from_cents, to_cents
+from app.core.money import (
+    AMOUNT_PLACES,
+    VENDOR_PLACES,
+    exact_sum,
+    from_cents,
+    from_scaled,
+    scaled_int,
+)
 from app.core.periods import Period, share
 from app.vendor_invoices.charges import spread_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import (
     CHARGE_END_INDEX,
+    CHARGE_START_INDEX,
     LineKind,
     VendorInvoice,
     VendorInvoiceLine,
@@ -104,69 +112,70 @@ async def pair_months(
     filters = matched_filters(vendor_id, customer_ids)
     pairs: dict[Pair, PairMonth] = {}
 
-    def at(customer: int, service: int, vendor: int) -> PairMonth:
-        found = pairs.get((customer, service))
-        if found is None:
-            found = pairs[(customer, service)] = PairMonth(vendor)
-        return found
-
     # One pass over the matched lines whose charge touches the month, grouped by charge
     # period and amount (equal lines round alike); the charge-end index reaches them.
-    touching: Any = await session.execute(
-        indexed_by(
-            join_matches(
-                select(
-                    matched_customer_id,
-                    matched_service_id,
-                    col(Line.vendor_id),
-                    col(Line.kind),
-                    col(Line.charge_start),
-                    col(Line.charge_end),
-                    col(Line.amount),
-                    decimal_sum(col(Line.quantity), dialect, VENDOR_PLACES),
-                    func.count(),
-                ).select_from(Line)
-            )
-            .where(*filters, col(Line.charge_end) >= first, col(Line.charge_start) <= last)
-            .group_by(
+    # Amounts come back as cents and quantities x 10^6, integers: exact, and no Decimal
+    # per row. Core execution: the rows are plain tuples.
+    statement = indexed_by(
+        join_matches(
+            select(
                 matched_customer_id,
                 matched_service_id,
                 col(Line.vendor_id),
                 col(Line.kind),
                 col(Line.charge_start),
                 col(Line.charge_end),
-                col(Line.amount),
-            ),
-            Line,
-            CHARGE_END_INDEX,
+                scaled_int(col(Line.amount), dialect, AMOUNT_PLACES),
+                exact_sum(col(Line.quantity), dialect, VENDOR_PLACES),
+                func.count(),
+            ).select_from(Line)
         )
+        .where(*filters, col(Line.charge_end) >= first, col(Line.charge_start) <= last)
+        .group_by(
+            matched_customer_id,
+            matched_service_id,
+            col(Line.vendor_id),
+            col(Line.kind),
+            col(Line.charge_start),
+            col(Line.charge_end),
+            col(Line.amount),
+        ),
+        Line,
+        CHARGE_END_INDEX,
     )
-    for customer, service, vendor, kind, start, end, amount, quantity, count in touching.all():
-        if kind == LineKind.one_time and start < first:
+    rows = (await (await session.connection()).execute(statement)).all()
+    units: dict[Pair, int] = {}  # x 10^6
+    whole: dict[Pair, int] = {}  # cents
+    recurring = LineKind.recurring.value
+    one_time = LineKind.one_time.value
+    for customer, service, vendor, kind, start, end, cents, quantity, count in rows:
+        if kind == one_time and start < first:
             continue  # a fee costs only the month of its charge_start: an earlier one
-        pair = at(customer, service, vendor)
-        cents = to_cents(amount)
-        if kind == LineKind.recurring and end >= last:
+        key = (customer, service)
+        pair = pairs.get(key)
+        if pair is None:
+            pair = pairs[key] = PairMonth(vendor)
+        if kind == recurring and end >= last:
             # In force on the last day: units and the amounts for one month (amount /
             # share; plain lines share their month's).
-            pair.units += quantity
+            units[key] = units.get(key, 0) + quantity
             pair.line_count += count
             if start == first and end == last:
-                pair.whole += amount * count
+                whole[key] = whole.get(key, 0) + cents * count
             else:
                 pair.partial += Fraction(cents * count, 100) / share(start, end)
-        if kind == LineKind.one_time or (start >= first and end <= last):
+        if kind == one_time or (start >= first and end <= last):
             month_cost = cents  # a fee of the month, or a charge inside it: its amount
         else:
             month_cost = spread_cents(cents, start, end, period)  # its part, cumulatively
-        _add_cost(pair, kind, month_cost * count)
+        pair.cost += month_cost * count
+        if kind != recurring:
+            pair.other_cost += month_cost * count
+    for key, scaled in units.items():
+        pairs[key].units = from_scaled(scaled, VENDOR_PLACES)
+    for key, cents in whole.items():
+        pairs[key].whole = from_cents(cents)
     return pairs
-
-
-def _add_cost(pair: PairMonth, kind: str, cents: int) -> None:
-    pair.cost += cents
-    if kind != LineKind.recurring:
-        pair.other_cost += cents
 
 
 @dataclass(frozen=True)
@@ -238,26 +247,33 @@ async def duplicate_charges(
     ).one()
     if bounds[0] is None:
         return {}
-    same_charge = and_(
-        col(Line.charge_start) >= bounds[0],
-        col(Line.charge_start) <= bounds[1],
-        tuple_(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).in_(
-            of_month.distinct()
-        ),
-    )
+    same_charge = [col(Line.charge_start) >= bounds[0], col(Line.charge_start) <= bounds[1]]
+    if dialect == "sqlite":
+        # SQLite joins line by line: dropping the lines of other charge periods first
+        # saves their lookups. PostgreSQL hashes the joins, and a row-value IN would only
+        # mislead its estimate of how many lines pass (BENCHMARKS.md).
+        same_charge.append(
+            tuple_(col(Line.vendor_id), col(Line.charge_start), col(Line.charge_end)).in_(
+                of_month.distinct()
+            )
+        )
     # Each repeated charge with the invoices of its lines, one id per line: one scan,
     # then the invoices (a few) by their ids.
     if dialect == "postgresql":
         invoice_ids = func.string_agg(cast(col(Line.invoice_id), String), ",")
     else:
         invoice_ids = func.group_concat(col(Line.invoice_id))
-    repeated: Any = await session.execute(
-        join_matches(select(*signature, invoice_ids).select_from(Line))
-        .where(*filters, same_charge)
-        .group_by(*signature)
-        .having(
-            func.count(func.distinct(col(Line.invoice_id))) > 1,
-            func.max(case((col(Line.period) == month, 1), else_=0)) == 1,
+    repeated: Any = await (await session.connection()).execute(
+        indexed_by(
+            join_matches(select(*signature, invoice_ids).select_from(Line))
+            .where(*filters, *same_charge)
+            .group_by(*signature)
+            .having(
+                func.count(func.distinct(col(Line.invoice_id))) > 1,
+                func.max(case((col(Line.period) == month, 1), else_=0)) == 1,
+            ),
+            Line,
+            CHARGE_START_INDEX,
         )
     )
     carried: list[tuple[tuple[Any, ...], Counter[int]]] = [
