@@ -135,6 +135,14 @@ class AuditData:
     _vendor_pairs: list[tuple[Pair, ContractPosition, VendorPosition]] | None = field(
         default=None, repr=False
     )
+    _metered: frozenset[int] | None = field(default=None, repr=False)
+
+    @property
+    def metered_services(self) -> frozenset[int]:
+        """The ids of the metered services, worked out once (the rules ask per pair)."""
+        if self._metered is None:
+            self._metered = frozenset(sid for sid, s in self.services.items() if s.metered)
+        return self._metered
 
     def vendor_pairs(self) -> list[tuple[Pair, ContractPosition, VendorPosition]]:
         """The (customer, service) pairs with vendor charges, in order, each with its
@@ -259,7 +267,7 @@ async def load(
         }
     deployed_rows: Any = (await session.execute(deployed)).all()
     data.deployed = {(c, s): n for c, s, n in deployed_rows}
-    metered = sorted(sid for sid, service in data.services.items() if service.metered)
+    metered = sorted(data.metered_services)
     if metered:
         # Metered services are judged on revenue: the larger of contracted and invoiced.
         revenue = _invoiced_per_pair(

@@ -115,8 +115,7 @@ def metered_revenue(data: AuditData, pair: Pair, contract: ContractPosition) -> 
 
 
 def _metered(data: AuditData, service_id: int) -> bool:
-    service = data.services.get(service_id)
-    return bool(service and service.metered)
+    return service_id in data.metered_services
 
 
 def ORPHANED_COST(data: AuditData) -> list[Draft]:  # noqa: N802 - named after its code
