@@ -732,10 +732,14 @@ async def test_iif_export_parses_back_and_balances(client: httpx.AsyncClient) ->
 async def test_iif_receivable_account_is_a_setting(
     client: httpx.AsyncClient, app_settings: SettingsChange
 ) -> None:
-    app_settings(quickbooks_ar_account="1200 Debitoren Österreich")
+    app_settings(quickbooks_ar_account="1200 Należności")
+    # A month without invoices names no account: nothing was transliterated.
+    response, transactions = await iif(client, NOV, ar_account="1200 Naleznosci")
+    assert transactions == [] and "x-transliterated" not in response.headers
     await credit_invoice(client)
-    _, (t,) = await iif(client, NOV, ar_account="1200 Debitoren Österreich")
+    response, (t,) = await iif(client, NOV, ar_account="1200 Naleznosci")
     assert t.trns["TRNSTYPE"] == "CREDIT MEMO"
+    assert unquote(response.headers["x-transliterated"]) == "1200 Należności"
 
 
 async def test_iif_flattens_names_and_numbers(client: httpx.AsyncClient) -> None:

@@ -412,8 +412,8 @@ async def export_iif(session: AsyncSession, *, period: Period, ar_account: str) 
     loaded = await _load(session, await _period_invoices(session, period))
     cells = _IIFText()
     rows = ["\t".join(("!TRNS", *TRNS_COLUMNS)), "\t".join(("!SPL", *SPL_COLUMNS)), "!ENDTRNS"]
-    receivable = cells.name(ar_account)
     for invoice in loaded.invoices:
+        receivable = cells.name(ar_account)
         lines = loaded.lines_of(invoice)
         total = _total(lines)
         kind = "CREDIT MEMO" if total < 0 else "INVOICE"
