@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,22 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture
+def app_settings(app: Any) -> Iterator[Callable[..., Settings]]:
+    """Changes settings of the running app for one test, e.g.
+    `app_settings(quickbooks_default_item_id="1")`; they are restored after it (by hand:
+    pytest's monkeypatch cannot restore an attribute of Starlette's State)."""
+    original: Settings = app.state.settings
+
+    def change(**values: Any) -> Settings:
+        changed: Settings = app.state.settings.model_copy(update=values)
+        app.state.settings = changed
+        return changed
+
+    yield change
+    app.state.settings = original
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from app.core.config import Settings
 from tests.helpers import assert_problem, contract, create, customer, line, service
 
 API = "/api/v1"
@@ -593,14 +595,18 @@ async def test_concurrent_runs_duplicate_nothing(client: httpx.AsyncClient) -> N
     assert all(r["total"] == "660.00" for r in runs)
 
 
-async def test_a_recorded_invoice_may_carry_a_credit_line(client: httpx.AsyncClient) -> None:
+async def test_a_recorded_invoice_may_carry_a_credit_line(
+    client: httpx.AsyncClient, app_settings: Callable[..., Settings]
+) -> None:
     """PSA invoices carry discounts and credits: a negative quantity at a positive price.
-    10 x 22.00 = 220.00, less 1 x 15.00 = 205.00; QuickBooks gets Qty -1 x 15 = -15."""
+    10 x 22.00 = 220.00, less 1 x 15.00 = 205.00; QuickBooks gets Qty -1 x 15 = -15 (the
+    discount without a service as the default item)."""
     import json
     from decimal import Decimal
 
-    c = await customer(client)
-    s = await service(client, "M365", unit_price="22.00", unit_cost="18.00")
+    app_settings(quickbooks_default_item_id="1")
+    c = await customer(client, quickbooks_id="58")
+    s = await service(client, "M365", unit_price="22.00", unit_cost="18.00", quickbooks_id="7")
     body = {
         "customer_id": c["id"],
         "number": "INV-CR",
@@ -621,7 +627,8 @@ async def test_a_recorded_invoice_may_carry_a_credit_line(client: httpx.AsyncCli
         (await client.get(f"/api/v1/customer-invoices/{created.json()['id']}/quickbooks")).text,
         parse_float=Decimal,
     )
-    credit = qb["Line"][1]
+    credit = qb["Invoice"]["Line"][1]
     assert credit["Amount"] == Decimal("-15")
     assert credit["SalesItemLineDetail"]["Qty"] == -1
     assert credit["SalesItemLineDetail"]["UnitPrice"] == 15
+    assert credit["SalesItemLineDetail"]["ItemRef"] == {"value": "1"}

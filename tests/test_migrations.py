@@ -303,3 +303,55 @@ async def test_vendor_figures_widen_to_six_decimals(backend: str, tmp_path: Path
     await engine.dispose()
     assert line == (stored("0.1235", 4), stored("0.0875", 4), stored("-108.02", 2))
     assert finding[2] == stored("12.3333", 4)
+
+
+async def test_quickbooks_ids_keep_existing_rows(backend: str, tmp_path: Path) -> None:
+    """0009 adds quickbooks_id to customers and services: the rows stored before stay as
+    they were, unmapped, and the downgrade keeps them too."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "qbids")
+    await run_alembic(url, "upgrade", "0008_vendor_six_decimals")
+    engine = create_engine(url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO customer (id, name, external_ref, active, created_at, updated_at) "
+                "VALUES (7, 'Łódź Logistics', 'PSA-7', true, :now, :now)"
+            ),
+            {"now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO service (id, name, sku, unit, unit_price, unit_cost, active, "
+                "metered, created_at, updated_at) "
+                "VALUES (3, 'AV', 'AV', 'seat', 27.5, 18, true, false, :now, :now)"
+            ),
+            {"now": now},
+        )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "0009_quickbooks_ids")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        customers = (
+            await connection.execute(
+                text("SELECT id, name, external_ref, quickbooks_id FROM customer")
+            )
+        ).all()
+        services = (
+            await connection.execute(text("SELECT id, sku, name, quickbooks_id FROM service"))
+        ).all()
+    await engine.dispose()
+    assert [tuple(row) for row in customers] == [(7, "Łódź Logistics", "PSA-7", None)]
+    assert [tuple(row) for row in services] == [(3, "AV", "AV", None)]
+
+    await run_alembic(url, "downgrade", "0008_vendor_six_decimals")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM customer"))).scalars().all()
+    await engine.dispose()
+    assert names == ["Łódź Logistics"]

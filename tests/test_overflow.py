@@ -34,14 +34,22 @@ def near_limit_price(quantity: Decimal) -> Decimal:
 
 
 async def _scenario(client: httpx.AsyncClient) -> dict[str, Any]:
-    """A vendor, a vendor service, two customers with vendor accounts, one contract each."""
+    """A vendor, a vendor service, two customers with vendor accounts, one contract each;
+    the customers and the service mapped to QuickBooks."""
     vendor = await h.vendor(client)
     service = await h.service(
-        client, "SEAT", vendor_id=vendor["id"], vendor_sku="V-SEAT", unit_price="1", unit_cost="1"
+        client,
+        "SEAT",
+        vendor_id=vendor["id"],
+        vendor_sku="V-SEAT",
+        unit_price="1",
+        unit_cost="1",
+        quickbooks_id="QB-SEAT",
     )
     customers = []
     for name, ref in (("Acme", "ACME"), ("Beta", "BETA")):
-        customer = await h.customer(client, name)
+        # Mapped to QuickBooks, so that the QuickBooks export reads them too.
+        customer = await h.customer(client, name, quickbooks_id=f"QB-{ref}")
         await h.create(
             client,
             f"customers/{customer['id']}/vendor-accounts",

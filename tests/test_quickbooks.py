@@ -1,77 +1,92 @@
-"""Customer invoices for accounting through HTTP, on both databases (docs/exports.md):
-QuickBooks Online JSON (exact JSON numbers, every line keeping Amount == round(Qty x
-UnitPrice, 2), QuickBooks error 6070 otherwise), the period export with its Items, and
-QuickBooks Desktop IIF parsed back and balanced. Every number is worked out by hand."""
+"""Customer invoices for accounting through HTTP, on both databases (docs/exports.md): every
+document checked against QuickBooks' own rules (tests/quickbooks_rules.py) and its figures
+worked out by hand. QuickBooks Online JSON refers to QuickBooks' Ids only (`quickbooks_id`),
+never to this service's own ids, and refuses with one 409 that lists every gap; a negative
+invoice is a CreditMemo; a period is a list of batch request bodies; QuickBooks Desktop IIF
+is Windows-1252 with names spelled in it, balanced."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
+from app.core.config import Settings
 from tests.helpers import assert_problem, contract, create, customer, line, service
+from tests.quickbooks_rules import (
+    Refs,
+    Transaction,
+    check_batches,
+    check_document,
+    check_iif,
+    read_json,
+)
 
 API = "/api/v1"
 NOV = "2026-11"  # 30 days
 DEC = "2026-12"  # 31 days
-CENT = Decimal("0.01")
+FEB = "2027-02"  # 28 days
 
+SettingsChange = Callable[..., Settings]
 
-def qb_rule(qb_line: dict[str, Any]) -> bool:
-    """QuickBooks' check, in exact Decimal arithmetic: Amount == round(Qty x UnitPrice, 2)."""
-    detail = qb_line["SalesItemLineDetail"]
-    product = Decimal(detail["Qty"]) * Decimal(detail["UnitPrice"])
-    return product.quantize(CENT, rounding=ROUND_HALF_UP) == Decimal(qb_line["Amount"])
-
-
-def is_number(value: Any) -> bool:
-    """A JSON number (read as Decimal or int by parse_float=Decimal), not a string."""
-    return isinstance(value, Decimal | int) and not isinstance(value, bool)
-
-
-def parse_qb(response: httpx.Response) -> Any:
-    """The raw text read with exact numbers; every money field must be a JSON number."""
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    document = json.loads(response.text, parse_float=Decimal)
-    invoices = document["Invoice"] if "Invoice" in document else [document]
-    for invoice in invoices:
-        assert is_number(invoice["TotalAmt"]), invoice
-        assert len(invoice["DocNumber"]) <= 21
-        for qb_line in invoice["Line"]:
-            detail = qb_line["SalesItemLineDetail"]
-            assert qb_line["DetailType"] == "SalesItemLineDetail"
-            assert is_number(qb_line["Amount"]), qb_line
-            assert is_number(detail["Qty"]) and is_number(detail["UnitPrice"]), qb_line
-            assert qb_rule(qb_line), qb_line
-        assert sum((Decimal(ln["Amount"]) for ln in invoice["Line"]), Decimal(0)) == Decimal(
-            invoice["TotalAmt"]
-        )
-    return document
-
-
-def brief(invoice: dict[str, Any]) -> list[tuple[str | None, Decimal, Decimal, Decimal]]:
-    """(ItemRef value, Qty, UnitPrice, Amount) of each line, as exact Decimals."""
-    result = []
-    for qb_line in invoice["Line"]:
-        detail = qb_line["SalesItemLineDetail"]
-        item = detail.get("ItemRef")
-        result.append(
-            (
-                item["value"] if item else None,
-                Decimal(detail["Qty"]),
-                Decimal(detail["UnitPrice"]),
-                Decimal(qb_line["Amount"]),
-            )
-        )
-    return result
+# QuickBooks Online's Ids of the records of the tests below: strings, like QuickBooks', and
+# far from any id this service hands out, so that a fallback to one of ours would show.
+CUSTOMER = {"acme": "80000001", "beta": "80000002", "mapped": "80000003"}
+ITEM = {
+    "av": "90000011",
+    "backup": "90000012",
+    "m365": "90000013",
+    "dns": "90000014",
+    "projects": "90000015",
+    "old": "90000016",
+}
+DEFAULT_ITEM = "90000099"
 
 
 def D(text: str) -> Decimal:  # noqa: N802 - short for the tables below
     return Decimal(text)
+
+
+def brief(document: dict[str, Any]) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    """(ItemRef value, Qty, UnitPrice, Amount) of each line, as exact Decimals."""
+    return [
+        (
+            ln["SalesItemLineDetail"]["ItemRef"]["value"],
+            Decimal(ln["SalesItemLineDetail"]["Qty"]),
+            Decimal(ln["SalesItemLineDetail"]["UnitPrice"]),
+            Decimal(ln["Amount"]),
+        )
+        for ln in document["Line"]
+    ]
+
+
+async def own_ids(client: httpx.AsyncClient) -> set[str]:
+    """Every id of this service's customers, services and invoices, as QuickBooks would
+    read it: none may appear as a QuickBooks reference."""
+    ids: set[str] = set()
+    for path in ("customers", "services", "customer-invoices"):
+        cursor = None
+        while True:
+            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get(f"{API}/{path}", params=params)).json()
+            ids |= {str(item["id"]) for item in page["items"]}
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    return ids
+
+
+async def refs(client: httpx.AsyncClient, *items: str) -> Refs:
+    """The QuickBooks Ids the tests' records map to (plus `items`, e.g. the default)."""
+    return Refs(
+        customers=set(CUSTOMER.values()) | set(FEB_CUSTOMER.values()),
+        items=set(ITEM.values()) | set(FEB_ITEM.values()) | set(items),
+        own_ids=await own_ids(client),
+    )
 
 
 @dataclass
@@ -98,6 +113,7 @@ async def world(client: httpx.AsyncClient) -> World:
         name="Antivirus EDR",
         unit_price="27.50",
         revenue_account="4100 Managed Services",
+        quickbooks_id=ITEM["av"],
     )
     backup = await service(
         client,
@@ -107,10 +123,15 @@ async def world(client: httpx.AsyncClient) -> World:
         unit_price="0.0875",
         unit_cost="0.05",
         revenue_account="4200 Backup",
+        quickbooks_id=ITEM["backup"],
     )
     # No revenue account: its Item goes to "Sales".
     m365 = await service(
-        client, "M365-BP", name="Microsoft 365 Business Premium", unit_price="33.3333"
+        client,
+        "M365-BP",
+        name="Microsoft 365 Business Premium",
+        unit_price="33.3333",
+        quickbooks_id=ITEM["m365"],
     )
     dns = await service(
         client,
@@ -120,6 +141,7 @@ async def world(client: httpx.AsyncClient) -> World:
         unit_price="0.0001",
         unit_cost="0",
         revenue_account="4300 Usage",
+        quickbooks_id=ITEM["dns"],
     )
     projects = await service(
         client,
@@ -129,10 +151,22 @@ async def world(client: httpx.AsyncClient) -> World:
         unit_price="999.99",
         unit_cost="0",
         revenue_account="4400 Projects",
+        quickbooks_id=ITEM["projects"],
     )
-    old = await service(client, "OLD", name="Retired service", revenue_account="4900 Retired")
+    old = await service(
+        client,
+        "OLD",
+        name="Retired service",
+        revenue_account="4900 Retired",
+        quickbooks_id=ITEM["old"],
+    )
 
-    acme = (await customer(client, "Acme Ltd", external_ref="QB-ACME-1"))["id"]
+    # The PSA's reference is not QuickBooks' Id: exports never use it.
+    acme = (
+        await customer(
+            client, "Acme Ltd", external_ref="PSA-ACME-1", quickbooks_id=CUSTOMER["acme"]
+        )
+    )["id"]
     acme_k = (await contract(client, acme, "2026-01-01", name="Acme MSA"))["id"]
     # November (30 days):
     # 9 x 27.50 from the 14th, 17 of 30 days: 9 x 17/30 = 5.1, 5.1 x 27.50 = 140.25.
@@ -146,7 +180,7 @@ async def world(client: httpx.AsyncClient) -> World:
     # Acme, November: 140.25 + 86.39 + 48.95 = 275.59.
     # December (31 days), all full: 9 x 27.50 = 247.50, 86.39, 86.39; total 420.28.
 
-    beta = (await customer(client, "Beta GmbH"))["id"]
+    beta = (await customer(client, "Beta GmbH", quickbooks_id=CUSTOMER["beta"]))["id"]
     beta_k = (await contract(client, beta, "2026-12-21", name="Beta"))["id"]
     # From 2026-12-21, 11 of 31 days: 7 x 33.3333 x 11/31 = 2566.6641/31 = 82.795616... -> 82.80;
     # Qty 77/31 = 2.483870... -> 2.4839 keeps the price: 2.4839 x 33.3333 = 82.79658... -> 82.80.
@@ -261,147 +295,339 @@ async def world(client: httpx.AsyncClient) -> World:
     )
 
 
-async def qb_invoice(client: httpx.AsyncClient, invoice_id: int) -> Any:
-    return parse_qb(await client.get(f"{API}/customer-invoices/{invoice_id}/quickbooks"))
+async def qb(client: httpx.AsyncClient, invoice_id: int) -> tuple[str, dict[str, Any]]:
+    response = await client.get(f"{API}/customer-invoices/{invoice_id}/quickbooks")
+    return check_document(read_json(response), await refs(client, DEFAULT_ITEM))
+
+
+async def batches(client: httpx.AsyncClient, period: str) -> list[tuple[str, str, dict[str, Any]]]:
+    response = await client.get(f"{API}/exports/quickbooks", params={"period": period})
+    return check_batches(read_json(response), await refs(client, DEFAULT_ITEM))
 
 
 # --- one invoice -----------------------------------------------------------------------------
 
 
-async def test_invoice_as_quickbooks_json(client: httpx.AsyncClient) -> None:
+async def test_invoice_as_quickbooks_json(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
     w = await world(client)
 
-    acme = await qb_invoice(client, w.acme_nov["id"])
+    kind, acme = await qb(client, w.acme_nov["id"])
+    assert kind == "Invoice"
     assert acme["DocNumber"] == w.acme_nov["number"]
     assert acme["TxnDate"] == "2026-11-01"
-    assert acme["CustomerRef"] == {"value": "QB-ACME-1", "name": "Acme Ltd"}
+    # QuickBooks' Id of the customer: not the PSA's external_ref, not our id.
+    assert acme["CustomerRef"] == {"value": CUSTOMER["acme"], "name": "Acme Ltd"}
     assert acme["TotalAmt"] == D("275.59")
     assert brief(acme) == [
-        ("AV-EDR", D("5.1"), D("27.50"), D("140.25")),
-        ("BK-GB", D("987.3"), D("0.0875"), D("86.39")),
-        ("BK-GB", D("559.47"), D("0.0875"), D("48.95")),
+        (ITEM["av"], D("5.1"), D("27.50"), D("140.25")),
+        (ITEM["backup"], D("987.3"), D("0.0875"), D("86.39")),
+        (ITEM["backup"], D("559.47"), D("0.0875"), D("48.95")),
     ]
     assert [ln["LineNum"] for ln in acme["Line"]] == [1, 2, 3]
     assert acme["Line"][0]["SalesItemLineDetail"]["ItemRef"] == {
-        "value": "AV-EDR",
+        "value": ITEM["av"],
         "name": "Antivirus EDR",
     }
     assert "17 of 30 days" in acme["Line"][0]["Description"]
+    assert acme["PrivateNote"] == "2026-11 (draft)"
     # Numbers in the raw text, not strings.
     raw = (await client.get(f"{API}/customer-invoices/{w.acme_nov['id']}/quickbooks")).text
+    assert raw.replace(" ", "").startswith('{"Invoice":{')
     assert '"Amount":140.25' in raw.replace(" ", "")
     assert '"TotalAmt":275.59' in raw.replace(" ", "")
     assert '"140.25"' not in raw
 
-    dec = await qb_invoice(client, w.acme_dec["id"])
+    _, dec = await qb(client, w.acme_dec["id"])
     # December in full: 9 x 27.50 = 247.50; 987.3 x 0.0875 = 86.39 twice; 420.28 in all.
     assert brief(dec) == [
-        ("AV-EDR", D("9"), D("27.50"), D("247.50")),
-        ("BK-GB", D("987.3"), D("0.0875"), D("86.39")),
-        ("BK-GB", D("987.3"), D("0.0875"), D("86.39")),
+        (ITEM["av"], D("9"), D("27.50"), D("247.50")),
+        (ITEM["backup"], D("987.3"), D("0.0875"), D("86.39")),
+        (ITEM["backup"], D("987.3"), D("0.0875"), D("86.39")),
     ]
     assert dec["TotalAmt"] == D("420.28")
 
-    beta_dec = await qb_invoice(client, w.beta_dec["id"])
-    # Beta has no external_ref: CustomerRef is its id.
-    assert beta_dec["CustomerRef"] == {"value": str(w.beta), "name": "Beta GmbH"}
+    _, beta_dec = await qb(client, w.beta_dec["id"])
+    assert beta_dec["CustomerRef"] == {"value": CUSTOMER["beta"], "name": "Beta GmbH"}
     assert brief(beta_dec) == [
-        ("M365-BP", D("2.4839"), D("33.3333"), D("82.80")),
-        ("PRO-HR", D("0.0323"), D("998.7616"), D("32.26")),
+        (ITEM["m365"], D("2.4839"), D("33.3333"), D("82.80")),
+        (ITEM["projects"], D("0.0323"), D("998.7616"), D("32.26")),
     ]
     assert beta_dec["TotalAmt"] == D("115.06")
 
-    recorded = await qb_invoice(client, w.beta_recorded["id"])
+    _, recorded = await qb(client, w.beta_recorded["id"])
     assert recorded["DocNumber"] == "PSA-B-2026-11"
     assert recorded["TxnDate"] == "2026-11-30"
-    # Amounts stay as recorded; Qty and UnitPrice are chosen so that QuickBooks accepts them.
+    # Amounts stay as recorded; Qty and UnitPrice are chosen so that QuickBooks accepts them;
+    # the line without a service is sold as the default item.
     assert brief(recorded) == [
-        ("DNS-Q", D("1"), D("0.0001"), D("0.00")),
-        ("BK-GB", D("1"), D("86"), D("86.00")),
-        ("AV-EDR", D("3"), D("9.9967"), D("29.99")),
-        (None, D("2"), D("60"), D("120.00")),
-        ("M365-BP", D("2"), D("33.3333"), D("66.67")),
+        (ITEM["dns"], D("1"), D("0.0001"), D("0.00")),
+        (ITEM["backup"], D("1"), D("86"), D("86.00")),
+        (ITEM["av"], D("3"), D("9.9967"), D("29.99")),
+        (DEFAULT_ITEM, D("2"), D("60"), D("120.00")),
+        (ITEM["m365"], D("2"), D("33.3333"), D("66.67")),
     ]
+    assert recorded["Line"][3]["SalesItemLineDetail"]["ItemRef"] == {"value": DEFAULT_ITEM}
     assert recorded["TotalAmt"] == D("302.66")
     # JSON carries the description as it is (JSON escapes tabs and line breaks).
     assert recorded["Line"][3]["Description"] == "Onsite visit\tafter hours\r\nfollow-up\nnext day"
 
     # A void invoice still renders on its own (it is only left out of the period's export).
-    assert brief(await qb_invoice(client, w.acme_void["id"])) == [
-        ("OLD", D("1"), D("5"), D("5.00"))
+    assert brief((await qb(client, w.acme_void["id"]))[1]) == [
+        (ITEM["old"], D("1"), D("5"), D("5.00"))
     ]
 
     assert_problem(await client.get(f"{API}/customer-invoices/999999/quickbooks"), 404)
 
 
+async def credit_invoice(client: httpx.AsyncClient, period: str = NOV) -> dict[str, Any]:
+    """A recorded invoice whose total is negative, -81.25:
+    -2 x 27.50 = -55.00 (seats returned), -1 x 20.00 = -20.00 without a service,
+    100 GB x 0.0875 = +8.75, and a refund recorded as 1 x 15.00 with amount -15.00."""
+    c = await customer(client, "Beta GmbH", quickbooks_id=CUSTOMER["beta"])
+    av = await service(client, "AV-EDR", unit_price="27.50", quickbooks_id=ITEM["av"])
+    backup = await service(client, "BK-GB", unit_price="0.0875", quickbooks_id=ITEM["backup"])
+    return await create(
+        client,
+        "customer-invoices",
+        {
+            "customer_id": c["id"],
+            "number": "CR-7",
+            "period": period,
+            "issue_date": "2026-11-20",
+            "lines": [
+                {
+                    "service_id": av["id"],
+                    "description": "Seats returned",
+                    "quantity": "-2",
+                    "unit_price": "27.50",
+                },
+                {"description": "Goodwill credit", "quantity": "-1", "unit_price": "20.00"},
+                {
+                    "service_id": backup["id"],
+                    "description": "Backup",
+                    "quantity": "100",
+                    "unit_price": "0.0875",
+                },
+                {
+                    "service_id": av["id"],
+                    "description": "Refund, agreed",
+                    "quantity": "1",
+                    "unit_price": "15.00",
+                    "amount": "-15.00",
+                },
+            ],
+        },
+    )
+
+
+async def test_negative_invoice_is_a_credit_memo(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
+    created = await credit_invoice(client)
+    assert created["total"] == "-81.25"
+    kind, memo = await qb(client, created["id"])
+    assert kind == "CreditMemo"
+    assert memo["DocNumber"] == "CR-7"
+    # The same lines with their signs turned: a positive total, prices never negative, the
+    # quantity signed so that Amount = Qty x UnitPrice.
+    assert memo["TotalAmt"] == D("81.25")
+    assert brief(memo) == [
+        (ITEM["av"], D("2"), D("27.5"), D("55.00")),
+        (DEFAULT_ITEM, D("1"), D("20"), D("20.00")),
+        (ITEM["backup"], D("-100"), D("0.0875"), D("-8.75")),
+        # Recorded as 1 x 15.00 = -15.00: no price makes that at Qty 1, so -1 x 15, turned.
+        (ITEM["av"], D("1"), D("15"), D("15.00")),
+    ]
+    (batch,) = read_json(await client.get(f"{API}/exports/quickbooks", params={"period": NOV}))
+    assert batch["BatchItemRequest"] == [
+        {"bId": "CR-7", "operation": "create", "CreditMemo": memo},
+    ]
+
+    (t,) = check_iif(
+        (await client.get(f"{API}/exports/quickbooks.iif", params={"period": NOV})).content
+    )
+    assert t.trns["TRNSTYPE"] == "CREDIT MEMO"
+    # The receivable is credited with the total, income debited line by line.
+    assert t.trns["AMOUNT"] == "-81.25"
+    assert [(s["AMOUNT"], s["QNTY"], s["PRICE"]) for s in t.spl] == [
+        ("55.00", "2", "27.5"),
+        ("20.00", "1", "20"),
+        ("-8.75", "-100", "0.0875"),
+        ("15.00", "1", "15"),
+    ]
+
+
+async def test_an_invoice_of_zero_is_an_invoice(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    c = await customer(client, quickbooks_id=CUSTOMER["acme"])
+    s = await service(client, "AV", quickbooks_id=ITEM["av"])
+    created = await create(
+        client,
+        "customer-invoices",
+        {
+            "customer_id": c["id"],
+            "number": "ZERO-1",
+            "period": NOV,
+            "issue_date": "2026-11-01",
+            "lines": [
+                {"service_id": s["id"], "description": "In", "quantity": "1", "unit_price": "9"},
+                {"service_id": s["id"], "description": "Out", "quantity": "-1", "unit_price": "9"},
+            ],
+        },
+    )
+    kind, document = await qb(client, created["id"])
+    assert kind == "Invoice" and document["TotalAmt"] == 0
+    (t,) = check_iif(
+        (await client.get(f"{API}/exports/quickbooks.iif", params={"period": NOV})).content
+    )
+    assert t.trns["TRNSTYPE"] == "INVOICE" and t.trns["AMOUNT"] == "0.00"
+
+
+# --- mappings ------------------------------------------------------------------------------
+
+
+async def test_missing_mappings_are_one_409_listing_every_gap(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    """Nothing falls back to this service's ids or the PSA's: every customer and service
+    without a quickbooks_id is listed, once, and a line without a service needs the
+    default item."""
+    mapped = await customer(client, "Mapped Ltd", quickbooks_id=CUSTOMER["mapped"])
+    acme = await customer(client, "Acme Ltd", external_ref="PSA-1")
+    beta = await customer(client, "Beta GmbH")
+    av = await service(client, "AV", name="Antivirus")
+    dns = await service(client, "DNS", name="DNS filtering", quickbooks_id=ITEM["dns"])
+    backup = await service(client, "BK", name="Backup")
+
+    async def invoice(customer_id: int, number: str, *services: int | None, **extra: Any) -> Any:
+        lines = [
+            {
+                **({"service_id": s} if s else {}),
+                "description": "x",
+                "quantity": "1",
+                "unit_price": "10",
+            }
+            for s in services
+        ]
+        return await create(
+            client,
+            "customer-invoices",
+            {
+                "customer_id": customer_id,
+                "number": number,
+                "period": NOV,
+                "issue_date": "2026-11-02",
+                "lines": lines,
+                **extra,
+            },
+        )
+
+    first = await invoice(acme["id"], "A-1", av["id"], dns["id"], None, av["id"])
+    await invoice(beta["id"], "B-1", backup["id"], av["id"])
+    fine = await invoice(mapped["id"], "M-1", dns["id"])
+    # A void invoice is not exported: its unmapped service is no gap.
+    old = await service(client, "OLD", name="Retired")
+    await invoice(mapped["id"], "M-VOID", old["id"], status="void")
+
+    one = assert_problem(await client.get(f"{API}/customer-invoices/{first['id']}/quickbooks"), 409)
+    assert one["missing"] == [
+        {"kind": "customer", "id": acme["id"], "name": "Acme Ltd"},
+        {"kind": "service", "id": av["id"], "name": "Antivirus"},
+    ]
+    assert one["missing_settings"] == ["MSP_QUICKBOOKS_DEFAULT_ITEM_ID"]
+    assert "MSP_QUICKBOOKS_DEFAULT_ITEM_ID" in one["detail"]
+
+    period = assert_problem(
+        await client.get(f"{API}/exports/quickbooks", params={"period": NOV}), 409
+    )
+    assert period["missing"] == [
+        {"kind": "customer", "id": acme["id"], "name": "Acme Ltd"},
+        {"kind": "customer", "id": beta["id"], "name": "Beta GmbH"},
+        {"kind": "service", "id": av["id"], "name": "Antivirus"},
+        {"kind": "service", "id": backup["id"], "name": "Backup"},
+    ]
+    unmapped = await client.get(f"{API}/exports/quickbooks/unmapped", params={"period": NOV})
+    assert unmapped.status_code == 200, unmapped.text
+    assert unmapped.json() == {
+        "customers": [
+            {"id": acme["id"], "name": "Acme Ltd"},
+            {"id": beta["id"], "name": "Beta GmbH"},
+        ],
+        "services": [
+            {"id": av["id"], "name": "Antivirus"},
+            {"id": backup["id"], "name": "Backup"},
+        ],
+    }
+    # A fully mapped invoice exports on its own meanwhile.
+    kind, document = await qb(client, fine["id"])
+    assert kind == "Invoice" and document["CustomerRef"]["value"] == CUSTOMER["mapped"]
+
+    # With the default item set, only the records are missing.
+    app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
+    one = assert_problem(await client.get(f"{API}/customer-invoices/{first['id']}/quickbooks"), 409)
+    assert "missing_settings" not in one and len(one["missing"]) == 2
+
+    # Mapping them (found again by the filter) clears every gap.
+    for path, record, qb_id in (
+        ("customers", acme, CUSTOMER["acme"]),
+        ("customers", beta, CUSTOMER["beta"]),
+        ("services", av, ITEM["av"]),
+        ("services", backup, ITEM["backup"]),
+    ):
+        patched = await client.patch(f"{API}/{path}/{record['id']}", json={"quickbooks_id": qb_id})
+        assert patched.status_code == 200, patched.text
+    unmapped = await client.get(f"{API}/exports/quickbooks/unmapped", params={"period": NOV})
+    assert unmapped.json() == {"customers": [], "services": []}
+    items = await batches(client, NOV)
+    assert [bid for bid, _, _ in items] == ["A-1", "B-1", "M-1"]
+    assert items[0][2]["CustomerRef"] == {"value": CUSTOMER["acme"], "name": "Acme Ltd"}
+    assert [ln["SalesItemLineDetail"]["ItemRef"]["value"] for ln in items[0][2]["Line"]] == [
+        ITEM["av"],
+        ITEM["dns"],
+        DEFAULT_ITEM,
+        ITEM["av"],
+    ]
+    by_qb_id = await client.get(f"{API}/customers", params={"quickbooks_id": CUSTOMER["beta"]})
+    assert [c["id"] for c in by_qb_id.json()["items"]] == [beta["id"]]
+
+
+async def test_unmapped_of_an_empty_period_and_bad_periods(client: httpx.AsyncClient) -> None:
+    empty = await client.get(f"{API}/exports/quickbooks/unmapped", params={"period": "2030-01"})
+    assert empty.status_code == 200 and empty.json() == {"customers": [], "services": []}
+    for bad in ("2026-13", "november", ""):
+        assert_problem(
+            await client.get(f"{API}/exports/quickbooks/unmapped", params={"period": bad}), 422
+        )
+
+
 # --- the period export -----------------------------------------------------------------------
 
 
-async def test_period_export_with_items(client: httpx.AsyncClient) -> None:
+async def test_period_export_is_batch_request_bodies(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
     w = await world(client)
-    response = await client.get(f"{API}/exports/quickbooks", params={"period": NOV})
-    nov = parse_qb(response)
-    assert nov["period"] == NOV
-    # Every invoice of the period but the void one, each as GET .../quickbooks renders it.
-    assert sorted(i["DocNumber"] for i in nov["Invoice"]) == sorted(
-        [w.acme_nov["number"], "PSA-B-2026-11"]
-    )
+    nov = await batches(client, NOV)
+    # Every invoice of the period but the void one, in number order, each as GET
+    # .../quickbooks renders it; the bId is its number.
+    assert [bid for bid, _, _ in nov] == sorted([w.acme_nov["number"], "PSA-B-2026-11"])
     for invoice in (w.acme_nov, w.beta_recorded):
-        (exported,) = [i for i in nov["Invoice"] if i["DocNumber"] == invoice["number"]]
-        assert exported == await qb_invoice(client, invoice["id"])
+        (exported,) = [(k, d) for bid, k, d in nov if bid == invoice["number"]]
+        assert exported == await qb(client, invoice["id"])
     # 275.59 + 302.66 = 578.25
-    assert sum(Decimal(i["TotalAmt"]) for i in nov["Invoice"]) == D("578.25")
-    # One Item per service used (not the void invoice's), its income account, else "Sales".
-    assert nov["Item"] == [
-        {
-            "Name": "Antivirus EDR",
-            "Sku": "AV-EDR",
-            "Type": "Service",
-            "UnitPrice": D("27.5"),
-            "IncomeAccountRef": {"value": "4100 Managed Services"},
-        },
-        {
-            "Name": "Backup per GB",
-            "Sku": "BK-GB",
-            "Type": "Service",
-            "UnitPrice": D("0.0875"),
-            "IncomeAccountRef": {"value": "4200 Backup"},
-        },
-        {
-            "Name": "Microsoft 365 Business Premium",
-            "Sku": "M365-BP",
-            "Type": "Service",
-            "UnitPrice": D("33.3333"),
-            "IncomeAccountRef": {"value": "Sales"},
-        },
-        {
-            "Name": "DNS filtering queries",
-            "Sku": "DNS-Q",
-            "Type": "Service",
-            "UnitPrice": D("0.0001"),
-            "IncomeAccountRef": {"value": "4300 Usage"},
-        },
-    ]
-    # Every ItemRef names an exported Item.
-    skus = {item["Sku"] for item in nov["Item"]}
-    refs = {
-        ln["SalesItemLineDetail"]["ItemRef"]["value"]
-        for i in nov["Invoice"]
-        for ln in i["Line"]
-        if "ItemRef" in ln["SalesItemLineDetail"]
-    }
-    assert refs == skus
+    assert sum(Decimal(d["TotalAmt"]) for _, _, d in nov) == D("578.25")
 
-    dec = parse_qb(await client.get(f"{API}/exports/quickbooks", params={"period": DEC}))
-    assert sorted(i["DocNumber"] for i in dec["Invoice"]) == sorted(
-        [w.acme_dec["number"], w.beta_dec["number"]]
-    )
-    assert [item["Sku"] for item in dec["Item"]] == ["AV-EDR", "BK-GB", "M365-BP", "PRO-HR"]
-    assert dec["Item"][3]["IncomeAccountRef"] == {"value": "4400 Projects"}
-    assert dec["Item"][3]["UnitPrice"] == D("999.99")
+    dec = await batches(client, DEC)
+    assert [bid for bid, _, _ in dec] == sorted([w.acme_dec["number"], w.beta_dec["number"]])
 
-    empty = parse_qb(await client.get(f"{API}/exports/quickbooks", params={"period": "2027-01"}))
-    assert empty == {"period": "2027-01", "Invoice": [], "Item": []}
+    empty = read_json(await client.get(f"{API}/exports/quickbooks", params={"period": "2027-01"}))
+    assert empty == []
 
     for path in ("exports/quickbooks", "exports/quickbooks.iif"):
         for bad in ("2026-13", "2026-1", "november", ""):
@@ -409,60 +635,40 @@ async def test_period_export_with_items(client: httpx.AsyncClient) -> None:
         assert_problem(await client.get(f"{API}/{path}"), 422)
 
 
+async def test_batches_hold_at_most_30(client: httpx.AsyncClient) -> None:
+    c = await customer(client, quickbooks_id=CUSTOMER["acme"])
+    s = await service(client, "AV", quickbooks_id=ITEM["av"])
+    for n in range(61):
+        await create(
+            client,
+            "customer-invoices",
+            {
+                "customer_id": c["id"],
+                "number": f"INV-{n:03d}",
+                "period": NOV,
+                "issue_date": "2026-11-03",
+                "lines": [
+                    {"service_id": s["id"], "description": "x", "quantity": "1", "unit_price": "1"}
+                ],
+            },
+        )
+    body = read_json(await client.get(f"{API}/exports/quickbooks", params={"period": NOV}))
+    assert [len(b["BatchItemRequest"]) for b in body] == [30, 30, 1]
+    items = check_batches(body, await refs(client))
+    assert [bid for bid, _, _ in items] == [f"INV-{n:03d}" for n in range(61)]
+
+
 # --- IIF -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Transaction:
-    trns: dict[str, str]
-    spl: list[dict[str, str]]
-
-
-def parse_iif(text: str) -> list[Transaction]:
-    """Tab-separated rows: the !TRNS, !SPL and !ENDTRNS headers, then per invoice one TRNS,
-    its SPLs and an ENDTRNS. Every data row has exactly its header's columns."""
-    assert text.endswith("\r\n")
-    rows = [row.split("\t") for row in text[: -len("\r\n")].split("\r\n")]
-    headers = {row[0].lstrip("!"): row[1:] for row in rows[:3]}
-    assert [row[0] for row in rows[:3]] == ["!TRNS", "!SPL", "!ENDTRNS"]
-    transactions: list[Transaction] = []
-    current: Transaction | None = None
-    for row in rows[3:]:
-        kind, values = row[0], row[1:]
-        if kind == "ENDTRNS":
-            assert current is not None and values == []
-            transactions.append(current)
-            current = None
-            continue
-        assert len(values) == len(headers[kind]), row
-        record = dict(zip(headers[kind], values, strict=True))
-        if kind == "TRNS":
-            assert current is None
-            current = Transaction(record, [])
-        else:
-            assert kind == "SPL" and current is not None, row
-            current.spl.append(record)
-    assert current is None
-    return transactions
-
-
-async def iif(client: httpx.AsyncClient, period: str) -> list[Transaction]:
+async def iif(
+    client: httpx.AsyncClient, period: str, **checks: Any
+) -> tuple[httpx.Response, list[Transaction]]:
     response = await client.get(f"{API}/exports/quickbooks.iif", params={"period": period})
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-type"] == "text/plain; charset=windows-1252"
     assert f"invoices-{period}.iif" in response.headers["content-disposition"]
-    transactions = parse_iif(response.text)
-    for t in transactions:
-        assert t.trns["TRNSTYPE"] == "INVOICE" and t.trns["ACCNT"] == "Accounts Receivable"
-        assert all(s["TRNSTYPE"] == "INVOICE" for s in t.spl)
-        assert all(s["DOCNUM"] == t.trns["DOCNUM"] and s["DATE"] == t.trns["DATE"] for s in t.spl)
-        # Balanced, exactly: the TRNS amount is minus the sum of its SPL amounts.
-        assert Decimal(t.trns["AMOUNT"]) == -sum(Decimal(s["AMOUNT"]) for s in t.spl), t
-        # Each SPL keeps QuickBooks' rule: round(QNTY x PRICE, 2) == AMOUNT (both negative).
-        for s in t.spl:
-            product = Decimal(s["QNTY"]) * Decimal(s["PRICE"])
-            assert product.quantize(CENT, rounding=ROUND_HALF_UP) == Decimal(s["AMOUNT"]), s
-    return transactions
+    return response, check_iif(response.content, **checks)
 
 
 def spl_brief(t: Transaction) -> list[tuple[str, str, str, str, str]]:
@@ -470,14 +676,22 @@ def spl_brief(t: Transaction) -> list[tuple[str, str, str, str, str]]:
 
 
 async def test_iif_export_parses_back_and_balances(client: httpx.AsyncClient) -> None:
+    """IIF names things by name: no quickbooks_id and no default item are needed."""
     w = await world(client)
-    nov = {t.trns["DOCNUM"]: t for t in await iif(client, NOV)}
+    for record in ("customers", "services"):
+        for item in (await client.get(f"{API}/{record}")).json()["items"]:
+            await client.patch(f"{API}/{record}/{item['id']}", json={"quickbooks_id": None})
+    response, transactions = await iif(client, NOV)
+    assert "x-transliterated" not in response.headers
+    nov = {t.trns["DOCNUM"]: t for t in transactions}
     assert sorted(nov) == sorted([w.acme_nov["number"], "PSA-B-2026-11"])  # not the void one
 
     acme = nov[w.acme_nov["number"]]
+    assert acme.trns["TRNSTYPE"] == "INVOICE"
     assert acme.trns["DATE"] == "11/01/2026"
     assert acme.trns["NAME"] == "Acme Ltd"
     assert acme.trns["AMOUNT"] == "275.59"
+    assert acme.trns["MEMO"] == NOV
     # -140.25 - 86.39 - 48.95 = -275.59
     assert spl_brief(acme) == [
         ("4100 Managed Services", "-140.25", "-5.1", "27.5", "AV-EDR"),
@@ -501,7 +715,8 @@ async def test_iif_export_parses_back_and_balances(client: httpx.AsyncClient) ->
     assert beta.spl[3]["MEMO"] == "Onsite visit after hours follow-up next day"
     assert beta.spl[3]["INVITEM"] == ""
 
-    dec = {t.trns["DOCNUM"]: t for t in await iif(client, DEC)}
+    _, transactions = await iif(client, DEC)
+    dec = {t.trns["DOCNUM"]: t for t in transactions}
     assert dec[w.acme_dec["number"]].trns["AMOUNT"] == "420.28"
     assert dec[w.acme_dec["number"]].trns["DATE"] == "12/01/2026"
     beta_dec = dec[w.beta_dec["number"]]
@@ -511,7 +726,20 @@ async def test_iif_export_parses_back_and_balances(client: httpx.AsyncClient) ->
         ("4400 Projects", "-32.26", "-0.0323", "998.7616", "PRO-HR"),
     ]
 
-    assert await iif(client, "2027-01") == []
+    assert (await iif(client, "2027-01"))[1] == []
+
+
+async def test_iif_receivable_account_is_a_setting(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    app_settings(quickbooks_ar_account="1200 Należności")
+    # A month without invoices names no account: nothing was transliterated.
+    response, transactions = await iif(client, NOV, ar_account="1200 Naleznosci")
+    assert transactions == [] and "x-transliterated" not in response.headers
+    await credit_invoice(client)
+    response, (t,) = await iif(client, NOV, ar_account="1200 Naleznosci")
+    assert t.trns["TRNSTYPE"] == "CREDIT MEMO"
+    assert unquote(response.headers["x-transliterated"]) == "1200 Należności"
 
 
 async def test_iif_flattens_names_and_numbers(client: httpx.AsyncClient) -> None:
@@ -536,36 +764,196 @@ async def test_iif_flattens_names_and_numbers(client: httpx.AsyncClient) -> None
         },
     )
     assert created.status_code == 201, created.text
-    (t,) = await iif(client, NOV)
+    response, (t,) = await iif(client, NOV)
     assert t.trns["NAME"] == "Odd Name Ltd"
     assert t.spl[0]["ACCNT"] == "4100 Managed Services"
     assert t.spl[0]["MEMO"] == "line one"
+    # Flattening is not transliteration: nothing to report.
+    assert "x-transliterated" not in response.headers
     # Numbers cannot hold tabs or line breaks at all (a 422 when recorded, test_billing).
     assert t.trns["DOCNUM"] == t.spl[0]["DOCNUM"] == "INV-7"
     assert t.trns["AMOUNT"] == "10.00" and t.spl[0]["AMOUNT"] == "-10.00"
 
 
-async def test_iif_is_windows_1252(client: httpx.AsyncClient) -> None:
-    """QuickBooks Desktop reads IIF as Windows-1252: "Söhne" arrives as one byte 0xF6,
-    and a character the code page lacks becomes "?" rather than garbling the row."""
-    c = (await customer(client, "Müller & Söhne GmbH ✓"))["id"]
-    s = await service(client, "EUR")
-    created = await client.post(
-        f"{API}/customer-invoices",
-        json={
-            "customer_id": c,
-            "number": "INV-1252",
-            "period": NOV,
-            "issue_date": "2026-11-05",
+async def test_iif_is_windows_1252_and_transliterates(client: httpx.AsyncClient) -> None:
+    """QuickBooks Desktop reads IIF as Windows-1252: "Müller" arrives as one byte 0xFC and
+    stays; a character the code page lacks becomes its closest ASCII form, and header
+    X-Transliterated names the originals that changed."""
+    names = ["Łódź Logistics", "Иванов ООО", "Müller & Söhne GmbH ✓", "Щука, Ёлка"]
+    customers = [(await customer(client, name))["id"] for name in names]
+    s = await service(client, "ΑΩ-1", revenue_account="4100 Umsätze")
+    for n, c in enumerate(customers):
+        await create(
+            client,
+            "customer-invoices",
+            {
+                "customer_id": c,
+                "number": f"INV-{n}",
+                "period": NOV,
+                "issue_date": "2026-11-05",
+                "lines": [
+                    {
+                        "service_id": s["id"],
+                        "description": "Café € Ђ",
+                        "quantity": "1",
+                        "unit_price": "10",
+                    }
+                ],
+            },
+        )
+    response, transactions = await iif(client, NOV)
+    assert [t.trns["NAME"] for t in transactions] == [
+        "Lódz Logistics",
+        "Ivanov OOO",
+        "Müller & Söhne GmbH ?",
+        "Shchuka, Yolka",
+    ]
+    content = response.content
+    assert b"M\xfcller & S\xf6hne" in content  # ü and ö as Windows-1252 bytes
+    assert b"L\xf3dz Logistics" in content  # ó stays, Ł and ź lose what cp1252 lacks
+    assert "Café € Dj".encode("cp1252") in content  # a description: transliterated too
+    assert all(
+        s["ACCNT"] == "4100 Umsätze" and s["INVITEM"] == "AO-1" for s in spl_of(transactions)
+    )
+    header = response.headers["x-transliterated"]
+    assert header.isascii() and " " not in header
+    # Percent-encoded UTF-8, comma-separated (a comma inside a name is encoded): the names
+    # as stored, in the order they first appear; a description is not a name.
+    assert [unquote(part) for part in header.split(",")] == [
+        "Łódź Logistics",
+        "ΑΩ-1",
+        "Иванов ООО",
+        "Müller & Söhne GmbH ✓",
+        "Щука, Ёлка",
+    ]
+
+
+def spl_of(transactions: list[Transaction]) -> list[dict[str, str]]:
+    return [s for t in transactions for s in t.spl]
+
+
+# --- the whole of a hard period --------------------------------------------------------------
+
+FEB_CUSTOMER = {"lodz": "80000101", "ivanov": "80000102", "muller": "80000103"}
+FEB_ITEM = {"av": "90000111", "backup": "90000112"}
+
+
+async def test_every_export_of_a_hard_period_passes_quickbooks_rules(
+    client: httpx.AsyncClient, app_settings: SettingsChange
+) -> None:
+    """A month with prorated lines, a credit invoice, lines without a service, non-Latin
+    names and more invoices than one batch holds: every document of every export keeps
+    QuickBooks' rules, and none names a record by one of this service's ids."""
+    app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
+    lodz = await customer(client, "Łódź Logistics", quickbooks_id=FEB_CUSTOMER["lodz"])
+    ivanov = await customer(client, "Иванов ООО", quickbooks_id=FEB_CUSTOMER["ivanov"])
+    muller = await customer(client, "Müller GmbH", quickbooks_id=FEB_CUSTOMER["muller"])
+    av = await service(
+        client,
+        "AV-EDR",
+        name="Antivirus EDR",
+        unit_price="27.50",
+        revenue_account="4100 Managed Services",
+        quickbooks_id=FEB_ITEM["av"],
+    )
+    backup = await service(
+        client, "BK-GB", unit="GB", unit_price="0.0875", quickbooks_id=FEB_ITEM["backup"]
+    )
+    # Łódź from 10 February, 19 of 28 days: 9 seats x 19/28 = 6.1071 unit-months,
+    # 6.1071 x 27.50 = 167.945... -> 167.95; 987.3 GB x 19/28 = 669.9536 x 0.0875 = 58.62.
+    k = await contract(client, lodz["id"], "2027-02-10", name="Łódź MSA")
+    await line(client, k["id"], av["id"], "9")
+    await line(client, k["id"], backup["id"], "987.3")
+    # Иванов the whole month: 3 x 27.50 = 82.50.
+    k = await contract(client, ivanov["id"], "2026-01-01", name="Договор")
+    await line(client, k["id"], av["id"], "3")
+    run = await client.post(f"{API}/billing-runs", json={"period": FEB})
+    assert run.status_code == 201, run.text
+
+    credit = await create(
+        client,
+        "customer-invoices",
+        {
+            "customer_id": muller["id"],
+            "number": "GS-2027-02",
+            "period": FEB,
+            "issue_date": "2027-02-27",
             "lines": [
-                {"service_id": s["id"], "description": "Café", "quantity": "1", "unit_price": "10"}
+                {
+                    "service_id": av["id"],
+                    "description": "Gutschrift Lizenzen",
+                    "quantity": "-2",
+                    "unit_price": "27.50",
+                },
+                {"description": "Kulanz", "quantity": "-1", "unit_price": "20"},
             ],
         },
     )
-    assert created.status_code == 201, created.text
-    response = await client.get(f"{API}/exports/quickbooks.iif", params={"period": NOV})
-    assert response.headers["content-type"] == "text/plain; charset=windows-1252"
-    assert "Müller & Söhne GmbH ?".encode("cp1252") in response.content
-    assert "Café".encode("cp1252") in response.content
-    (t,) = await iif(client, NOV)
-    assert t.trns["NAME"] == "Müller & Söhne GmbH ?"
+    assert credit["total"] == "-75.00"
+    for n in range(30):
+        await create(
+            client,
+            "customer-invoices",
+            {
+                "customer_id": muller["id"],
+                "number": f"M-2027-02-{n:02d}",
+                "period": FEB,
+                "issue_date": "2027-02-28",
+                "lines": [
+                    {"description": "Vor-Ort-Einsatz", "quantity": "1.5", "unit_price": "95"},
+                    {
+                        "service_id": backup["id"],
+                        "description": "Backup",
+                        "quantity": "123.4567",
+                        "unit_price": "0.0875",
+                    },
+                ],
+            },
+        )
+    invoices = (
+        await client.get(f"{API}/customer-invoices", params={"period": FEB, "limit": 100})
+    ).json()["items"]
+    assert len(invoices) == 33
+
+    # Every invoice on its own.
+    kinds = {}
+    for invoice in invoices:
+        kind, document = await qb(client, invoice["id"])
+        kinds[invoice["number"]] = kind
+        assert document["CustomerRef"]["value"] in FEB_CUSTOMER.values()
+    assert kinds["GS-2027-02"] == "CreditMemo"
+    assert sorted(set(kinds.values())) == ["CreditMemo", "Invoice"]
+    lodz_draft = next(i for i in invoices if i["customer_id"] == lodz["id"])
+    _, document = await qb(client, lodz_draft["id"])
+    assert document["CustomerRef"] == {"value": FEB_CUSTOMER["lodz"], "name": "Łódź Logistics"}
+    assert brief(document) == [
+        (FEB_ITEM["av"], D("6.1071"), D("27.5"), D("167.95")),
+        (FEB_ITEM["backup"], D("669.9536"), D("0.0875"), D("58.62")),
+    ]
+
+    # The period: 33 items in batches of 30 and 3.
+    body = read_json(await client.get(f"{API}/exports/quickbooks", params={"period": FEB}))
+    assert [len(b["BatchItemRequest"]) for b in body] == [30, 3]
+    items = check_batches(body, await refs(client, DEFAULT_ITEM))
+    assert sorted(bid for bid, _, _ in items) == sorted(i["number"] for i in invoices)
+    unmapped = await client.get(f"{API}/exports/quickbooks/unmapped", params={"period": FEB})
+    assert unmapped.json() == {"customers": [], "services": []}
+
+    # IIF: Windows-1252, balanced, the credit a CREDIT MEMO, the names spelled for it.
+    response, transactions = await iif(client, FEB, accounts={"4100 Managed Services", "Sales"})
+    by_number = {t.trns["DOCNUM"]: t for t in transactions}
+    assert len(by_number) == 33
+    assert by_number["GS-2027-02"].trns["TRNSTYPE"] == "CREDIT MEMO"
+    assert by_number["GS-2027-02"].trns["AMOUNT"] == "-75.00"
+    assert by_number["GS-2027-02"].trns["NAME"] == "Müller GmbH"
+    assert by_number[lodz_draft["number"]].trns["NAME"] == "Lódz Logistics"
+    assert {t.trns["NAME"] for t in transactions} == {
+        "Lódz Logistics",
+        "Ivanov OOO",
+        "Müller GmbH",
+    }
+    # The drafts are numbered by customer id: Łódź's comes first.
+    assert [unquote(p) for p in response.headers["x-transliterated"].split(",")] == [
+        "Łódź Logistics",
+        "Иванов ООО",
+    ]

@@ -22,7 +22,8 @@ def quantity_and_price(
     1. the quantity (for a prorated line: units x active days / days in month) to 4
        places at the line's own price;
     2. that quantity at the price amount / quantity, to 4 places, below MAX_ABS;
-    3. one unit at the amount itself (always exact).
+    3. one unit at the amount itself (always exact): minus one unit for a negative
+       amount, so that the price is never negative (docs/exports.md#qty-and-unitprice).
     """
     qty = round_half_up(Fraction(quantity), 4)
     if qty != 0:
@@ -33,4 +34,5 @@ def quantity_and_price(
         # per-value limit (README, "Limits"), which no unit price may reach.
         if 0 <= price < MAX_ABS and consistent(qty, price, amount):
             return qty, price
-    return Decimal("1.0000"), amount.quantize(Decimal("0.0001"))
+    one = Decimal("-1.0000") if amount < 0 else Decimal("1.0000")
+    return one, abs(amount).quantize(Decimal("0.0001"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from app.auth.dependencies import ReadKey, WriteKey
 from app.billing import quickbooks, runs, service
@@ -88,17 +88,34 @@ async def update_invoice(
 JSON = "application/json"
 
 
+MAPPING_409 = (
+    "A 409 problem when the customer or a service has no `quickbooks_id`: its `missing` lists "
+    "every gap as {kind: customer|service, id, name}; lines without a service need "
+    "MSP_QUICKBOOKS_DEFAULT_ITEM_ID (then `missing_settings` names it). This service's own "
+    "ids are never sent instead."
+)
+
+
 @router.get(
     "/{invoice_id}/quickbooks",
-    response_model=quickbooks.QBInvoice,
-    summary="The invoice as a QuickBooks Online Invoice object",
-    description="QuickBooks' own JSON (numbers, not strings). Every line keeps Amount = Qty x "
-    "UnitPrice to the cent (QuickBooks error 6070), prorated lines included; DocNumber has at "
-    "most 21 characters; ItemRef names the service by its sku.",
-    responses=problem_responses(401, 403, 404),
+    response_model=quickbooks.QBDocument,
+    summary="The invoice as a QuickBooks Online Invoice, or CreditMemo when its total is negative",
+    description="QuickBooks' own JSON (numbers, not strings), ready to POST: CustomerRef and "
+    "ItemRef carry the customer's and the services' `quickbooks_id`. Every line keeps Amount = "
+    "Qty x UnitPrice to the cent (QuickBooks error 6070), prorated lines included, with "
+    "UnitPrice >= 0 and Qty signed; a credit memo carries the lines with their signs turned, "
+    "so that TotalAmt is positive. DocNumber has at most 21 characters. " + MAPPING_409,
+    responses=problem_responses(401, 403, 404, 409),
 )
-async def invoice_quickbooks(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> Response:
-    return Response(await quickbooks.invoice_json(session, invoice_id=invoice_id), media_type=JSON)
+async def invoice_quickbooks(
+    invoice_id: IdPath, request: Request, session: SessionDep, _: ReadKey
+) -> Response:
+    body = await quickbooks.invoice_json(
+        session,
+        invoice_id=invoice_id,
+        default_item_id=request.app.state.settings.quickbooks_default_item_id,
+    )
+    return Response(body, media_type=JSON)
 
 
 @runs_router.post(
@@ -132,35 +149,72 @@ async def list_runs(
 
 @exports_router.get(
     "/quickbooks",
-    response_model=quickbooks.QBExport,
-    summary="Every customer invoice of a period for QuickBooks Online, with its Items",
-    description="Void invoices are left out. Each service used appears once in `Item` with "
-    "its revenue account as IncomeAccountRef.",
+    response_model=list[quickbooks.QBBatch],
+    summary="Every customer invoice of a period as QuickBooks Online batch request bodies",
+    description="A list of bodies for QuickBooks' batch endpoint, at most 30 items each, one "
+    "`create` of an Invoice or CreditMemo per invoice of the period that is not void, in "
+    "number order; `bId` is the invoice number (unique). An empty list when there is none. "
+    + MAPPING_409,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def export_quickbooks(
+    request: Request, session: SessionDep, _: ReadKey, period: PeriodQuery
+) -> Response:
+    body = await quickbooks.export_json(
+        session,
+        period=period,
+        default_item_id=request.app.state.settings.quickbooks_default_item_id,
+    )
+    return Response(body, media_type=JSON)
+
+
+@exports_router.get(
+    "/quickbooks/unmapped",
+    response_model=quickbooks.Unmapped,
+    summary="The customers and services of a period's invoices without a quickbooks_id",
+    description="What to map (PATCH `quickbooks_id`) before the period exports to QuickBooks "
+    "Online: the customers and services, in id order, of the period's invoices that are not "
+    "void.",
     responses=problem_responses(401, 403, 422),
 )
-async def export_quickbooks(session: SessionDep, _: ReadKey, period: PeriodQuery) -> Response:
-    return Response(await quickbooks.export_json(session, period=period), media_type=JSON)
+async def unmapped_quickbooks(
+    session: SessionDep, _: ReadKey, period: PeriodQuery
+) -> quickbooks.Unmapped:
+    return await quickbooks.unmapped(session, period=period)
 
 
 @exports_router.get(
     "/quickbooks.iif",
     response_class=Response,
     summary="Every customer invoice of a period as QuickBooks Desktop IIF",
-    description="Tab-separated !TRNS/!SPL/!ENDTRNS blocks: TRNSTYPE INVOICE, the total to "
-    "Accounts Receivable on TRNS, one SPL per line to the service's income account.",
+    description="Tab-separated !TRNS/!SPL/!ENDTRNS blocks in Windows-1252 with CRLF line ends: "
+    "TRNSTYPE INVOICE, or CREDIT MEMO for a negative total; the total to the receivable "
+    "account (MSP_QUICKBOOKS_AR_ACCOUNT) on TRNS, one SPL per line to its income account. "
+    "Names, not QuickBooks Ids: no mapping is needed. A character Windows-1252 lacks becomes "
+    "its closest ASCII form; header X-Transliterated then lists the original names that "
+    "changed, percent-encoded UTF-8, comma-separated.",
     responses={
         200: {
             "content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "IIF, encoded in Windows-1252 as QuickBooks Desktop reads it",
+            "headers": {
+                "X-Transliterated": {
+                    "description": "The original names that had to be spelled otherwise, "
+                    "percent-encoded UTF-8, comma-separated; absent when none",
+                    "schema": {"type": "string"},
+                }
+            },
         },
         **problem_responses(401, 403, 422),
     },
 )
-async def export_iif(session: SessionDep, _: ReadKey, period: PeriodQuery) -> Response:
-    # QuickBooks Desktop reads IIF as Windows-1252; a character it cannot hold becomes "?".
-    text = await quickbooks.export_iif(session, period=period)
-    return Response(
-        text.encode("cp1252", errors="replace"),
-        media_type="text/plain; charset=windows-1252",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{period}.iif"'},
+async def export_iif(
+    request: Request, session: SessionDep, _: ReadKey, period: PeriodQuery
+) -> Response:
+    export = await quickbooks.export_iif(
+        session, period=period, ar_account=request.app.state.settings.quickbooks_ar_account
     )
+    headers = {"Content-Disposition": f'attachment; filename="invoices-{period}.iif"'}
+    if export.transliterated_header is not None:
+        headers["X-Transliterated"] = export.transliterated_header
+    return Response(export.content, media_type="text/plain; charset=windows-1252", headers=headers)

@@ -4,7 +4,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "msp.sqlite3"
@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=5, ge=0, le=60)
     # last_used_at on API keys is refreshed at most this often, so reads stay reads.
     api_key_touch_interval_seconds: int = Field(default=60, ge=0)
+
+    # The receivable account QuickBooks Desktop posts exported invoices and credit memos to
+    # (docs/exports.md#iif).
+    quickbooks_ar_account: str = Field(default="Accounts Receivable", min_length=1, max_length=200)
+    # QuickBooks Online's Id of the item that invoice lines without a service are sold as;
+    # unset, exporting such a line is a 409 (docs/exports.md#mapping-to-quickbooks).
+    quickbooks_default_item_id: str | None = Field(default=None, max_length=64)
+
+    @field_validator("quickbooks_ar_account", "quickbooks_default_item_id", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        # An empty MSP_QUICKBOOKS_DEFAULT_ITEM_ID= in an env file means unset.
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -88,6 +88,27 @@ OptionalRef = Annotated[
     str | None, Field(default=None, max_length=200), AfterValidator(_blank_to_none)
 ]
 
+# An Id QuickBooks Online gave a record (its customer or item), as the integrator copies
+# it in: a short token, so whitespace around it is dropped and anything unseen inside it is
+# refused rather than stored (docs/exports.md#mapping-to-quickbooks).
+QUICKBOOKS_ID_MAX_LENGTH = 64
+
+
+def _quickbooks_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = _not_blank(value)
+    if any(unicodedata.category(char) in {"Cc", "Cf"} for char in value):
+        raise ValueError("must not contain control or format characters")
+    return value
+
+
+QuickBooksId = Annotated[
+    str | None,
+    Field(default=None, max_length=QUICKBOOKS_ID_MAX_LENGTH),
+    AfterValidator(_quickbooks_id),
+]
+
 FreeText = Annotated[
     str | None, Field(default=None, max_length=2000), AfterValidator(_blank_to_none)
 ]

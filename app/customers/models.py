@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field as PField
 from sqlalchemy import Boolean, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, fk_field, updated_at_field
 from app.core.schemas import InputModel, ReadModel
-from app.core.types import Id, Name, OptionalRef
+from app.core.types import QUICKBOOKS_ID_MAX_LENGTH, Id, Name, OptionalRef, QuickBooksId
 
 
 class Customer(SQLModel, table=True):
@@ -19,6 +20,11 @@ class Customer(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), nullable=False, index=True))
     external_ref: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True, unique=True)
+    )
+    # QuickBooks Online's Id of this customer (docs/exports.md#mapping-to-quickbooks).
+    quickbooks_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(QUICKBOOKS_ID_MAX_LENGTH), nullable=True, index=True),
     )
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     created_at: datetime = created_at_field()
@@ -36,15 +42,25 @@ class VendorAccount(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+QB_ID_FIELD = PField(
+    default=None,
+    description="The customer's Id in QuickBooks Online, the CustomerRef of its exported "
+    "invoices; null clears it",
+    examples=["58"],
+)
+
+
 class CustomerCreate(InputModel):
     name: Name
     external_ref: OptionalRef = None
+    quickbooks_id: QuickBooksId = QB_ID_FIELD
     active: bool = True
 
 
 class CustomerUpdate(InputModel):
     name: Name | None = None
     external_ref: OptionalRef = None
+    quickbooks_id: QuickBooksId = QB_ID_FIELD
     active: bool | None = None
 
 
@@ -52,6 +68,7 @@ class CustomerRead(ReadModel):
     id: int
     name: str
     external_ref: str | None
+    quickbooks_id: str | None
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -50,9 +50,17 @@ async def list_customers(
     q: Annotated[str | None, Query(description="Search in name and external_ref")] = None,
     active: bool | None = None,
     external_ref: Annotated[str | None, Query(description="Exact PSA id")] = None,
+    quickbooks_id: Annotated[
+        str | None, Query(description="Exact QuickBooks Online Id (its CustomerRef)")
+    ] = None,
 ) -> Page[CustomerRead]:
     return await service.list_customers(
-        session, page=page, q=q, active=active, external_ref=external_ref
+        session,
+        page=page,
+        q=q,
+        active=active,
+        external_ref=external_ref,
+        quickbooks_id=quickbooks_id,
     )
 
 

@@ -62,6 +62,7 @@ async def list_customers(
     q: str | None = None,
     active: bool | None = None,
     external_ref: str | None = None,
+    quickbooks_id: str | None = None,
 ) -> Page[CustomerRead]:
     stmt = select(Customer)
     stmt = search(stmt, [Customer.name, Customer.external_ref], q)
@@ -69,6 +70,8 @@ async def list_customers(
         stmt = stmt.where(col(Customer.active) == active)
     if external_ref is not None:
         stmt = stmt.where(col(Customer.external_ref) == external_ref)
+    if quickbooks_id is not None:
+        stmt = stmt.where(col(Customer.quickbooks_id) == quickbooks_id)
     return await paginate(session, stmt, Customer.id, page, CustomerRead.model_validate)
 
 

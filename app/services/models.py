@@ -14,7 +14,14 @@ from sqlmodel import Field, SQLModel
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
 from app.core.money import UnitPrice
 from app.core.schemas import InputModel, ReadModel
-from app.core.types import Id, Name, OptionalRef, ShortText
+from app.core.types import (
+    QUICKBOOKS_ID_MAX_LENGTH,
+    Id,
+    Name,
+    OptionalRef,
+    QuickBooksId,
+    ShortText,
+)
 
 
 class Service(SQLModel, table=True):
@@ -35,6 +42,12 @@ class Service(SQLModel, table=True):
     vendor_id: int | None = fk_field("vendor.id", nullable=True)
     vendor_sku: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     revenue_account: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # QuickBooks Online's Id of the item this service is sold as
+    # (docs/exports.md#mapping-to-quickbooks).
+    quickbooks_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(QUICKBOOKS_ID_MAX_LENGTH), nullable=True, index=True),
+    )
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     # Billed by the vendor by consumption (usage lines): no per-unit rules apply to it
     # (docs/vendor-bills.md#metered-services).
@@ -46,6 +59,14 @@ class Service(SQLModel, table=True):
     updated_at: datetime = updated_at_field()
 
 
+QB_ID_FIELD = PField(
+    default=None,
+    description="The Id in QuickBooks Online of the item this service is sold as, the ItemRef "
+    "of its exported invoice lines; null clears it",
+    examples=["12"],
+)
+
+
 class ServiceCreate(InputModel):
     name: Name
     sku: ShortText
@@ -55,6 +76,7 @@ class ServiceCreate(InputModel):
     vendor_id: Id | None = None
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
+    quickbooks_id: QuickBooksId = QB_ID_FIELD
     active: bool = True
     metered: bool = PField(
         default=False,
@@ -72,6 +94,7 @@ class ServiceUpdate(InputModel):
     vendor_id: Id | None = None
     vendor_sku: OptionalRef = None
     revenue_account: OptionalRef = None
+    quickbooks_id: QuickBooksId = QB_ID_FIELD
     active: bool | None = None
     metered: bool | None = None
 
@@ -86,6 +109,7 @@ class ServiceRead(ReadModel):
     vendor_id: int | None
     vendor_sku: str | None
     revenue_account: str | None
+    quickbooks_id: str | None
     active: bool
     metered: bool
     created_at: datetime

@@ -45,9 +45,18 @@ async def list_services(
     vendor_id: IdQuery = None,
     active: bool | None = None,
     sku: Annotated[str | None, Query(description="Exact SKU")] = None,
+    quickbooks_id: Annotated[
+        str | None, Query(description="Exact QuickBooks Online Id (its ItemRef)")
+    ] = None,
 ) -> Page[ServiceRead]:
     return await service.list_services(
-        session, page=page, q=q, vendor_id=vendor_id, active=active, sku=sku
+        session,
+        page=page,
+        q=q,
+        vendor_id=vendor_id,
+        active=active,
+        sku=sku,
+        quickbooks_id=quickbooks_id,
     )
 
 

@@ -89,6 +89,7 @@ async def list_services(
     vendor_id: int | None = None,
     active: bool | None = None,
     sku: str | None = None,
+    quickbooks_id: str | None = None,
 ) -> Page[ServiceRead]:
     stmt = search(select(Service), [Service.name, Service.sku], q)
     if vendor_id is not None:
@@ -97,6 +98,8 @@ async def list_services(
         stmt = stmt.where(col(Service.active) == active)
     if sku is not None:
         stmt = stmt.where(col(Service.sku) == sku)
+    if quickbooks_id is not None:
+        stmt = stmt.where(col(Service.quickbooks_id) == quickbooks_id)
     return await paginate(session, stmt, Service.id, page, ServiceRead.model_validate)
 
 
