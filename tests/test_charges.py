@@ -10,7 +10,13 @@ from fractions import Fraction
 import pytest
 
 from app.core.periods import Period, months_between
-from app.vendor_invoices.charges import cost_cents, monthly_amount, spread_cents
+from app.vendor_invoices.charges import (
+    cost_cents,
+    monthly_amount,
+    spread_by_month,
+    spread_cents,
+    spread_over,
+)
 
 NOV = Period(2026, 11)
 
@@ -41,6 +47,33 @@ def test_an_anniversary_line_is_spread_by_days() -> None:
     start, end = date(2026, 11, 15), date(2026, 12, 14)
     assert spread_cents(2955, start, end, NOV) == 1600
     assert spread_cents(2955, start, end, NOV.next()) == 1355
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first", "last", "expected"),
+    [
+        # The annual line over part of its year: the same cents as month by month.
+        (date(2027, 1, 1), date(2027, 12, 31), Period(2027, 3), Period(2027, 6),
+         [(Period(2027, 3), 8333), (Period(2027, 4), 8333), (Period(2027, 5), 8334),
+          (Period(2027, 6), 8333)]),
+        # A range wider than the charge: only the months it touches.
+        (date(2026, 11, 15), date(2026, 12, 14), Period(2026, 1), Period(2027, 12),
+         [(NOV, 54148), (NOV.next(), 45852)]),
+        # Inside one month, in and out of the range.
+        (date(2026, 11, 15), date(2026, 11, 30), NOV, NOV, [(NOV, 100_000)]),
+        (date(2026, 11, 15), date(2026, 11, 30), NOV.next(), Period(2027, 3), []),
+    ],
+)  # fmt: skip
+def test_spread_by_month_is_spread_cents_in_one_pass(
+    start: date, end: date, first: Period, last: Period, expected: list[tuple[Period, int]]
+) -> None:
+    # 1,000.00 over 15 November - 14 December: S = 16/30 + 14/31, s(Nov) / S = (16/30) / S
+    # = 496/916; November R(100000 x 496/916) = R(54148.47) = 54148, December the rest,
+    # 45852. The annual line: R(100000 x k/12) - R(100000 x (k-1)/12), March to June.
+    assert list(spread_by_month(100_000, start, end, first, last)) == expected
+    for month, cents in expected:
+        assert spread_cents(100_000, start, end, month) == cents
+    assert sum(c for _, c in expected) == spread_over(100_000, start, end, first, last)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from sqlmodel import col
 from app.core.db import indexed_by
 from app.core.money import cents_sum, split_cents, to_cents
 from app.core.periods import Period
-from app.vendor_invoices.charges import spread_cents, spread_over
+from app.vendor_invoices.charges import spread_by_month, spread_over
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import CHARGE_START_INDEX, LineKind, VendorInvoiceLine
 from app.vendor_invoices.month import spread_over_months
@@ -110,7 +110,7 @@ async def vendor_cost(
             CHARGE_START_INDEX,
         )
     )
-    found: list[tuple[Any, ...]] = list(rows.all())
+    whole_rows = rows.all()
     # The other spread lines that touch the range: a part in each month, line by line
     # (equal lines grouped: each rounds alike).
     key_columns = [c for name, c in columns.items() if name != "month"]
@@ -141,28 +141,27 @@ async def vendor_cost(
         )
     )
     with_month = "month" in columns
-    for flag, *keys, start, end, amount, count in spread_rows.all():
-        cents = to_cents(amount)
-        if not with_month:  # the range's months together, in one step
-            part = spread_over(cents, start, end, first, last) * count
-            if part:
-                found.append((flag, *keys, part))
-            continue
-        month = max(first, Period.of(start))
-        final = min(last, Period.of(end))
-        while month <= final:
-            part = spread_cents(cents, start, end, month) * count
-            if part:
-                found.append((flag, *keys, *([str(month)] if with_month else []), part))
-            month = month.next()
     unallocated = adjustments or 0
     # One sum per key, so that the contract split divides the key's whole cost.
     summed: dict[tuple[Any, ...], int] = {}
-    for flag, *key, cents in found:
+
+    def take(flag: int, key: tuple[Any, ...], cents: int) -> None:
+        nonlocal unallocated
         if flag:
             unallocated += cents
         else:
-            summed[tuple(key)] = summed.get(tuple(key), 0) + cents
+            summed[key] = summed.get(key, 0) + cents
+
+    for flag, *key, cents in whole_rows:
+        take(flag, tuple(key), cents)
+    for flag, *keys, start, end, amount, count in spread_rows.all():
+        cents = to_cents(amount)
+        if not with_month:  # the range's months together, in one step
+            take(flag, tuple(keys), spread_over(cents, start, end, first, last) * count)
+            continue
+        for month, part in spread_by_month(cents, start, end, first, last):
+            if part:
+                take(flag, (*keys, str(month)), part * count)
     matched_rows = [(*key, cents) for key, cents in summed.items()]
     if not columns:
         return unallocated

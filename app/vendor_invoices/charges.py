@@ -6,6 +6,7 @@ queries bring back, so a line costs the same everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -49,6 +50,41 @@ def _parts(start: date, end: date, first: Period, last: Period) -> tuple[Fractio
         share_through(start, end, last) / whole,
         share_through(start, end, first.previous()) / whole,
     )
+
+
+def spread_by_month(
+    cents: int, start: date, end: date, first: Period, last: Period
+) -> Iterator[tuple[Period, int]]:
+    """spread_cents for each month of first..last the charge period touches, in order,
+    from one pass over the cumulative sequence (each R(amount x s(k) / S) once)."""
+    if within_one_month(start, end):
+        month = Period.of(start)
+        if first <= month <= last:
+            yield month, cents
+        return
+    base, months = _month_ratios(start, end, first, last)
+    before = _rounded(cents, base)
+    for month, ratio in months:
+        through = _rounded(cents, ratio)
+        yield month, through - before
+        before = through
+
+
+@lru_cache(maxsize=8192)
+def _month_ratios(
+    start: date, end: date, first: Period, last: Period
+) -> tuple[Fraction, tuple[tuple[Period, Fraction], ...]]:
+    """s(k) / S of [start, end] at the month before the first month of first..last it
+    touches, then at each month of first..last it touches."""
+    whole = share(start, end)
+    month = max(first, Period.of(start))
+    final = min(last, Period.of(end))
+    base = share_through(start, end, month.previous()) / whole
+    months = []
+    while month <= final:
+        months.append((month, share_through(start, end, month) / whole))
+        month = month.next()
+    return base, tuple(months)
 
 
 def _rounded(cents: int, ratio: Fraction) -> int:

@@ -66,7 +66,9 @@ class VendorInvoice(SQLModel, table=True):
 # Named for the queries that ask SQLite for them (core/db.indexed_by): the month figures
 # (vendor_invoices/month.py) and the reports' vendor cost (reports/cost.py).
 CHARGE_START_INDEX = "ix_vendor_invoice_line_charge_start"
-CHARGE_END_INDEX = "ix_vendor_invoice_line_charge_end"
+# (charge_end, charge_start): a month's lines end on or after its first day and start on
+# or before its last; the later months' lines are passed over inside the index.
+CHARGE_END_INDEX = "ix_vendor_invoice_line_charge_span"
 
 
 class VendorInvoiceLine(SQLModel, table=True):
@@ -81,7 +83,7 @@ class VendorInvoiceLine(SQLModel, table=True):
         # A month's figures read lines by their charge period, whatever invoice carries
         # them (docs/vendor-bills.md#month-figures).
         Index(CHARGE_START_INDEX, "charge_start"),
-        Index(CHARGE_END_INDEX, "charge_end"),
+        Index(CHARGE_END_INDEX, "charge_end", "charge_start"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
