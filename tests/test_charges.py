@@ -11,7 +11,6 @@ import pytest
 
 from app.core.periods import Period, months_between
 from app.vendor_invoices.charges import (
-    cost_cents,
     monthly_amount,
     spread_by_month,
     spread_cents,
@@ -74,22 +73,6 @@ def test_spread_by_month_is_spread_cents_in_one_pass(
     for month, cents in expected:
         assert spread_cents(100_000, start, end, month) == cents
     assert sum(c for _, c in expected) == spread_over(100_000, start, end, first, last)
-
-
-@pytest.mark.parametrize(
-    ("kind", "month", "expected"),
-    [
-        ("recurring", NOV, 1600),
-        ("usage", NOV, 1600),
-        ("one_time", NOV, 2955),  # the month of charge_start
-        ("one_time", NOV.next(), 0),
-        ("adjustment", Period(2027, 1), 2955),  # the invoice's month
-        ("adjustment", NOV, 0),
-    ],
-)
-def test_cost_by_kind(kind: str, month: Period, expected: int) -> None:
-    start, end = date(2026, 11, 15), date(2026, 12, 14)
-    assert cost_cents(2955, kind, start, end, Period(2027, 1), month) == expected
 
 
 def test_a_credit_spreads_like_a_charge() -> None:

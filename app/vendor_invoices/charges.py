@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from app.core.money import half_up_int
 from app.core.periods import Period, share, share_through
-from app.vendor_invoices.models import LineKind
 
 
 def within_one_month(start: date, end: date) -> bool:
@@ -89,19 +88,6 @@ def _month_ratios(
 
 def _rounded(cents: int, ratio: Fraction) -> int:
     return half_up_int(cents * ratio.numerator, ratio.denominator)
-
-
-def cost_cents(
-    cents: int, kind: str, start: date, end: date, invoice_period: Period, month: Period
-) -> int:
-    """The cost a line brings to `month`: recurring and usage lines spread over their
-    charge period; a one-time fee whole in the month of its charge_start; an adjustment
-    whole in its invoice's month."""
-    if kind == LineKind.one_time:
-        return cents if Period.of(start) == month else 0
-    if kind == LineKind.adjustment:
-        return cents if invoice_period == month else 0
-    return spread_cents(cents, start, end, month)
 
 
 def monthly_amount(amount: Decimal, start: date, end: date) -> Fraction:
