@@ -318,33 +318,26 @@ async def unmapped(session: AsyncSession, *, period: Period) -> Unmapped:
         col(CustomerInvoice.period) == str(period),
         col(CustomerInvoice.status) != InvoiceStatus.void.value,
     )
-    customers = await session.execute(
-        select(col(Customer.id), col(Customer.name))
-        .where(
-            col(Customer.quickbooks_id).is_(None),
-            col(Customer.id).in_(
-                select(col(CustomerInvoice.customer_id)).where(
-                    col(CustomerInvoice.id).in_(invoices)
-                )
-            ),
+
+    async def lacking(model: Any, used: Any) -> list[UnmappedRecord]:
+        rows = await session.execute(
+            select(col(model.id), col(model.name))
+            .where(col(model.quickbooks_id).is_(None), col(model.id).in_(used))
+            .order_by(col(model.id))
         )
-        .order_by(col(Customer.id))
-    )
-    services = await session.execute(
-        select(col(Service.id), col(Service.name))
-        .where(
-            col(Service.quickbooks_id).is_(None),
-            col(Service.id).in_(
-                select(col(CustomerInvoiceLine.service_id)).where(
-                    col(CustomerInvoiceLine.invoice_id).in_(invoices)
-                )
-            ),
-        )
-        .order_by(col(Service.id))
-    )
+        return [UnmappedRecord(id=i, name=n) for i, n in rows.all()]
+
     return Unmapped(
-        customers=[UnmappedRecord(id=i, name=n) for i, n in customers.all()],
-        services=[UnmappedRecord(id=i, name=n) for i, n in services.all()],
+        customers=await lacking(
+            Customer,
+            select(col(CustomerInvoice.customer_id)).where(col(CustomerInvoice.id).in_(invoices)),
+        ),
+        services=await lacking(
+            Service,
+            select(col(CustomerInvoiceLine.service_id)).where(
+                col(CustomerInvoiceLine.invoice_id).in_(invoices)
+            ),
+        ),
     )
 
 
