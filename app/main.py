@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
+from app.api_docs.pages import install_doc_pages
 from app.assets.router import router as assets_router
 from app.audits.router import router as audits_router
 from app.auth.keys import KeyCache, ensure_admin_key
@@ -117,7 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # Served from the package rather than a CDN (app/api_docs/pages.py).
+        docs_url=None,
+        redoc_url=None,
     )
+    install_doc_pages(app)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuthenticationMiddleware)  # outside the records it scopes
