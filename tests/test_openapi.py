@@ -143,7 +143,7 @@ def test_every_operation_and_parameter_is_described() -> None:
             assert parameter.get("description"), f"{where}: {parameter['name']} undescribed"
     customer = spec["paths"]["/api/v1/contracts/{contract_id}/lines/{line_id}"]["get"]
     descriptions = {p["name"]: p["description"] for p in customer["parameters"]}
-    assert descriptions == {"contract_id": "The contract's id", "line_id": "The line's id"}
+    assert descriptions == {"contract_id": "The contract's id", "line_id": "The contract line's id"}
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

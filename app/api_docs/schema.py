@@ -86,7 +86,7 @@ def shape(schema: dict[str, Any]) -> None:
         components[model.__name__] = model_schema
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            _shape_operation(path, method, operation)
+            _shape_operation(path, method, operation, components)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     text = json.dumps(schema.get("paths", {})) + json.dumps(components)
@@ -123,7 +123,9 @@ def _class_name(key: str) -> str:
     return "".join(part[:1].upper() + part[1:] for p in parts for part in p.split("_"))
 
 
-def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+def _shape_operation(
+    path: str, method: str, operation: dict[str, Any], components: dict[str, Any]
+) -> None:
     responses = operation.setdefault("responses", {})
     if method == "post" and is_idempotent_path(path):
         _document_idempotency(operation)
@@ -142,7 +144,7 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
         if status[0] in "45":
             if answer.get("description") == "Validation Error":
                 answer["description"] = status_title(422)
-            example = problem_example(int(status), path, method, operation)
+            example = problem_example(int(status), path, method, operation, components)
             answer["content"] = {
                 PROBLEM_JSON: {
                     "schema": {"$ref": "#/components/schemas/Problem"},
@@ -189,9 +191,14 @@ def _body_example(operation: dict[str, Any]) -> None:
 _PARAM = re.compile(r"\{([^}]+)\}")
 
 
+_NOUNS = {"lines": "contract line", "api-keys": "API key"}
+
+
 def _noun(segment: str) -> str:
     """A collection's path segment as the service names one of its records in problems
     ("vendor-invoices" -> "vendor invoice")."""
+    if segment in _NOUNS:
+        return _NOUNS[segment]
     words = segment.replace("-", " ")
     return words[:-1] if words.endswith("s") else words
 
@@ -208,7 +215,11 @@ def _last_record(path: str) -> tuple[str, str] | None:
 
 
 def problem_example(
-    status: int, path: str, method: str, operation: dict[str, Any]
+    status: int,
+    path: str,
+    method: str,
+    operation: dict[str, Any],
+    components: dict[str, Any],
 ) -> dict[str, Any]:
     """An answer of this status as the service gives it on this operation."""
     body: dict[str, Any] = {
@@ -236,6 +247,8 @@ def problem_example(
         record = _last_record(path)
         noun = record[0] if record else "record"
         body["detail"] = f"{noun} 42 does not exist"
+        if noun == "contract line":
+            body["detail"] += " in contract 42"
     elif status == 409:
         if method == "delete":
             record = _last_record(path)
@@ -256,9 +269,9 @@ def problem_example(
         body["detail"] = "The request body is larger than 20971520 bytes."
         body.pop("request_id")
     elif status == 422:
-        field, message = _invalid_field(operation)
+        field, message, kind = _invalid_field(method, operation, components)
         body["detail"] = "The request is not valid: see errors."
-        body["errors"] = [{"field": field, "message": message, "type": "value_error"}]
+        body["errors"] = [{"field": field, "message": message, "type": kind}]
     elif status == 503:
         body["detail"] = "The database is unavailable; retry later."
     return body
@@ -280,20 +293,41 @@ def _instance(path: str) -> str:
     return _PARAM.sub("42", path)
 
 
-def _invalid_field(operation: dict[str, Any]) -> tuple[str, str]:
+def _invalid_field(
+    method: str, operation: dict[str, Any], components: dict[str, Any]
+) -> tuple[str, str, str]:
+    """A field of this operation, what validation says when it is wrong, and its type."""
     names = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
     if "requestBody" in operation:
-        if "multipart/form-data" in operation["requestBody"]["content"]:
-            return "form.total", "at most 2 decimal places are allowed"
-        return "body", "Field required"
-    if ("query", "period") in names:
-        return "query.period", "must be a month written YYYY-MM"
+        content = operation["requestBody"]["content"]
+        if "multipart/form-data" in content:
+            return "form.total", "at most 2 decimal places are allowed", "value_error"
+        schema = content["application/json"]["schema"]
+        for choice in schema.get("anyOf", [schema]):
+            model = components.get(choice.get("$ref", "").rsplit("/", 1)[-1], choice)
+            if model.get("required"):
+                return f"body.{model['required'][0]}", "Field required", "missing"
+            if method == "patch" and model.get("properties"):
+                # docs/README.md#errors: a PATCH may not null a field that cannot be empty.
+                return f"body.{next(iter(model['properties']))}", "must not be null", "null"
+        return "body", "Field required", "missing"
     if ("query", "limit") in names:
-        return "query.limit", "Input should be less than or equal to 500"
+        return "query.limit", "Input should be less than or equal to 500", "less_than_equal"
     for where, name in sorted(names):
+        if where == "path" and name.endswith("_id"):
+            return f"path.{name}", "Input should be a valid integer", "int_parsing"
+        if where == "path" and name == "period":
+            return "path.period", "must be a period written YYYY-MM, e.g. 2026-10", "value_error"
         if where == "path":
-            return f"path.{name}", "Input should be a valid integer"
-    return "query", "invalid value"
+            return f"path.{name}", "String should have at most 200 characters", "string_too_long"
+    for where, name in sorted(names):
+        if where == "query" and parameter_required(operation, name):
+            return f"query.{name}", "Field required", "missing"
+    return "query", "Input should be a valid value", "value_error"
+
+
+def parameter_required(operation: dict[str, Any], name: str) -> bool:
+    return any(p["name"] == name and p.get("required") for p in operation.get("parameters", []))
 
 
 def _referenced(noun: str, holders: list[str]) -> dict[str, Any]:
