@@ -73,7 +73,7 @@ def operation_id(route: APIRoute) -> str:
     """FastAPI's generate_unique_id_function: the endpoint function's name unless
     OPERATION_IDS names the operation otherwise (tests/test_openapi.py keeps them unique
     and snake_case)."""
-    [method] = sorted(route.methods)
+    [method] = sorted(route.methods or ())
     return OPERATION_IDS.get((method, route.path_format), route.name)
 
 
