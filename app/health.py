@@ -23,6 +23,7 @@ class Health(BaseModel):
     response_model_exclude_none=True,
 )
 async def healthz() -> Health:
+    """Liveness: 200 while the process answers; touches nothing else. No API key."""
     return Health(status="ok")
 
 
@@ -33,6 +34,8 @@ async def healthz() -> Health:
     responses=problem_responses(503),
 )
 async def readyz(request: Request) -> Health:
+    """Readiness: 200 when the database answers a query, else 503 with Retry-After
+    (docs/consistency.md#unavailable). No API key."""
     try:
         async with request.app.state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -14,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
+from app.api_docs.pages import install_doc_pages
+from app.api_docs.schema import operation_id, shape
 from app.assets.router import router as assets_router
 from app.audits.router import router as audits_router
 from app.auth.keys import KeyCache, ensure_admin_key
@@ -24,15 +25,9 @@ from app.billing.router import router as billing_router
 from app.contracts.router import router as contracts_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import (
-    PROBLEM_JSON,
-    FieldError,
-    Problem,
-    install_error_handlers,
-    status_title,
-)
+from app.core.errors import install_error_handlers
 from app.core.http import BodyLimitMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware
-from app.core.idempotency import IdempotencyMiddleware, is_idempotent_path, purge_expired
+from app.core.idempotency import IdempotencyMiddleware, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
 from app.health import router as health_router
@@ -117,7 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        # Served from the package rather than a CDN (app/api_docs/pages.py).
+        docs_url=None,
+        redoc_url=None,
     )
+    install_doc_pages(app)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuthenticationMiddleware)  # outside the records it scopes
@@ -165,58 +165,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             routes=app.routes,
             tags=app.openapi_tags,
         )
-        _problems_everywhere(schema)
+        shape(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def _problems_everywhere(schema: dict[str, Any]) -> None:
-    """Every failure answer is application/problem+json (RFC 9457): replace FastAPI's
-    default 422 body, and document 401/403 on every authenticated operation."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (Problem, FieldError):
-        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        model_schema.pop("$defs", None)
-        components[model.__name__] = model_schema
-    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path, operations in schema.get("paths", {}).items():
-        for method, operation in operations.items():
-            responses = operation.setdefault("responses", {})
-            if method == "post" and is_idempotent_path(path):
-                _document_idempotency(operation)
-            if operation.get("security"):
-                for status in ("401", "403"):
-                    responses.setdefault(status, {"description": status_title(int(status))})
-            for status, answer in responses.items():
-                if status[0] in "45":
-                    if answer.get("description") == "Validation Error":
-                        answer["description"] = "Unprocessable Content"
-                    answer["content"] = problem
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
-    text = json.dumps(schema.get("paths", {})) + json.dumps(components)
-    for name in [n for n in components if f'"#/components/schemas/{n}"' not in text]:
-        if name not in ("Problem", "FieldError"):
-            components.pop(name)
-
-
-def _document_idempotency(operation: dict[str, Any]) -> None:
-    """Every create takes an Idempotency-Key (docs/idempotency.md#scope)."""
-    operation.setdefault("parameters", []).append(
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "description": "Retry-safe creates: the same key and body answer the first answer "
-            "again and create nothing; the same key with another body is a 422; a retry while "
-            "the first is still running is a 409. Kept 24 hours, per API key.",
-            "schema": {"type": "string", "maxLength": 255},
-        }
-    )
-    operation["responses"].setdefault("409", {"description": "Conflict"})
 
 
 def serve() -> FastAPI:

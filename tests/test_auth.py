@@ -313,3 +313,12 @@ async def test_an_unknown_caller_is_answered_before_the_body_is_read(
     # The vendor webhooks are not behind a key: they are signed (401 for a bad signature).
     hook = await client.post("/api/v1/webhooks/vendors/1/invoices", content=b"{}")
     assert hook.status_code == 401
+
+
+async def test_a_key_name_is_trimmed_and_refuses_nul(client: httpx.AsyncClient) -> None:
+    made = await client.post("/api/v1/api-keys", json={"name": "  PSA  ", "scopes": ["read"]})
+    assert made.status_code == 201 and made.json()["name"] == "PSA"
+    for name in ("\u0000PSA", " \u200b "):
+        refused = await client.post("/api/v1/api-keys", json={"name": name, "scopes": ["read"]})
+        assert_problem(refused, 422)
+        assert refused.json()["errors"][0]["field"] == "body.name", name

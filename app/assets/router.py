@@ -29,6 +29,9 @@ AUTH = problem_responses(401, 403)
     responses={**AUTH, **problem_responses(409, 422)},
 )
 async def create_asset(body: AssetCreate, session: SessionDep, _: WriteKey) -> AssetRead:
+    """A device or seat deployed at a customer (a PSA configuration item), counted on each
+    day from `installed_on` until the day before `removed_on`; compared with contracted
+    and vendor units by audits (docs/findings.md)."""
     return await service.create_asset(session, data=body)
 
 
@@ -50,6 +53,8 @@ async def list_assets(
         Query(description="Only assets counted that day: installed_on <= day < removed_on"),
     ] = None,
 ) -> Page[AssetRead]:
+    """Assets in id order, one page at a time, optionally filtered by customer, service, a
+    search or the day they are counted."""
     return await service.list_assets(
         session,
         page=page,
@@ -67,6 +72,7 @@ async def list_assets(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> AssetRead:
+    """One asset by id; 404 when no asset has it."""
     return await service.get_asset(session, asset_id=asset_id)
 
 
@@ -79,6 +85,8 @@ async def get_asset(asset_id: IdPath, session: SessionDep, _: ReadKey) -> AssetR
 async def update_asset(
     asset_id: IdPath, body: AssetUpdate, session: SessionDep, _: WriteKey
 ) -> AssetRead:
+    """Changes only the fields the body names; set `removed_on` when the device or seat is
+    taken away (it must come after installed_on, else 422)."""
     return await service.update_asset(session, asset_id=asset_id, data=body)
 
 
@@ -90,4 +98,6 @@ async def update_asset(
     responses={**AUTH, **problem_responses(404)},
 )
 async def delete_asset(asset_id: IdPath, session: SessionDep, _: WriteKey) -> None:
+    """Deletes the asset as if it had never been deployed; to record that it was taken
+    away, set `removed_on` instead."""
     await service.delete_asset(session, asset_id=asset_id)

@@ -78,6 +78,8 @@ async def list_audits(
     period: OptionalPeriodQuery,
     vendor_id: IdQuery = None,
 ) -> Page[AuditRead]:
+    """Audits in id order, one page at a time, optionally for one period or vendor, each
+    with its summary."""
     return await service.list_audits(session, page=page, period=period, vendor_id=vendor_id)
 
 
@@ -89,6 +91,8 @@ async def list_audits(
     responses=problem_responses(401, 403, 404),
 )
 async def get_audit(audit_id: IdPath, session: SessionDep, _: ReadKey) -> AuditRead:
+    """One audit with its summary: findings and money at stake per finding type
+    (docs/findings.md#summary)."""
     return await service.get_audit(session, audit_id=audit_id)
 
 
@@ -111,6 +115,8 @@ async def list_findings(
     vendor_id: IdQuery = None,
     status: FindingStatus | None = None,
 ) -> Page[FindingRead]:
+    """The audit's findings, biggest impact first then id, one page at a time, filterable
+    by type, customer, service, vendor, status and minimum impact (docs/findings.md)."""
     return await service.list_findings(
         session,
         audit_id=audit_id,
@@ -132,6 +138,7 @@ async def list_findings(
     responses=problem_responses(401, 403, 404),
 )
 async def get_finding(finding_id: IdPath, session: SessionDep, _: ReadKey) -> FindingDetail:
+    """One finding with the history of its status changes (who, when, note)."""
     return await service.get_finding(session, finding_id=finding_id)
 
 

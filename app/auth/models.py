@@ -6,12 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field as PField
-from pydantic import field_validator
 from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UtcDateTime, utcnow
 from app.core.schemas import InputModel, ReadModel
+from app.core.types import Name
 
 
 class Scope(StrEnum):
@@ -44,16 +44,9 @@ class ApiKey(SQLModel, table=True):
 
 
 class ApiKeyCreate(InputModel):
-    name: str = PField(min_length=1, max_length=200, examples=["PSA integration"])
+    # Trimmed, not blank, no NUL (PostgreSQL text cannot hold it): as every other name.
+    name: Name = PField(examples=["PSA integration"])
     scopes: list[Scope] = PField(min_length=1, examples=[["read", "write"]])
-
-    @field_validator("name")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
 
 
 class ApiKeyRead(ReadModel):

@@ -26,6 +26,8 @@ AUTH = problem_responses(401, 403)
     responses={**AUTH, **problem_responses(422)},
 )
 async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> ApiKeyCreated:
+    """A key with the scopes given (read, write, admin; docs/README.md#authentication). The
+    key itself is in this answer only: the service keeps its hash. Admin only."""
     return await service.create_api_key(session, data=body)
 
 
@@ -36,6 +38,8 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -
     responses={**AUTH, **problem_responses(422)},
 )
 async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> Page[ApiKeyRead]:
+    """API keys in id order, with their names, scopes and last use; never the keys
+    themselves. Admin only."""
     return await service.list_api_keys(session, page=page)
 
 
@@ -46,6 +50,7 @@ async def list_api_keys(session: SessionDep, _: AdminKey, page: PageDep) -> Page
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> ApiKeyRead:
+    """One API key's name, scopes and last use; never the key itself. Admin only."""
     return await service.get_api_key(session, key_id=key_id)
 
 
@@ -59,5 +64,7 @@ async def get_api_key(key_id: IdPath, session: SessionDep, _: AdminKey) -> ApiKe
 async def delete_api_key(
     key_id: IdPath, request: Request, session: SessionDep, _: AdminKey
 ) -> None:
+    """Revokes the key: it is refused at once by this process and within a few seconds by
+    the others (MSP_API_KEY_CACHE_SECONDS). Admin only."""
     key_hash = await service.delete_api_key(session, key_id=key_id)
     request.app.state.key_cache.forget(key_hash)

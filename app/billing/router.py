@@ -57,6 +57,8 @@ async def list_invoices(
     customer_id: IdQuery = None,
     status: InvoiceStatus | None = None,
 ) -> Page[CustomerInvoiceRead]:
+    """Customer invoices in id order, one page at a time, optionally for one period,
+    customer or status."""
     return await service.list_invoices(
         session, page=page, customer_id=customer_id, period=period, status=status
     )
@@ -69,6 +71,7 @@ async def list_invoices(
     responses=problem_responses(401, 403, 404),
 )
 async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> CustomerInvoiceDetail:
+    """One customer invoice with its lines."""
     return await service.get_invoice(session, invoice_id=invoice_id)
 
 
@@ -144,6 +147,9 @@ async def run_billing(
 async def list_runs(
     session: SessionDep, _: ReadKey, page: PageDep, period: OptionalPeriodQuery
 ) -> Page[BillingRunRead]:
+    """Billing runs in id order, optionally for one period, each with the invoices it
+    created and regenerated, the customers it skipped and its total
+    (docs/exports.md#billing-runs)."""
     return await runs.list_runs(session, page=page, period=period)
 
 

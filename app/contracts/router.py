@@ -47,6 +47,9 @@ LINE_PATH = "/{contract_id}/lines/{line_id}"
     responses={**AUTH, **problem_responses(409, 422)},
 )
 async def create_contract(body: ContractCreate, session: SessionDep, _: WriteKey) -> ContractRead:
+    """A recurring contract of a customer, from `start_date` to `end_date` (inclusive;
+    null: open-ended), status active. Add what it sells with POST
+    /contracts/{contract_id}/lines."""
     return await service.create_contract(session, data=body)
 
 
@@ -68,6 +71,8 @@ async def list_contracts(
         Query(description="Only contracts in force that day: start_date <= d <= end_date"),
     ] = None,
 ) -> Page[ContractRead]:
+    """Contracts in id order, one page at a time, optionally filtered by customer, status,
+    a search or the day they are in force."""
     return await service.list_contracts(
         session, page=page, customer_id=customer_id, status=status, q=q, active_on=active_on
     )
@@ -80,6 +85,7 @@ async def list_contracts(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> ContractDetail:
+    """One contract with its lines and each line's adjustment history."""
     return await service.get_contract_detail(session, contract_id=contract_id)
 
 
@@ -92,6 +98,8 @@ async def get_contract(contract_id: IdPath, session: SessionDep, _: ReadKey) -> 
 async def update_contract(
     contract_id: IdPath, body: ContractUpdate, session: SessionDep, _: WriteKey
 ) -> ContractRead:
+    """Changes only the fields the body names; the revenue of every month is worked out
+    again from the new dates when audits and reports run (docs/month-arithmetic.md)."""
     return await service.update_contract(session, contract_id=contract_id, data=body)
 
 
@@ -103,6 +111,8 @@ async def update_contract(
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_contract(contract_id: IdPath, session: SessionDep, _: WriteKey) -> None:
+    """Only a contract without lines (409 otherwise): cancel a contract that has run, to
+    keep its history."""
     await service.delete_contract(session, contract_id=contract_id)
 
 
@@ -115,6 +125,9 @@ async def delete_contract(contract_id: IdPath, session: SessionDep, _: WriteKey)
 async def cancel_contract(
     contract_id: IdPath, body: ContractCancel, session: SessionDep, _: WriteKey
 ) -> ContractRead:
+    """Sets `end_date` to `effective_date` (at least the day before start_date, at most the
+    current end_date) and the status to cancelled; revenue stops after that day
+    (docs/month-arithmetic.md#cancellation)."""
     return await service.cancel_contract(session, contract_id=contract_id, data=body)
 
 
@@ -136,6 +149,9 @@ async def contract_schedule(
         Query(description="Last period, YYYY-MM (at most 120 months)", examples=["2026-12"]),
     ],
 ) -> ContractSchedule:
+    """What each line of the contract earns in each month of the range, prorated by active
+    days and rounded once per line and month, with the month totals
+    (docs/month-arithmetic.md#revenue)."""
     first, last = service.schedule_range(from_, to)
     return await service.contract_schedule(session, contract_id=contract_id, first=first, last=last)
 
@@ -154,6 +170,9 @@ async def contract_schedule(
 async def add_line(
     contract_id: IdPath, body: LineCreate, session: SessionDep, _: WriteKey
 ) -> LineRead:
+    """A service sold under the contract: `quantity` units at `unit_price` (default: the
+    service's list price) per month, between the line's dates (default: the contract's).
+    Only the overlap with the contract's dates counts."""
     return await service.add_line(session, contract_id=contract_id, data=body)
 
 
@@ -166,6 +185,8 @@ async def add_line(
 async def list_lines(
     contract_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
 ) -> Page[LineRead]:
+    """The contract's lines in id order, each with its adjustment history; 404 when the
+    contract does not exist."""
     return await service.list_lines(session, contract_id=contract_id, page=page)
 
 
@@ -178,6 +199,8 @@ async def list_lines(
 async def get_line(
     contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey
 ) -> LineRead:
+    """One line of the contract with its adjustment history; 404 when the line is not the
+    contract's."""
     return await service.get_line(session, contract_id=contract_id, line_id=line_id)
 
 
@@ -190,6 +213,8 @@ async def get_line(
 async def update_line(
     contract_id: IdPath, line_id: IdPath, body: LineUpdate, session: SessionDep, _: WriteKey
 ) -> LineRead:
+    """Changes the line's unit price, dates or description; quantity changes are
+    adjustments (POST .../adjustments), so the history of quantities is kept."""
     return await service.update_line(session, contract_id=contract_id, line_id=line_id, data=body)
 
 
@@ -203,6 +228,7 @@ async def update_line(
 async def delete_line(
     contract_id: IdPath, line_id: IdPath, session: SessionDep, _: WriteKey
 ) -> None:
+    """Only a line without adjustments (409 otherwise)."""
     await service.delete_line(session, contract_id=contract_id, line_id=line_id)
 
 
@@ -219,6 +245,9 @@ async def delete_line(
 async def add_adjustment(
     contract_id: IdPath, line_id: IdPath, body: AdjustmentCreate, session: SessionDep, _: WriteKey
 ) -> AdjustmentRead:
+    """From `effective_date` on, the line's quantity is `quantity`; days before keep the
+    quantity they had. The date may lie in the past or the future
+    (docs/month-arithmetic.md#adjustments)."""
     return await service.add_adjustment(
         session, contract_id=contract_id, line_id=line_id, data=body
     )
@@ -233,6 +262,7 @@ async def add_adjustment(
 async def list_adjustments(
     contract_id: IdPath, line_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
 ) -> Page[AdjustmentRead]:
+    """The line's quantity changes, one page at a time, in the order they were recorded."""
     return await service.list_adjustments(
         session, contract_id=contract_id, line_id=line_id, page=page
     )

@@ -39,16 +39,57 @@ class FieldError(BaseModel):
     type: str = Field(description="Machine-readable error kind")
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
+class MissingRecord(BaseModel):
+    kind: str = Field(description="customer or service", examples=["customer"])
+    id: int
+    name: str
 
-    type: str = Field(examples=["urn:msp-ledger:problem:not-found"])
-    title: str = Field(examples=["Not Found"])
-    status: int = Field(examples=[404])
-    detail: str | None = Field(default=None, examples=["customer 42 does not exist"])
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (docs/README.md#errors): the members every answer has, and
+    those some answers add."""
+
+    type: str = Field(
+        description="urn:msp-ledger:problem: and a code", examples=[PROBLEM_BASE + "not-found"]
+    )
+    title: str = Field(description="The status's name", examples=["Not Found"])
+    status: int = Field(description="The HTTP status", examples=[404])
+    detail: str | None = Field(
+        default=None, description="What went wrong", examples=["customer 42 does not exist"]
+    )
     instance: str | None = Field(default=None, description="The request path")
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
+    request_id: str | None = Field(
+        default=None, description="Also in the X-Request-ID header; quote it when reporting"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="Field-level problems (422, and 409 on a duplicate)"
+    )
+    event_id: int | None = Field(
+        default=None, description="The webhook event stored for this delivery or replayed"
+    )
+    invoice_id: int | None = Field(
+        default=None,
+        description="The vendor invoice that already holds the number (409 duplicate-invoice), "
+        "or that a processed webhook event made",
+    )
+    referenced_by: list[str] | None = Field(
+        default=None,
+        description="What still refers to the record a DELETE asked for (409)",
+        examples=[["2 contract lines"]],
+    )
+    error_count: int | None = Field(
+        default=None,
+        description="How many errors a CSV import found; `errors` lists the first 100",
+    )
+    missing: list[MissingRecord] | None = Field(
+        default=None,
+        description="Customers and services without a quickbooks_id (409 on a QuickBooks export)",
+    )
+    missing_settings: list[str] | None = Field(
+        default=None,
+        description="Settings a QuickBooks export needs that are not set (409)",
+        examples=[["MSP_QUICKBOOKS_DEFAULT_ITEM_ID"]],
+    )
 
 
 class AppError(Exception):

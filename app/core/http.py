@@ -89,9 +89,8 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-# Swagger UI and ReDoc load their scripts and styles from a CDN; everything else is JSON
-# (or CSV/IIF downloads) and needs no active content at all.
-_DOC_PATHS = ("/docs", "/redoc")
+# Everything is JSON (or CSV/IIF downloads) and needs no active content at all, but the
+# Swagger UI and ReDoc pages, which send their own policy (app/api_docs/pages.py).
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
@@ -115,8 +114,7 @@ class SecurityHeadersMiddleware:
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                 ]
-                if not path.startswith(_DOC_PATHS):
-                    extra.append((b"content-security-policy", _API_CSP))
+                extra.append((b"content-security-policy", _API_CSP))
                 if path.startswith("/api/"):
                     extra.append((b"cache-control", b"no-store"))
                 if self.hsts:

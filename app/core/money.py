@@ -418,67 +418,92 @@ def _out(fmt: Any) -> PlainSerializer:
     return PlainSerializer(fmt, return_type=str, when_used="json")
 
 
+# How each kind is written in answers (docs/README.md#money), for readers and generated
+# clients: a string, never a JSON number.
+_WRITTEN = {
+    format_amount: ("Decimal string, always 2 places", r"^-?[0-9]+\.[0-9]{2}$"),
+    format_price: ("Decimal string, at least 2 places", r"^-?[0-9]+\.[0-9]{2,}$"),
+    format_quantity: ("Decimal string, as few places as needed", r"^-?[0-9]+(\.[0-9]+)?$"),
+}
+
+
+def _written(fmt: Any, example: str) -> WithJsonSchema:
+    description, pattern = _WRITTEN[fmt]
+    return WithJsonSchema(
+        {"type": "string", "pattern": pattern, "description": description, "examples": [example]},
+        mode="serialization",
+    )
+
+
 Amount = Annotated[
     Decimal,
     _validator(AMOUNT_PLACES, non_negative=False),
     _out(format_amount),
     _schema("Money amount, at most 2 decimal places; may be negative (credits).", "1234.50"),
+    _written(format_amount, "1234.50"),
 ]
 NonNegativeAmount = Annotated[
     Decimal,
     _validator(AMOUNT_PLACES, non_negative=True),
     _out(format_amount),
     _schema("Money amount >= 0, at most 2 decimal places.", "1234.50"),
+    _written(format_amount, "1234.50"),
 ]
 UnitPrice = Annotated[
     Decimal,
     _validator(PRICE_PLACES, non_negative=True),
     _out(format_price),
     _schema("Price or cost per unit per month, >= 0, at most 4 decimal places.", "27.50"),
+    _written(format_price, "27.50"),
 ]
 SignedUnitPrice = Annotated[
     Decimal,
     _validator(PRICE_PLACES, non_negative=False),
     _out(format_price),
     _schema("Price or cost per unit, at most 4 decimal places.", "0.0875"),
+    _written(format_price, "0.0875"),
 ]
 Quantity = Annotated[
     Decimal,
     _validator(QUANTITY_PLACES, non_negative=True),
     _out(format_quantity),
     _schema("Quantity >= 0, at most 4 decimal places (backup is sold per GB).", "987.3"),
+    _written(format_quantity, "987.3"),
 ]
 SignedQuantity = Annotated[
     Decimal,
     _validator(QUANTITY_PLACES, non_negative=False),
     _out(format_quantity),
     _schema("Quantity, at most 4 decimal places; negative for credits.", "-2"),
+    _written(format_quantity, "-2"),
 ]
 VendorQuantity = Annotated[
     Decimal,
     _validator(VENDOR_PLACES, non_negative=False),
     _out(format_quantity),
     _schema("Quantity, at most 6 decimal places (metered usage); negative for credits.", "-2"),
+    _written(format_quantity, "-2"),
 ]
 VendorUnitCost = Annotated[
     Decimal,
     _validator(VENDOR_PLACES, non_negative=False),
     _out(format_price),
     _schema("Cost of one unit for one month, at most 6 decimal places.", "0.087512"),
+    _written(format_price, "0.087512"),
 ]
 # Output-only: computed amounts (revenue, totals).
 AmountOut = Annotated[
     Decimal,
     _out(format_amount),
-    WithJsonSchema({"type": "string", "examples": ["1234.50"]}, mode="serialization"),
+    _written(format_amount, "1234.50"),
 ]
 QuantityOut = Annotated[
     Decimal,
     _out(format_quantity),
-    WithJsonSchema({"type": "string", "examples": ["5"]}, mode="serialization"),
+    _written(format_quantity, "5"),
 ]
 PriceOut = Annotated[
     Decimal,
     _out(format_price),
-    WithJsonSchema({"type": "string", "examples": ["27.50"]}, mode="serialization"),
+    _written(format_price, "27.50"),
 ]

@@ -34,6 +34,8 @@ AUTH = problem_responses(401, 403)
     responses={**AUTH, **problem_responses(409, 422)},
 )
 async def create_customer(body: CustomerCreate, session: SessionDep, _: WriteKey) -> CustomerRead:
+    """A customer the MSP bills. `external_ref` (the PSA's id) and `quickbooks_id` are
+    optional; an external_ref already used by another customer is a 409."""
     return await service.create_customer(session, data=body)
 
 
@@ -54,6 +56,8 @@ async def list_customers(
         str | None, Query(description="Exact QuickBooks Online Id (its CustomerRef)")
     ] = None,
 ) -> Page[CustomerRead]:
+    """Customers in id order, one page at a time (docs/README.md#lists-and-cursors),
+    optionally searched and filtered."""
     return await service.list_customers(
         session,
         page=page,
@@ -71,6 +75,7 @@ async def list_customers(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> CustomerRead:
+    """One customer by id; 404 when no customer has it."""
     return await service.get_customer(session, customer_id=customer_id)
 
 
@@ -83,6 +88,8 @@ async def get_customer(customer_id: IdPath, session: SessionDep, _: ReadKey) -> 
 async def update_customer(
     customer_id: IdPath, body: CustomerUpdate, session: SessionDep, _: WriteKey
 ) -> CustomerRead:
+    """Changes only the fields the body names (explicit null clears an optional field). An
+    external_ref already used by another customer is a 409."""
     return await service.update_customer(session, customer_id=customer_id, data=body)
 
 
@@ -94,6 +101,8 @@ async def update_customer(
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_customer(customer_id: IdPath, session: SessionDep, _: WriteKey) -> None:
+    """Only while no other record refers to it: otherwise a 409 whose `referenced_by` says
+    what still does (e.g. "2 contracts"). Deactivate (`active: false`) to keep history."""
     await service.delete_customer(session, customer_id=customer_id)
 
 
@@ -107,6 +116,9 @@ async def delete_customer(customer_id: IdPath, session: SessionDep, _: WriteKey)
 async def add_vendor_account(
     customer_id: IdPath, body: VendorAccountCreate, session: SessionDep, _: WriteKey
 ) -> VendorAccountRead:
+    """How a vendor names this customer on its invoices (`account_ref`); vendor invoice
+    lines carrying it are matched to the customer when audits and reports run, so old
+    invoices match too. Unique per vendor: 409."""
     return await service.add_vendor_account(session, customer_id=customer_id, data=body)
 
 
@@ -123,6 +135,8 @@ async def list_vendor_accounts(
     page: PageDep,
     vendor_id: IdQuery = None,
 ) -> Page[VendorAccountRead]:
+    """The customer's vendor accounts in id order, optionally for one vendor; 404 when the
+    customer does not exist."""
     return await service.list_vendor_accounts(
         session, customer_id=customer_id, page=page, vendor_id=vendor_id
     )
@@ -138,4 +152,6 @@ async def list_vendor_accounts(
 async def delete_vendor_account(
     customer_id: IdPath, account_id: IdPath, session: SessionDep, _: WriteKey
 ) -> None:
+    """Removes the mapping: the vendor's lines with that account_ref stop matching the
+    customer from the next audit or report on."""
     await service.delete_vendor_account(session, customer_id=customer_id, account_id=account_id)

@@ -67,6 +67,8 @@ async def create_import_profile(
 async def list_import_profiles(
     session: SessionDep, _: ReadKey, page: PageDep
 ) -> Page[ImportProfileRead]:
+    """How distributors' CSV files are read (docs/vendor-bills.md): the built-in profiles
+    first, then the ones created here, in id order."""
     return await service.list_profiles(session, page=page)
 
 
@@ -79,6 +81,7 @@ async def list_import_profiles(
 async def get_import_profile(
     profile: ProfileRef, session: SessionDep, _: ReadKey
 ) -> ImportProfileRead:
+    """One import profile, named by its id or its name; 404 when none matches."""
     return await service.get_profile(session, ref=profile)
 
 
@@ -104,6 +107,7 @@ async def update_import_profile(
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_import_profile(profile: ProfileRef, session: SessionDep, _: WriteKey) -> None:
+    """Deletes a profile created here; the built-in profiles cannot be deleted (409)."""
     await service.delete_profile(session, ref=profile)
 
 

@@ -187,6 +187,7 @@ async def put_target(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_target(period: PeriodPath, session: SessionDep, _: ReadKey) -> TargetRead:
+    """The revenue and profit goal set for the month; 404 when none is set."""
     return await targets.get_target(session, period=_period(period))
 
 
@@ -208,5 +209,6 @@ async def list_targets(
         str | None, Query(description="Last period, YYYY-MM", examples=["2026-12"])
     ] = None,
 ) -> Page[TargetRead]:
+    """Every month's revenue and profit goal, in period order, one page at a time."""
     first, last = params.target_range(from_, to)
     return await targets.list_targets(session, page=page, first=first, last=last)

@@ -28,6 +28,9 @@ AUTH = problem_responses(401, 403)
     responses={**AUTH, **problem_responses(409, 422)},
 )
 async def create_service(body: ServiceCreate, session: SessionDep, _: WriteKey) -> ServiceRead:
+    """A catalog entry: what the MSP sells (`unit_price`, the list price per unit per
+    month) and what it costs (`unit_cost`). A vendor service names the vendor and its
+    `vendor_sku`, which matches vendor invoice lines to it; `sku` is unique (409)."""
     return await service.create_service(session, data=body)
 
 
@@ -49,6 +52,7 @@ async def list_services(
         str | None, Query(description="Exact QuickBooks Online Id (its ItemRef)")
     ] = None,
 ) -> Page[ServiceRead]:
+    """The catalog in id order, one page at a time, optionally searched and filtered."""
     return await service.list_services(
         session,
         page=page,
@@ -67,6 +71,7 @@ async def list_services(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> ServiceRead:
+    """One service by id; 404 when no service has it."""
     return await service.get_service(session, service_id=service_id)
 
 
@@ -79,6 +84,8 @@ async def get_service(service_id: IdPath, session: SessionDep, _: ReadKey) -> Se
 async def update_service(
     service_id: IdPath, body: ServiceUpdate, session: SessionDep, _: WriteKey
 ) -> ServiceRead:
+    """Changes only the fields the body names. A new list price applies to lines added from
+    now on; existing contract lines keep their own unit_price."""
     return await service.update_service(session, service_id=service_id, data=body)
 
 
@@ -90,4 +97,6 @@ async def update_service(
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_service(service_id: IdPath, session: SessionDep, _: WriteKey) -> None:
+    """Only while no other record refers to it: otherwise a 409 whose `referenced_by` says
+    what still does (e.g. "4 contract lines"). Deactivate (`active: false`) to keep history."""
     await service.delete_service(session, service_id=service_id)

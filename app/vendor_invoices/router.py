@@ -54,6 +54,8 @@ async def list_invoices(
     vendor_id: IdQuery = None,
     invoice_number: str | None = None,
 ) -> Page[VendorInvoiceRead]:
+    """Vendor invoices in id order, one page at a time, optionally for one period, vendor
+    or invoice number."""
     return await service.list_invoices(
         session, page=page, vendor_id=vendor_id, period=period, invoice_number=invoice_number
     )
@@ -66,6 +68,9 @@ async def list_invoices(
     responses=problem_responses(401, 403, 404),
 )
 async def get_invoice(invoice_id: IdPath, session: SessionDep, _: ReadKey) -> VendorInvoiceDetail:
+    """One vendor invoice with its lines, and for each line the service and customer it
+    matches now (matching follows the current mappings,
+    docs/month-arithmetic.md#matching-vendor-lines)."""
     return await service.get_invoice(session, invoice_id=invoice_id)
 
 

@@ -36,6 +36,9 @@ AUTH = problem_responses(401, 403)
     responses={**AUTH, **problem_responses(422)},
 )
 async def create_vendor(body: VendorCreate, session: SessionDep, _: WriteKey) -> VendorCreated:
+    """A vendor or distributor. Its `webhook_secret` (`whsec_` + base64) signs its webhook
+    deliveries (docs/webhooks.md); it is generated when not given and returned only in
+    this answer."""
     return await service.create_vendor(session, data=body)
 
 
@@ -51,6 +54,7 @@ async def list_vendors(
     page: PageDep,
     q: Annotated[str | None, Query(description="Search in name")] = None,
 ) -> Page[VendorRead]:
+    """Vendors in id order, one page at a time, optionally searched by name."""
     return await service.list_vendors(session, page=page, q=q)
 
 
@@ -61,6 +65,7 @@ async def list_vendors(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> VendorRead:
+    """One vendor by id (never its webhook secret); 404 when no vendor has it."""
     return await service.get_vendor(session, vendor_id=vendor_id)
 
 
@@ -73,6 +78,8 @@ async def get_vendor(vendor_id: IdPath, session: SessionDep, _: ReadKey) -> Vend
 async def update_vendor(
     vendor_id: IdPath, body: VendorUpdate, session: SessionDep, _: WriteKey
 ) -> VendorRead:
+    """Changes only the fields the body names; the webhook secret changes through POST
+    /vendors/{vendor_id}/webhook-secret."""
     return await service.update_vendor(session, vendor_id=vendor_id, data=body)
 
 
@@ -84,6 +91,8 @@ async def update_vendor(
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_vendor(vendor_id: IdPath, session: SessionDep, _: WriteKey) -> None:
+    """Only while no other record refers to it: otherwise a 409 whose `referenced_by` says
+    what still does (e.g. "3 services")."""
     await service.delete_vendor(session, vendor_id=vendor_id)
 
 

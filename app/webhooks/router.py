@@ -131,6 +131,8 @@ async def list_events(
         EventStatus | None, Query(description="received, processed or failed")
     ] = None,
 ) -> Page[WebhookEventRead]:
+    """The inbox of signed vendor deliveries (docs/webhooks.md#inbox), in id order,
+    optionally for one vendor or status; failed events can be replayed."""
     return await service.list_events(session, page=page, vendor_id=vendor_id, status=status)
 
 
@@ -141,6 +143,8 @@ async def list_events(
     responses={**AUTH, **problem_responses(404)},
 )
 async def get_event(event_id: IdPath, session: SessionDep, _: ReadKey) -> WebhookEventDetail:
+    """One received event with the headers and raw body it arrived with, its status, error
+    and the invoice it made."""
     return await service.get_event(session, event_id=event_id)
 
 
