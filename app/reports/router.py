@@ -24,6 +24,7 @@ from app.reports.models import (
     TrendGroup,
     TrendsReport,
 )
+from app.reports.names import NAME_FIELDS
 
 router = api_router()
 
@@ -63,7 +64,10 @@ PROBLEMS = problem_responses(401, 403, 422)
     "contracted units is on a row whose contract_id is null. `unallocated_cost` is the vendor "
     "cost no customer/service match took.",
     responses={
-        **csv_responses("customer_id,revenue,cost,profit,margin\r\n7,1250.00,900.00,350.00,0.2800"),
+        **csv_responses(
+            "customer_id,customer_name,revenue,cost,profit,margin\r\n"
+            "7,Acme Ltd,1250.00,900.00,350.00,0.2800"
+        ),
         **PROBLEMS,
     },
 )
@@ -90,7 +94,13 @@ async def profitability(
     )
     if not wants_csv(request):
         return report
-    key_fields = ["month" if key.value == "month" else f"{key.value}_id" for key in report.group_by]
+    key_fields = [
+        field
+        for key in report.group_by
+        for field in (
+            ["month"] if key.value == "month" else [f"{key.value}_id", NAME_FIELDS[key.value]]
+        )
+    ]
     header = [*key_fields, "revenue", "cost", "profit", "margin"]
     rows = ([getattr(row, name) for name in header] for row in report.rows)
     return csv_response(header, rows, f"profitability-{first}-{last}.csv")
@@ -105,9 +115,12 @@ async def profitability(
     description="docs/reports.md#trends: one value per month per series, the total, "
     "month-over-month "
     "changes, `gaps` (a customer with a contract active in a month and no revenue in it) and, "
-    "for revenue and profit, the month's target and its attainment (actual / target).",
+    "for revenue and profit, the month's target and its attainment (actual / target); "
+    "`incomplete` lists the months a vendor has not billed yet (cost not final).",
     responses={
-        **csv_responses("customer_id,month,value,change\r\n7,2026-01,1250.00,\r\n"),
+        **csv_responses(
+            "customer_id,customer_name,month,value,change\r\n7,Acme Ltd,2026-01,1250.00,\r\n"
+        ),
         **PROBLEMS,
     },
 )
@@ -129,16 +142,19 @@ async def trends(
     report = await service.trends(
         session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
     )
+    filename = f"trends-{metric.value}-{first}-{last}"
     if not wants_csv(request):
         return report
-    key = None if group_by is TrendGroup.none else f"{group_by.value}_id"
-    header = [*([key] if key else []), "month", "value", "change"]
+    keys = (
+        [] if group_by is TrendGroup.none else [f"{group_by.value}_id", NAME_FIELDS[group_by.value]]
+    )
+    header = [*keys, "month", "value", "change"]
     rows = (
-        [*([getattr(series, key)] if key else []), month, value, change]
+        [*(getattr(series, key) for key in keys), month, value, change]
         for series in report.series
         for month, value, change in zip(report.months, series.values, series.changes, strict=True)
     )
-    return csv_response(header, rows, f"trends-{metric.value}-{first}-{last}.csv")
+    return csv_response(header, rows, f"{filename}.csv")
 
 
 # --- targets ---------------------------------------------------------------------------------
