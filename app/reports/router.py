@@ -1,5 +1,5 @@
 """HTTP for profitability, trends and monthly targets: parse, call the service, shape (JSON,
-or CSV with `Accept: text/csv`)."""
+CSV with `Accept: text/csv`, or for trends an SVG chart with `Accept: image/svg+xml`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from app.core.pagination import Page, PageDep
 from app.core.periods import Period
 from app.core.routing import api_router
 from app.reports import params, service, targets
-from app.reports.csv import csv_response, csv_responses, wants_csv
+from app.reports.chart import SVG_MEDIA_TYPE, svg_response, trends_svg
+from app.reports.csv import CSV_MEDIA_TYPE, csv_response, csv_responses, preferred, wants_csv
 from app.reports.models import (
     Basis,
     Metric,
@@ -116,11 +117,20 @@ async def profitability(
     "month-over-month "
     "changes, `gaps` (a customer with a contract active in a month and no revenue in it) and, "
     "for revenue and profit, the month's target and its attainment (actual / target); "
-    "`incomplete` lists the months a vendor has not billed yet (cost not final).",
+    "`incomplete` lists the months a vendor has not billed yet (cost not final). With "
+    "`Accept: image/svg+xml`, the same figures as a line chart (docs/reports.md#chart).",
     responses={
-        **csv_responses(
-            "customer_id,customer_name,month,value,change\r\n7,Acme Ltd,2026-01,1250.00,\r\n"
-        ),
+        200: {
+            "description": "The report as JSON, as CSV with `Accept: text/csv`, or as an SVG "
+            "line chart with `Accept: image/svg+xml`",
+            "content": {
+                **csv_responses(
+                    "customer_id,customer_name,month,value,change\r\n"
+                    "7,Acme Ltd,2026-01,1250.00,\r\n"
+                )[200]["content"],
+                SVG_MEDIA_TYPE: {"schema": {"type": "string"}},
+            },
+        },
         **PROBLEMS,
     },
 )
@@ -142,9 +152,12 @@ async def trends(
     report = await service.trends(
         session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
     )
+    media_type = preferred(request, CSV_MEDIA_TYPE, SVG_MEDIA_TYPE)
     filename = f"trends-{metric.value}-{first}-{last}"
-    if not wants_csv(request):
+    if media_type is None:
         return report
+    if media_type == SVG_MEDIA_TYPE:
+        return svg_response(trends_svg(report), f"{filename}.svg")
     keys = (
         [] if group_by is TrendGroup.none else [f"{group_by.value}_id", NAME_FIELDS[group_by.value]]
     )
