@@ -19,13 +19,15 @@ import shutil
 import struct
 import xml.etree.ElementTree as ET
 import zlib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.reports.chart import INCOMPLETE_FILL, PALETTE, SVG_MEDIA_TYPE
+from app.reports.chart import INCOMPLETE_FILL, PALETTE, SVG_MEDIA_TYPE, _tick_label, _ticks
+from app.reports.models import Metric
 from tests.conftest import IN_CI
 from tests.helpers import contract, create, customer, line, service, vendor
 from tests.test_reports import TRENDS, vendor_invoice
@@ -184,6 +186,30 @@ async def test_chart_without_target_nulls_and_negotiation(client: httpx.AsyncCli
     root = ET.fromstring((await get_svg(client, **{"from": "2020-01", "to": "2020-03"})).content)
     assert root.findall(".//svg:g[@class='series']", NS) == []
     assert "No revenue or cost in this range" in texts(root)
+
+
+@pytest.mark.parametrize(
+    ("values", "metric", "labels"),
+    [
+        # 0..100, about five steps: 100 / 5 = 20.
+        (["40", "100", "20", "80"], Metric.profit, ["0", "20", "40", "60", "80", "100"]),
+        # Losses only: zero on top, steps of 50 (228 / 5 = 45.6 -> 50).
+        (["-228", "-5"], Metric.profit, ["-250", "-200", "-150", "-100", "-50", "0"]),
+        # Margins in percent: 0.4 / 5 = 0.08 -> 0.1.
+        (["0.4"], Metric.margin, ["0%", "10%", "20%", "30%", "40%"]),
+        # Never finer than the figures: 0.01% for a margin, a cent for an amount.
+        (["0.0001"], Metric.margin, ["0.00%", "0.01%"]),
+        (["0.03"], Metric.cost, ["0.00", "0.01", "0.02", "0.03"]),
+        # Thousands grouped.
+        (["1234567.89"], Metric.revenue, ["0", "500,000", "1,000,000", "1,500,000"]),
+        # Nothing at all: a flat axis of cents.
+        ([], Metric.revenue, ["0.00", "0.01", "0.02", "0.03", "0.04", "0.05"]),
+    ],
+)
+def test_value_axis_steps(values: list[str], metric: Metric, labels: list[str]) -> None:
+    finest = Decimal("0.0001") if metric is Metric.margin else Decimal("0.01")
+    ticks = _ticks([Decimal(v) for v in values], finest)
+    assert [_tick_label(t, ticks[1] - ticks[0], metric) for t in ticks] == labels
 
 
 def test_trends_document_svg(app: Any) -> None:

@@ -99,27 +99,31 @@ def series_labels(report: TrendsReport) -> list[str]:
 # --- the value axis --------------------------------------------------------------------------
 
 
-def _ticks(values: list[Decimal]) -> list[Decimal]:
-    """Round steps (1, 2 or 5 x a power of ten) covering the values and zero, about five."""
+def _ticks(values: list[Decimal], finest: Decimal) -> list[Decimal]:
+    """Round steps (1, 2 or 5 x a power of ten, at least `finest`: the figures' own
+    precision) covering the values and zero, about five."""
     low, high = min([Decimal(0), *values]), max([Decimal(0), *values])
     if low == high:
-        high = low + 1
+        high = low + finest * 5
     rough = (high - low) / 5
     power = Decimal(1).scaleb(rough.adjusted())
-    step = next(m * power for m in (1, 2, 5, 10) if rough <= m * power)
+    step = max(finest, next(m * power for m in (1, 2, 5, 10) if rough <= m * power))
     first = (low / step).to_integral_value(ROUND_FLOOR)
     last = (high / step).to_integral_value(ROUND_CEILING)
     return [(first + i) * step for i in range(int(last - first) + 1)]
 
 
+def _places(step: Decimal) -> int:
+    """The decimals a tick label needs to tell the steps apart."""
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
 def _tick_label(tick: Decimal, step: Decimal, metric: Metric) -> str:
     if metric is Metric.margin:
-        percent = tick * 100
-        places = Decimal(1) if step * 100 >= 1 else Decimal("0.1")
-        return f"{percent.quantize(places) + 0:f}%"
-    if step >= 1:
-        return f"{tick + 0:,.0f}"
-    return f"{tick + 0:,.2f}"
+        return f"{tick * 100 + 0:.{_places(step * 100)}f}%"
+    return f"{tick + 0:,.{_places(step)}f}"
 
 
 def _value_text(value: Decimal, metric: Metric) -> str:
@@ -186,7 +190,8 @@ def trends_svg(report: TrendsReport) -> str:
     has_target = any(t is not None for t in targets)
     values = [v for s in report.series for v in s.values if v is not None]
     values += [t for t in targets if t is not None]
-    ticks = _ticks(values)
+    # Margins have 4 decimals, amounts 2: no step finer than the figures.
+    ticks = _ticks(values, Decimal("0.0001") if metric is Metric.margin else Decimal("0.01"))
     step = ticks[1] - ticks[0]
     low, high = ticks[0], ticks[-1]
     shown = min(len(report.series), LEGEND_MAX_SERIES)
