@@ -26,8 +26,15 @@ from typing import Any
 import httpx
 import pytest
 
-from app.reports.chart import INCOMPLETE_FILL, PALETTE, SVG_MEDIA_TYPE, _tick_label, _ticks
-from app.reports.models import Metric
+from app.reports.chart import (
+    INCOMPLETE_FILL,
+    PALETTE,
+    SVG_MEDIA_TYPE,
+    _tick_label,
+    _ticks,
+    trends_svg,
+)
+from app.reports.models import Basis, Metric, TrendGroup, TrendSeries, TrendsReport
 from tests.conftest import IN_CI
 from tests.helpers import contract, create, customer, line, service, vendor
 from tests.test_reports import TRENDS, vendor_invoice
@@ -212,6 +219,34 @@ def test_value_axis_steps(values: list[str], metric: Metric, labels: list[str]) 
     assert [_tick_label(t, ticks[1] - ticks[0], metric) for t in ticks] == labels
 
 
+def test_svg_is_well_formed_whatever_a_name_holds() -> None:
+    # Names refuse control characters on the way in; the chart stays well-formed even so,
+    # and markup in a name is text, not markup.
+    name = "A\x01 <b>&\"'"
+    report = TrendsReport(
+        metric=Metric.revenue,
+        basis=Basis.contracted,
+        group_by=TrendGroup.customer,
+        months=["2026-01", "2026-02"],
+        series=[
+            TrendSeries(
+                customer_id=1, customer_name=name, values=[Decimal("1.00"), None], changes=[]
+            )
+        ],
+        total=[],
+        total_changes=[],
+        gaps=[],
+        targets=[],
+        incomplete=[],
+    )
+    root = ET.fromstring(trends_svg(report))
+    (group,) = root.findall(".//svg:g[@class='series']", NS)
+    assert group.attrib["data-label"] == "A\ufffd <b>&\"'"
+    assert root.find(".//svg:b", NS) is None and root.find(".//b") is None
+    # One point, no line (the null breaks it).
+    assert len(points(group)) == 1 and group.find("svg:polyline", NS) is None
+
+
 def test_trends_document_svg(app: Any) -> None:
     content = app.openapi()["paths"]["/api/v1/reports/trends"]["get"]["responses"]["200"]["content"]
     assert {"application/json", "text/csv", SVG_MEDIA_TYPE} <= set(content)
@@ -288,20 +323,24 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, rows
 
 
-def count_pixels(png: tuple[int, int, list[bytes]], colour: str | None = None) -> int:
-    """Pixels of `colour` (within 8 per channel), or every pixel that is not white."""
+def count_pixels(png: tuple[int, int, list[bytes]], colours: list[str]) -> dict[str, int]:
+    """Per colour (within 8 per channel), the pixels of that colour, and under "non-white"
+    every pixel that is not white: one pass."""
     width, _height, rows = png
     size = len(rows[0]) // width
-    target = None if colour is None else bytes.fromhex(colour.lstrip("#"))
-    found = 0
+    targets = [(name, bytes.fromhex(name.lstrip("#"))) for name in colours]
+    counts = dict.fromkeys([*colours, "non-white"], 0)
+    white = b"\xff\xff\xff"
     for row in rows:
         for x in range(0, width * size, size):
             pixel = row[x : x + 3]
-            if target is None:
-                found += pixel != b"\xff\xff\xff"
-            else:
-                found += all(abs(a - b) <= 8 for a, b in zip(pixel, target, strict=True))
-    return found
+            if pixel == white:
+                continue
+            counts["non-white"] += 1
+            for name, target in targets:
+                if all(abs(a - b) <= 8 for a, b in zip(pixel, target, strict=True)):
+                    counts[name] += 1
+    return counts
 
 
 async def test_chart_renders_in_a_browser(client: httpx.AsyncClient, tmp_path: Path) -> None:
@@ -320,15 +359,21 @@ async def test_chart_renders_in_a_browser(client: httpx.AsyncClient, tmp_path: P
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
     assert process.returncode == 0 and png.exists(), output.decode(errors="replace")
     image = await asyncio.to_thread(decode_png, png.read_bytes())
     width, height, _rows = image
     assert (width, height) == (960, 520)
     # Not blank: axes, labels, two lines and the shading cover well over 5% of the image.
-    assert count_pixels(image) > width * height // 20
+    counts = await asyncio.to_thread(count_pixels, image, [INCOMPLETE_FILL, *PALETTE[:2]])
+    assert counts["non-white"] > width * height // 20, counts
     # The shaded November band: 206 x 340 px, less what the lines and gridlines cover.
-    assert count_pixels(image, INCOMPLETE_FILL) > 206 * 340 // 2
+    assert counts[INCOMPLETE_FILL] > 206 * 340 // 2, counts
     # Each series' colour is drawn (lines 2.5 px wide over some 410 px, and points).
     for colour in PALETTE[:2]:
-        assert count_pixels(image, colour) > 400, colour
+        assert counts[colour] > 400, counts

@@ -137,7 +137,7 @@ def _value_text(value: Decimal, metric: Metric) -> str:
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(
-        parent, tag, {name.rstrip("_").replace("_", "-"): v for name, v in attrs.items()}
+        parent, tag, {name.rstrip("_").replace("_", "-"): _text(v) for name, v in attrs.items()}
     )
     if text is not None:
         element.text = _text(text)
