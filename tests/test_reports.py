@@ -759,19 +759,27 @@ async def test_trends_csv(client: httpx.AsyncClient) -> None:
     response = await client.get(
         TRENDS, params={**RANGE, "metric": "profit", "group_by": "customer"}, headers=CSV
     )
-    assert response.text.splitlines()[0] == "customer_id,customer_name,month,value,change"
+    assert response.text.splitlines()[0] == (
+        "customer_id,customer_name,month,value,change,incomplete"
+    )
+    # Pax8 billed December 2025, January and February: every month final.
     assert [list(row.values()) for row in parse_csv(response)] == [
-        [str(ids["a"]), "Customer A", "2026-01", "60.00", ""],
-        [str(ids["a"]), "Customer A", "2026-02", "56.50", "-3.50"],
-        [str(ids["b"]), "Customer B", "2026-01", "3.32", ""],
-        [str(ids["b"]), "Customer B", "2026-02", "20.00", "16.68"],
-        [str(ids["c"]), "Customer C", "2026-01", "-5.00", ""],
-        [str(ids["c"]), "Customer C", "2026-02", "0.00", "5.00"],
+        [str(ids["a"]), "Customer A", "2026-01", "60.00", "", "false"],
+        [str(ids["a"]), "Customer A", "2026-02", "56.50", "-3.50", "false"],
+        [str(ids["b"]), "Customer B", "2026-01", "3.32", "", "false"],
+        [str(ids["b"]), "Customer B", "2026-02", "20.00", "16.68", "false"],
+        [str(ids["c"]), "Customer C", "2026-01", "-5.00", "", "false"],
+        [str(ids["c"]), "Customer C", "2026-02", "0.00", "5.00", "false"],
     ]
-    total = await client.get(TRENDS, params={**RANGE, "metric": "margin"}, headers=CSV)
+    # Through March: Pax8 has not billed it yet.
+    total = await client.get(
+        TRENDS, params={"from": "2026-01", "to": "2026-03", "metric": "margin"}, headers=CSV
+    )
     assert parse_csv(total) == [
-        {"month": "2026-01", "value": "0.4156", "change": ""},
-        {"month": "2026-02", "value": "0.5100", "change": "0.0944"},
+        {"month": "2026-01", "value": "0.4156", "change": "", "incomplete": "false"},
+        {"month": "2026-02", "value": "0.5100", "change": "0.0944", "incomplete": "false"},
+        # March: revenue 150.00, in-house cost 60.00 only: 90.00 / 150.00 = 0.6000.
+        {"month": "2026-03", "value": "0.6000", "change": "0.0900", "incomplete": "true"},
     ]
 
 

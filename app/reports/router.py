@@ -125,8 +125,8 @@ async def profitability(
             "line chart with `Accept: image/svg+xml`",
             "content": {
                 **csv_responses(
-                    "customer_id,customer_name,month,value,change\r\n"
-                    "7,Acme Ltd,2026-01,1250.00,\r\n"
+                    "customer_id,customer_name,month,value,change,incomplete\r\n"
+                    "7,Acme Ltd,2026-01,1250.00,,false\r\n"
                 )[200]["content"],
                 SVG_MEDIA_TYPE: {"schema": {"type": "string"}},
             },
@@ -161,9 +161,11 @@ async def trends(
     keys = (
         [] if group_by is TrendGroup.none else [f"{group_by.value}_id", NAME_FIELDS[group_by.value]]
     )
-    header = [*keys, "month", "value", "change"]
+    # Each row says whether its month's cost is final (docs/reports.md#incomplete-months).
+    header = [*keys, "month", "value", "change", "incomplete"]
+    incomplete = set(report.incomplete)
     rows = (
-        [*(getattr(series, key) for key in keys), month, value, change]
+        [*(getattr(series, key) for key in keys), month, value, change, month in incomplete]
         for series in report.series
         for month, value, change in zip(report.months, series.values, series.changes, strict=True)
     )
