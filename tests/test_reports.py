@@ -211,7 +211,9 @@ def rows_by(body: dict[str, Any], *keys: str) -> dict[Any, dict[str, Any]]:
         out[key if len(keys) > 1 else key[0]] = {
             k: row[k] for k in ("revenue", "cost", "profit", "margin")
         }
-        assert set(row) == {*keys, "revenue", "cost", "profit", "margin"}, row
+        # Each id with its name beside it (docs/reports.md#names); a month has none.
+        names = {k.removesuffix("_id") + "_name" for k in keys if k != "month"}
+        assert set(row) == {*keys, *names, "revenue", "cost", "profit", "margin"}, row
     return out
 
 
@@ -470,11 +472,26 @@ async def test_trends_profit_by_customer(client: httpx.AsyncClient) -> None:
     body = await report(client, TRENDS, metric="profit", group_by="customer")
     assert body["series"] == [
         # A: 130.00 - 70.00 = 60.00; 130.00 - 73.50 = 56.50: -3.50.
-        {"customer_id": ids["a"], "values": ["60.00", "56.50"], "changes": [None, "-3.50"]},
+        {
+            "customer_id": ids["a"],
+            "customer_name": "Customer A",
+            "values": ["60.00", "56.50"],
+            "changes": [None, "-3.50"],
+        },
         # B: 10.32 - 7.00 = 3.32; 20.00: +16.68.
-        {"customer_id": ids["b"], "values": ["3.32", "20.00"], "changes": [None, "16.68"]},
+        {
+            "customer_id": ids["b"],
+            "customer_name": "Customer B",
+            "values": ["3.32", "20.00"],
+            "changes": [None, "16.68"],
+        },
         # C: -5.00 then 0.00: +5.00. D (0 and 0) has no series.
-        {"customer_id": ids["c"], "values": ["-5.00", "0.00"], "changes": [None, "5.00"]},
+        {
+            "customer_id": ids["c"],
+            "customer_name": "Customer C",
+            "values": ["-5.00", "0.00"],
+            "changes": [None, "5.00"],
+        },
     ]
     # Total: 58.32, 76.50: +18.18.
     assert body["total"] == ["58.32", "76.50"]
@@ -486,11 +503,26 @@ async def test_trends_cost_by_service(client: httpx.AsyncClient) -> None:
     body = await report(client, TRENDS, metric="cost", group_by="service")
     assert body["series"] == [
         # S1: A 10.00 + B 7.00 = 17.00; A 12.00: -5.00.
-        {"service_id": ids["s1"], "values": ["17.00", "12.00"], "changes": [None, "-5.00"]},
+        {
+            "service_id": ids["s1"],
+            "service_name": "Service AV",
+            "values": ["17.00", "12.00"],
+            "changes": [None, "-5.00"],
+        },
         # S2: 60.00 in-house each month.
-        {"service_id": ids["s2"], "values": ["60.00", "60.00"], "changes": [None, "0.00"]},
+        {
+            "service_id": ids["s2"],
+            "service_name": "Service HELP",
+            "values": ["60.00", "60.00"],
+            "changes": [None, "0.00"],
+        },
         # S3: C 5.00; A 1.50 + D 0.00.
-        {"service_id": ids["s3"], "values": ["5.00", "1.50"], "changes": [None, "-3.50"]},
+        {
+            "service_id": ids["s3"],
+            "service_name": "Service BKP",
+            "values": ["5.00", "1.50"],
+            "changes": [None, "-3.50"],
+        },
     ]
     assert body["total"] == ["82.00", "73.50"]
     assert body["targets"] == []  # targets apply to revenue and profit only
@@ -502,9 +534,19 @@ async def test_trends_margin_by_vendor(client: httpx.AsyncClient) -> None:
     assert body["series"] == [
         # V January: revenue 30.00 + 10.32 = 40.32, cost 17.00 + 5.00 = 22.00, profit
         # 18.32 / 40.32 = 0.45436 -> 0.4544. February: 50.00 / 13.50 -> 36.50 / 50 = 0.7300.
-        {"vendor_id": ids["v"], "values": ["0.4544", "0.7300"], "changes": [None, "0.2756"]},
-        # In-house: 40.00 / 100.00 both months.
-        {"vendor_id": None, "values": ["0.4000", "0.4000"], "changes": [None, "0.0000"]},
+        {
+            "vendor_id": ids["v"],
+            "vendor_name": "Pax8",
+            "values": ["0.4544", "0.7300"],
+            "changes": [None, "0.2756"],
+        },
+        # In-house: 40.00 / 100.00 both months; no vendor, no name.
+        {
+            "vendor_id": None,
+            "vendor_name": None,
+            "values": ["0.4000", "0.4000"],
+            "changes": [None, "0.0000"],
+        },
     ]
     # Total margin: 58.32 / 140.32 = 0.4156; 76.50 / 150.00 = 0.5100: +0.0944.
     assert body["total"] == ["0.4156", "0.5100"]
@@ -518,6 +560,7 @@ async def test_trends_margin_null_when_revenue_is_zero(client: httpx.AsyncClient
     # C: no revenue either month: margin null, and so its change.
     assert series[ids["c"]] == {
         "customer_id": ids["c"],
+        "customer_name": "Customer C",
         "values": [None, None],
         "changes": [None, None],
     }
@@ -535,7 +578,10 @@ async def test_trends_gaps(client: httpx.AsyncClient) -> None:
     # D: contract from 2026-02-10, no revenue in February. E: January. C has no contract,
     # so its empty months are no gaps; B's line starts 2026-01-16 but has January revenue.
     assert body["gaps"] == sorted(
-        [{"customer_id": ids["d"], "month": "2026-02"}, {"customer_id": e, "month": "2026-01"}],
+        [
+            {"customer_id": ids["d"], "customer_name": "Customer D", "month": "2026-02"},
+            {"customer_id": e, "customer_name": "Customer E", "month": "2026-01"},
+        ],
         key=lambda g: g["customer_id"],
     )
     # Invoiced basis: A and B are invoiced in January only, so February is a gap for them.
@@ -680,7 +726,12 @@ async def test_profitability_csv(client: httpx.AsyncClient) -> None:
         params = {**RANGE, "group_by": group_by}
         body = (await client.get(PROFIT, params=params)).json()
         response = await client.get(PROFIT, params=params, headers=CSV)
-        keys = [k if k == "month" else f"{k}_id" for k in group_by.split(",")]
+        # Each id with its name beside it; a month has no name.
+        keys = [
+            key
+            for k in group_by.split(",")
+            for key in (["month"] if k == "month" else [f"{k}_id", f"{k}_name"])
+        ]
         assert response.text.splitlines()[0] == ",".join(
             [*keys, "revenue", "cost", "profit", "margin"]
         )
@@ -708,18 +759,27 @@ async def test_trends_csv(client: httpx.AsyncClient) -> None:
     response = await client.get(
         TRENDS, params={**RANGE, "metric": "profit", "group_by": "customer"}, headers=CSV
     )
-    assert parse_csv(response) == [
-        {"customer_id": str(ids["a"]), "month": "2026-01", "value": "60.00", "change": ""},
-        {"customer_id": str(ids["a"]), "month": "2026-02", "value": "56.50", "change": "-3.50"},
-        {"customer_id": str(ids["b"]), "month": "2026-01", "value": "3.32", "change": ""},
-        {"customer_id": str(ids["b"]), "month": "2026-02", "value": "20.00", "change": "16.68"},
-        {"customer_id": str(ids["c"]), "month": "2026-01", "value": "-5.00", "change": ""},
-        {"customer_id": str(ids["c"]), "month": "2026-02", "value": "0.00", "change": "5.00"},
+    assert response.text.splitlines()[0] == (
+        "customer_id,customer_name,month,value,change,incomplete"
+    )
+    # Pax8 billed December 2025, January and February: every month final.
+    assert [list(row.values()) for row in parse_csv(response)] == [
+        [str(ids["a"]), "Customer A", "2026-01", "60.00", "", "false"],
+        [str(ids["a"]), "Customer A", "2026-02", "56.50", "-3.50", "false"],
+        [str(ids["b"]), "Customer B", "2026-01", "3.32", "", "false"],
+        [str(ids["b"]), "Customer B", "2026-02", "20.00", "16.68", "false"],
+        [str(ids["c"]), "Customer C", "2026-01", "-5.00", "", "false"],
+        [str(ids["c"]), "Customer C", "2026-02", "0.00", "5.00", "false"],
     ]
-    total = await client.get(TRENDS, params={**RANGE, "metric": "margin"}, headers=CSV)
+    # Through March: Pax8 has not billed it yet.
+    total = await client.get(
+        TRENDS, params={"from": "2026-01", "to": "2026-03", "metric": "margin"}, headers=CSV
+    )
     assert parse_csv(total) == [
-        {"month": "2026-01", "value": "0.4156", "change": ""},
-        {"month": "2026-02", "value": "0.5100", "change": "0.0944"},
+        {"month": "2026-01", "value": "0.4156", "change": "", "incomplete": "false"},
+        {"month": "2026-02", "value": "0.5100", "change": "0.0944", "incomplete": "false"},
+        # March: revenue 150.00, in-house cost 60.00 only: 90.00 / 150.00 = 0.6000.
+        {"month": "2026-03", "value": "0.6000", "change": "0.0900", "incomplete": "true"},
     ]
 
 

@@ -198,15 +198,8 @@ async def load(
         session, period, vendor_id=vendor_id, customer_ids=customer_ids
     )
     invoices = await _invoices(session, month, vendor_id)
-    in_force = select(col(line_t.vendor_id)).where(
-        col(line_t.kind) == LineKind.recurring.value,
-        col(line_t.charge_start) <= last,
-        col(line_t.charge_end) >= last,
-    )
-    if vendor_id is not None:
-        in_force = in_force.where(col(line_t.vendor_id) == vendor_id)
-    data.vendors_invoicing = {invoice.vendor_id for invoice in invoices.values()} | set(
-        (await session.scalars(in_force.distinct())).all()
+    (data.vendors_invoicing,) = await vendor_month.vendors_billing(
+        session, period, period, vendor_id=vendor_id
     )
 
     if customer_ids is None:

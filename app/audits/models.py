@@ -164,8 +164,17 @@ class FindingRead(ReadModel):
     severity: Severity
     status: FindingStatus
     customer_id: int | None
+    customer_name: str | None = PField(
+        description="The customer's name as it is now; null without a customer"
+    )
     service_id: int | None
+    service_name: str | None = PField(
+        description="The service's name as it is now; null without a service"
+    )
     vendor_id: int | None
+    vendor_name: str | None = PField(
+        description="The vendor's name as it is now; null without a vendor"
+    )
     vendor_invoice_id: int | None
     vendor_invoice_line_id: int | None
     vendor_sku: str | None

@@ -15,6 +15,7 @@ class CustomerAuditRow(BaseModel):
     service_name: str
     sku: str
     vendor_id: int | None
+    vendor_name: str | None = Field(description="null for an in-house service")
     contracted_units: QuantityOut
     vendor_units: QuantityOut
     deployed_units: QuantityOut

@@ -101,9 +101,19 @@ async def get_audit(audit_id: IdPath, session: SessionDep, _: ReadKey) -> AuditR
     response_model=Page[FindingRead],
     tags=["audits"],
     summary="List an audit's findings, biggest impact first",
-    responses=problem_responses(401, 403, 404, 422),
+    description="Each finding names its customer, service and vendor beside their ids. "
+    "With `Accept: text/csv`, every finding of the audit that matches the filters, unpaged "
+    "(`limit` and `cursor` do not apply), as a CSV download (docs/findings.md#csv).",
+    responses={
+        **csv_responses(
+            "id,audit_id,type,severity,status,customer_id,customer_name,...\r\n"
+            "1,1,ORPHANED_COST,high,open,1,Beta GmbH,..."
+        ),
+        **problem_responses(401, 403, 404, 422),
+    },
 )
 async def list_findings(
+    request: Request,
     audit_id: IdPath,
     session: SessionDep,
     _: ReadKey,
@@ -114,13 +124,11 @@ async def list_findings(
     service_id: IdQuery = None,
     vendor_id: IdQuery = None,
     status: FindingStatus | None = None,
-) -> Page[FindingRead]:
+) -> Page[FindingRead] | Response:
     """The audit's findings, biggest impact first then id, one page at a time, filterable
-    by type, customer, service, vendor, status and minimum impact (docs/findings.md)."""
-    return await service.list_findings(
-        session,
-        audit_id=audit_id,
-        page=page,
+    by type, customer, service, vendor, status and minimum impact (docs/findings.md); all
+    of them as CSV with `Accept: text/csv` (docs/findings.md#csv)."""
+    filters = service.FindingFilters(
         type=type,
         customer_id=customer_id,
         service_id=service_id,
@@ -128,6 +136,11 @@ async def list_findings(
         status=status,
         min_impact=min_impact,
     )
+    if not wants_csv(request):
+        return await service.list_findings(session, audit_id=audit_id, page=page, filters=filters)
+    findings = await service.all_findings(session, audit_id=audit_id, filters=filters)
+    columns = list(FindingRead.model_fields)
+    return csv_response(columns, model_rows(findings, columns), f"audit-{audit_id}-findings.csv")
 
 
 @router.get(
@@ -167,7 +180,10 @@ async def update_finding(
     description="Contracted, vendor, deployed and invoiced units, contract unit price, vendor "
     "mean unit cost, revenue, cost, profit, margin and the finding types that apply.",
     responses={
-        **csv_responses("service_id,service_name,sku,...,finding_types\r\n3,AV,AV,...,"),
+        **csv_responses(
+            "customer_id,customer_name,service_id,service_name,sku,vendor_id,vendor_name,...,"
+            "finding_types\r\n2,Acme Ltd,3,Antivirus,AV,1,Pax8,...,"
+        ),
         **problem_responses(401, 403, 404, 422),
     },
 )
@@ -181,6 +197,9 @@ async def customer_audit(
     report = await service.customer_audit(session, customer_id=customer_id, period=period)
     if not wants_csv(request):
         return report
+    # Each row names the customer too: a spreadsheet row stands on its own.
     columns = list(CustomerAuditRow.model_fields)
+    customer = [report.customer_id, report.customer_name]
+    rows = [[*customer, *row] for row in model_rows(report.rows, columns)]
     filename = f"customer-audit-{customer_id}-{period}.csv"
-    return csv_response(columns, model_rows(report.rows, columns), filename)
+    return csv_response(["customer_id", "customer_name", *columns], rows, filename)

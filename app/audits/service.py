@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -35,11 +36,12 @@ from app.audits.rules import Draft, run_rules, unit
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import snapshot, snapshot_of, utcnow
-from app.core.errors import Invalid, field_error
+from app.core.errors import Invalid, NotFound, field_error
 from app.core.money import MAX_ABS, check_limit, margin
 from app.core.pagination import Cursor, Page, PageParams, paginate
 from app.core.periods import Period
 from app.customers.models import Customer
+from app.services.models import Service
 from app.vendors.models import Vendor
 
 ZERO = Decimal(0)
@@ -244,32 +246,69 @@ def _decode(cursor: str) -> tuple[Decimal, int]:
     return impact, finding_id
 
 
+def _named_findings() -> Any:
+    """Findings with the names of their customer, service and vendor, joined in the same
+    statement, so that the names are read in the snapshot the figures are (one statement,
+    however many findings; docs/findings.md#finding-fields)."""
+    table: Any = Finding.__table__  # type: ignore[attr-defined]
+    return (
+        select(
+            table,
+            col(Customer.name).label("customer_name"),
+            col(Service.name).label("service_name"),
+            col(Vendor.name).label("vendor_name"),
+        )
+        .select_from(table)
+        .outerjoin(Customer, col(Customer.id) == col(Finding.customer_id))
+        .outerjoin(Service, col(Service.id) == col(Finding.service_id))
+        .outerjoin(Vendor, col(Vendor.id) == col(Finding.vendor_id))
+    )
+
+
+def _finding_read(row: Any) -> FindingRead:
+    return FindingRead.model_validate(dict(row._mapping))
+
+
+@dataclass(frozen=True)
+class FindingFilters:
+    """The filters of an audit's finding list; None lets everything through."""
+
+    type: FindingType | None = None
+    customer_id: int | None = None
+    service_id: int | None = None
+    vendor_id: int | None = None
+    status: FindingStatus | None = None
+    min_impact: Decimal | None = None
+
+
+async def _filtered_findings(session: AsyncSession, audit_id: int, filters: FindingFilters) -> Any:
+    """The audit's findings (a 404 for an unknown audit) matching the filters, with names,
+    biggest impact first, then by id."""
+    await get_or_404(session, Audit, audit_id, "audit")
+    stmt = _named_findings().where(col(Finding.audit_id) == audit_id)
+    for column, value in (
+        (Finding.type, filters.type.value if filters.type else None),
+        (Finding.customer_id, filters.customer_id),
+        (Finding.service_id, filters.service_id),
+        (Finding.vendor_id, filters.vendor_id),
+        (Finding.status, filters.status.value if filters.status else None),
+    ):
+        if value is not None:
+            stmt = stmt.where(col(column) == value)
+    if filters.min_impact is not None:
+        stmt = stmt.where(col(Finding.impact) >= filters.min_impact)
+    return stmt.order_by(col(Finding.impact).desc(), col(Finding.id))
+
+
 async def list_findings(
     session: AsyncSession,
     *,
     audit_id: int,
     page: PageParams,
-    type: FindingType | None = None,
-    customer_id: int | None = None,
-    service_id: int | None = None,
-    vendor_id: int | None = None,
-    status: FindingStatus | None = None,
-    min_impact: Decimal | None = None,
+    filters: FindingFilters = FindingFilters(),
 ) -> Page[FindingRead]:
     """Biggest impact first (then by id), paged by a cursor on (impact, id)."""
-    await get_or_404(session, Audit, audit_id, "audit")
-    stmt = select(Finding).where(col(Finding.audit_id) == audit_id)
-    for column, value in (
-        (Finding.type, type.value if type else None),
-        (Finding.customer_id, customer_id),
-        (Finding.service_id, service_id),
-        (Finding.vendor_id, vendor_id),
-        (Finding.status, status.value if status else None),
-    ):
-        if value is not None:
-            stmt = stmt.where(col(column) == value)
-    if min_impact is not None:
-        stmt = stmt.where(col(Finding.impact) >= min_impact)
+    stmt = await _filtered_findings(session, audit_id, filters)
     if page.cursor is not None:
         impact, last_id = _decode(page.cursor)
         stmt = stmt.where(
@@ -278,29 +317,39 @@ async def list_findings(
                 and_(col(Finding.impact) == impact, col(Finding.id) > last_id),
             )
         )
-    stmt = stmt.order_by(col(Finding.impact).desc(), col(Finding.id)).limit(page.limit + 1)
-    found = list((await session.scalars(stmt)).all())
+    found = list((await session.execute(stmt.limit(page.limit + 1))).all())
     more = len(found) > page.limit
     found = found[: page.limit]
     last = found[-1] if more and found else None
     return Page[FindingRead](
-        items=[FindingRead.model_validate(f) for f in found],
-        next_cursor=_encode(last.impact, last.id) if last and last.id else None,
+        items=[_finding_read(row) for row in found],
+        next_cursor=_encode(last.impact, last.id) if last is not None else None,
     )
 
 
+async def all_findings(
+    session: AsyncSession, *, audit_id: int, filters: FindingFilters = FindingFilters()
+) -> list[FindingRead]:
+    """Every finding of the audit matching the filters, unpaged, in the list's order (the
+    CSV download, docs/findings.md#csv): one statement."""
+    stmt = await _filtered_findings(session, audit_id, filters)
+    return [_finding_read(row) for row in (await session.execute(stmt)).all()]
+
+
 async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetail:
-    finding = await get_or_404(session, Finding, finding_id, "finding")
+    row = (await session.execute(_named_findings().where(col(Finding.id) == finding_id))).first()
+    if row is None:
+        raise NotFound.of("finding", finding_id)
     events = (
         await session.scalars(
             select(FindingEvent)
-            .where(col(FindingEvent.fingerprint) == finding.fingerprint)
+            .where(col(FindingEvent.fingerprint) == row.fingerprint)
             .order_by(col(FindingEvent.id))
         )
     ).all()
     return FindingDetail.model_validate(
         {
-            **FindingRead.model_validate(finding).model_dump(),
+            **_finding_read(row).model_dump(),
             "history": [FindingEventRead.model_validate(e) for e in events],
         }
     )
@@ -393,6 +442,9 @@ async def customer_audit(
                 service_name=service.name,
                 sku=service.sku,
                 vendor_id=service.vendor_id,
+                vendor_name=None
+                if service.vendor_id is None
+                else gathered.vendors.get(service.vendor_id),
                 contracted_units=contract.units,
                 vendor_units=charged.units if charged else ZERO,
                 deployed_units=Decimal(gathered.deployed.get(pair, 0)),

@@ -1,5 +1,6 @@
-"""CSV downloads of reports (`Accept: text/csv`): the negotiation, the response and its
-OpenAPI entry, shared by every report router."""
+"""CSV downloads of reports (`Accept: text/csv`): the negotiation (also of the other
+media types a report offers), the response and its OpenAPI entry, shared by every report
+router."""
 
 from __future__ import annotations
 
@@ -36,11 +37,21 @@ def _quality(accept: str, media_types: Sequence[str]) -> float:
     return best
 
 
+def preferred(request: Request, *offered: str) -> str | None:
+    """Of the offered media types other than JSON, the one the client asks for most, if
+    at least as much as for JSON (the first offered on a tie); None means JSON."""
+    accept = request.headers.get("accept", "")
+    best, best_quality = None, _quality(accept, _JSON_TYPES)
+    for media_type in offered:
+        quality = _quality(accept, (media_type,))
+        if quality > 0 and quality >= best_quality and (best is None or quality > best_quality):
+            best, best_quality = media_type, quality
+    return best
+
+
 def wants_csv(request: Request) -> bool:
     """True when the client asks for text/csv at least as much as for JSON."""
-    accept = request.headers.get("accept", "")
-    csv_quality = _quality(accept, (CSV_MEDIA_TYPE,))
-    return csv_quality > 0 and csv_quality >= _quality(accept, _JSON_TYPES)
+    return preferred(request, CSV_MEDIA_TYPE) == CSV_MEDIA_TYPE
 
 
 def _cell(value: Any) -> str:

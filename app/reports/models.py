@@ -90,14 +90,20 @@ class Figures(BaseModel):
 
 
 class ProfitabilityRow(Figures):
-    """One group. Only the keys named in `group_by` are present; a present `contract_id`
+    """One group. Only the keys named in `group_by` are present, each id with its name
+    beside it (`customer_name` next to `customer_id`, ...); a present `contract_id`
     of null holds cost that no contracted units took, a present `vendor_id` of null is
-    in-house work, a present `service_id` of null invoice lines without a service."""
+    in-house work, a present `service_id` of null invoice lines without a service (their
+    names are null too)."""
 
     customer_id: int | None = None
+    customer_name: str | None = None
     contract_id: int | None = None
+    contract_name: str | None = None
     service_id: int | None = None
+    service_name: str | None = None
     vendor_id: int | None = None
+    vendor_name: str | None = None
     month: str | None = Field(default=None, examples=["2026-10"])
 
 
@@ -118,12 +124,16 @@ class ProfitabilityReport(BaseModel):
 
 
 class TrendSeries(BaseModel):
-    """One customer, service or vendor (the key named by `group_by`; none for the total).
-    Values are amounts with 2 decimals, or margins with 4 (null when revenue is 0)."""
+    """One customer, service or vendor (the key named by `group_by`, with its name beside
+    it; none for the total). Values are amounts with 2 decimals, or margins with 4 (null
+    when revenue is 0)."""
 
     customer_id: int | None = None
+    customer_name: str | None = None
     service_id: int | None = None
+    service_name: str | None = None
     vendor_id: int | None = None
+    vendor_name: str | None = None
     values: list[Decimal | None] = Field(description="One per month")
     changes: list[Decimal | None] = Field(
         description="Month-over-month change: value - the previous month's value; null for "
@@ -133,6 +143,7 @@ class TrendSeries(BaseModel):
 
 class Gap(BaseModel):
     customer_id: int
+    customer_name: str | None
     month: str = Field(examples=["2026-10"])
 
 
@@ -162,4 +173,10 @@ class TrendsReport(BaseModel):
     )
     targets: list[TargetAttainment] = Field(
         description="Per month, for the revenue and profit metrics (empty for the others)"
+    )
+    incomplete: list[str] = Field(
+        description="Months in which a vendor that billed the month before has not billed "
+        "yet (no invoice for the month, no recurring line in force on its last day): their "
+        "cost, profit and margin are not final (docs/reports.md#incomplete-months)",
+        examples=[["2026-11"]],
     )

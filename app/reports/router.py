@@ -1,5 +1,5 @@
 """HTTP for profitability, trends and monthly targets: parse, call the service, shape (JSON,
-or CSV with `Accept: text/csv`)."""
+CSV with `Accept: text/csv`, or for trends an SVG chart with `Accept: image/svg+xml`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from app.core.pagination import Page, PageDep
 from app.core.periods import Period
 from app.core.routing import api_router
 from app.reports import params, service, targets
-from app.reports.csv import csv_response, csv_responses, wants_csv
+from app.reports.chart import SVG_MEDIA_TYPE, svg_response, trends_svg
+from app.reports.csv import CSV_MEDIA_TYPE, csv_response, csv_responses, preferred, wants_csv
 from app.reports.models import (
     Basis,
     Metric,
@@ -24,6 +25,7 @@ from app.reports.models import (
     TrendGroup,
     TrendsReport,
 )
+from app.reports.names import NAME_FIELDS
 
 router = api_router()
 
@@ -63,7 +65,10 @@ PROBLEMS = problem_responses(401, 403, 422)
     "contracted units is on a row whose contract_id is null. `unallocated_cost` is the vendor "
     "cost no customer/service match took.",
     responses={
-        **csv_responses("customer_id,revenue,cost,profit,margin\r\n7,1250.00,900.00,350.00,0.2800"),
+        **csv_responses(
+            "customer_id,customer_name,revenue,cost,profit,margin\r\n"
+            "7,Acme Ltd,1250.00,900.00,350.00,0.2800"
+        ),
         **PROBLEMS,
     },
 )
@@ -90,7 +95,13 @@ async def profitability(
     )
     if not wants_csv(request):
         return report
-    key_fields = ["month" if key.value == "month" else f"{key.value}_id" for key in report.group_by]
+    key_fields = [
+        field
+        for key in report.group_by
+        for field in (
+            ["month"] if key.value == "month" else [f"{key.value}_id", NAME_FIELDS[key.value]]
+        )
+    ]
     header = [*key_fields, "revenue", "cost", "profit", "margin"]
     rows = ([getattr(row, name) for name in header] for row in report.rows)
     return csv_response(header, rows, f"profitability-{first}-{last}.csv")
@@ -105,9 +116,21 @@ async def profitability(
     description="docs/reports.md#trends: one value per month per series, the total, "
     "month-over-month "
     "changes, `gaps` (a customer with a contract active in a month and no revenue in it) and, "
-    "for revenue and profit, the month's target and its attainment (actual / target).",
+    "for revenue and profit, the month's target and its attainment (actual / target); "
+    "`incomplete` lists the months a vendor has not billed yet (cost not final). With "
+    "`Accept: image/svg+xml`, the same figures as a line chart (docs/reports.md#chart).",
     responses={
-        **csv_responses("customer_id,month,value,change\r\n7,2026-01,1250.00,\r\n"),
+        200: {
+            "description": "The report as JSON, as CSV with `Accept: text/csv`, or as an SVG "
+            "line chart with `Accept: image/svg+xml`",
+            "content": {
+                **csv_responses(
+                    "customer_id,customer_name,month,value,change,incomplete\r\n"
+                    "7,Acme Ltd,2026-01,1250.00,,false\r\n"
+                )[200]["content"],
+                SVG_MEDIA_TYPE: {"schema": {"type": "string"}},
+            },
+        },
         **PROBLEMS,
     },
 )
@@ -129,16 +152,24 @@ async def trends(
     report = await service.trends(
         session, metric=metric, first=first, last=last, group_by=group_by, basis=basis
     )
-    if not wants_csv(request):
+    media_type = preferred(request, CSV_MEDIA_TYPE, SVG_MEDIA_TYPE)
+    filename = f"trends-{metric.value}-{first}-{last}"
+    if media_type is None:
         return report
-    key = None if group_by is TrendGroup.none else f"{group_by.value}_id"
-    header = [*([key] if key else []), "month", "value", "change"]
+    if media_type == SVG_MEDIA_TYPE:
+        return svg_response(trends_svg(report), f"{filename}.svg")
+    keys = (
+        [] if group_by is TrendGroup.none else [f"{group_by.value}_id", NAME_FIELDS[group_by.value]]
+    )
+    # Each row says whether its month's cost is final (docs/reports.md#incomplete-months).
+    header = [*keys, "month", "value", "change", "incomplete"]
+    incomplete = set(report.incomplete)
     rows = (
-        [*([getattr(series, key)] if key else []), month, value, change]
+        [*(getattr(series, key) for key in keys), month, value, change, month in incomplete]
         for series in report.series
         for month, value, change in zip(report.months, series.values, series.changes, strict=True)
     )
-    return csv_response(header, rows, f"trends-{metric.value}-{first}-{last}.csv")
+    return csv_response(header, rows, f"{filename}.csv")
 
 
 # --- targets ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlmodel import col
 from app.contracts import arithmetic
 from app.contracts.models import Contract
 from app.core.money import from_cents, margin, round_half_up
-from app.core.periods import Period
+from app.core.periods import Period, months_between
 from app.reports.engine import KEY_FIELDS, Cells, Projection, gather
 from app.reports.models import (
     Basis,
@@ -32,7 +32,9 @@ from app.reports.models import (
     TrendSeries,
     TrendsReport,
 )
+from app.reports.names import NAME_FIELDS, names_of
 from app.reports.targets import targets_between
+from app.vendor_invoices.month import vendors_billing
 
 # --- figures ---------------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ async def profitability(
         rows.append(ProfitabilityRow(**keys, **_figures(revenue, cost)))
         total_revenue += revenue
         total_cost += cost
+    await _name_rows(session, {dim: rows for dim in dims if dim != "month"})
     return ProfitabilityReport(
         from_=first,
         to=last,
@@ -107,6 +110,17 @@ async def profitability(
         totals=Figures(**_figures(total_revenue, total_cost)),
         unallocated_cost=from_cents(gathered.unallocated),
     )
+
+
+async def _name_rows(session: AsyncSession, rows_by_kind: dict[str, list[Any]]) -> None:
+    """Each row's `<kind>_name` beside its `<kind>_id`, null with a null id
+    (docs/reports.md#names): one query per kind, in the report's snapshot."""
+    for kind, rows in rows_by_kind.items():
+        id_field, name_field = KEY_FIELDS[kind], NAME_FIELDS[kind]
+        found = await names_of(session, kind, (getattr(row, id_field) for row in rows))
+        for row in rows:
+            key = getattr(row, id_field)
+            setattr(row, name_field, None if key is None else found.get(key))
 
 
 # --- trends ----------------------------------------------------------------------------------
@@ -176,6 +190,11 @@ async def trends(
     total = [_metric_value(metric, r, c) for r, c in totals]
 
     gaps = await _gaps(session, gathered.months, by_customer.cells)
+    # Customer names for the gaps and, grouped by customer, the series: one query.
+    to_name: dict[str, list[Any]] = {"customer": list(gaps)}
+    if grouped:
+        to_name.setdefault(group_by.value, []).extend(series)
+    await _name_rows(session, to_name)
     targets: list[TargetAttainment] = []
     if metric in (Metric.revenue, Metric.profit):
         set_targets = await targets_between(session, first, last)
@@ -208,7 +227,21 @@ async def trends(
         total_changes=_changes(total),
         gaps=gaps,
         targets=targets,
+        incomplete=await _incomplete(session, first, last),
     )
+
+
+async def _incomplete(session: AsyncSession, first: Period, last: Period) -> list[str]:
+    """The months of the range in which a vendor that billed the month before has not
+    billed (docs/reports.md#incomplete-months): their cost is not final."""
+    billing = await vendors_billing(session, first.previous(), last)
+    return [
+        str(period)
+        for period, before, now in zip(
+            months_between(first, last), billing[:-1], billing[1:], strict=True
+        )
+        if before - now
+    ]
 
 
 async def _gaps(
@@ -235,7 +268,7 @@ async def _gaps(
         for index in range(months.index_of(lo), months.index_of(hi) + 1):
             active.add((customer, index))
     return [
-        Gap(customer_id=customer, month=str(months.periods[index]))
+        Gap(customer_id=customer, customer_name=None, month=str(months.periods[index]))
         for customer, index in sorted(active)
         if customer_cells.get((customer, index), (0, 0))[0] == 0
     ]

@@ -29,7 +29,7 @@ from app.core.money import (
     from_scaled,
     scaled_int,
 )
-from app.core.periods import Period, share
+from app.core.periods import Period, months_between, share
 from app.vendor_invoices.charges import spread_cents
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import (
@@ -315,3 +315,40 @@ async def duplicate_charges(
             [*(known.copies if known else []), *copies],
         )
     return duplicates
+
+
+async def vendors_billing(
+    session: AsyncSession, first: Period, last: Period, *, vendor_id: int | None = None
+) -> list[set[int]]:
+    """For each month first..last, the vendors that bill it: an invoice for the month, or a
+    recurring line in force on its last day (docs/vendor-bills.md#month-figures; the
+    audit's OVERBILLED_UNITS and the trends' incomplete months). Two queries whatever the
+    range: the invoices' (period, vendor), and the recurring lines reaching past the
+    first month's end grouped by (vendor, charge_end) with their earliest charge_start (a
+    line of the group is in force on a day between the two)."""
+    periods = list(months_between(first, last))
+    index_of = {str(p): i for i, p in enumerate(periods)}
+    billing: list[set[int]] = [set() for _ in periods]
+    invoices = select(col(VendorInvoice.period), col(VendorInvoice.vendor_id)).where(
+        col(VendorInvoice.period) >= str(first), col(VendorInvoice.period) <= str(last)
+    )
+    lines = select(
+        col(Line.vendor_id), col(Line.charge_end), func.min(col(Line.charge_start))
+    ).where(
+        col(Line.kind) == LineKind.recurring.value,
+        col(Line.charge_end) >= first.last_day,
+        col(Line.charge_start) <= last.last_day,
+    )
+    if vendor_id is not None:
+        invoices = invoices.where(col(VendorInvoice.vendor_id) == vendor_id)
+        lines = lines.where(col(Line.vendor_id) == vendor_id)
+    rows: Any = await session.execute(invoices.distinct())
+    for period, vendor in rows.all():
+        billing[index_of[period]].add(vendor)
+    rows = await session.execute(lines.group_by(col(Line.vendor_id), col(Line.charge_end)))
+    month_ends = [p.last_day for p in periods]
+    for vendor, end, start in rows.all():
+        for index, day in enumerate(month_ends):
+            if start <= day <= end:
+                billing[index].add(vendor)
+    return billing
