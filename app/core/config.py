@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     # on first start and only its hash is stored.
     admin_api_key: SecretStr | None = None
     # Where that generated key is written (a new file, mode 0600) instead of being
-    # printed to stderr, where a container's logs would keep it (README.md, Docker).
+    # printed to stderr, where a container's logs would keep it (README.md#docker).
     bootstrap_key_file: Path | None = None
     log_level: str = "INFO"
     # Log lines as JSON (production) or plain text (a developer's terminal).
