@@ -117,6 +117,16 @@ def test_the_tour_then_the_webhook_and_its_replay(server: int, tmp_path: Path) -
     listed = re.findall(r"^#   ([A-Z_]+) +(\d+\.\d\d) ", tour, flags=re.MULTILINE)
     assert {t: s["impact"] for t, s in audit["summary"]["by_type"].items()} == dict(listed)
     assert len(listed) == 4
+    # The endpoints' finding says when they were installed (docs/findings.md#unbilled_assets)
+    # and the customer audit lists every type of Acme (docs/findings.md#customer-audit).
+    (findings,) = [a["items"] for a in answers if isinstance(a, dict) and "items" in a][:1]
+    (assets,) = [f for f in findings if f["type"] == "UNBILLED_ASSETS"]
+    assert assets["message"] == (
+        "Acme Ltd: 3 x Managed endpoint (EDR) deployed by 2026-11-30 (installed 2026-11-02) "
+        "but the contract bills 2; 1 at 8.00 = 8.00 unbilled."
+    )
+    (acme,) = [a for a in answers if isinstance(a, dict) and a.get("customer_name") == "Acme Ltd"]
+    assert acme["finding_types"] == ["PRICE_INCREASE", "UNBILLED_ASSETS", "UNBILLED_UNITS"]
     # The schedule's months, as the comment above it works them out.
     (schedule,) = [a for a in answers if isinstance(a, dict) and "total_revenue" in a]
     assert [m["revenue"] for m in schedule["months"]] == ["117.33", "249.81", "264.00"]
