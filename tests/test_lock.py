@@ -106,3 +106,17 @@ def test_installs_read_the_locks() -> None:
         for match in re.finditer(r"^COPY (?!--from)(\S+) ", dockerfile, flags=re.MULTILINE)
     }
     assert copied and copied <= allowed, copied - allowed
+
+
+def test_the_image_checks_readiness_trusts_named_proxies_and_keeps_keys_out_of_logs() -> None:
+    """No Docker engine runs the tests: what the Dockerfile promises (README.md#docker) is
+    read off it."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    healthcheck = dockerfile.split("\nHEALTHCHECK ", 1)[1].split("\n#", 1)[0]
+    assert "/readyz" in healthcheck and "PORT" in healthcheck
+    command = dockerfile.split("\nCMD ", 1)[1]
+    assert '--forwarded-allow-ips \\"$MSP_FORWARDED_ALLOW_IPS\\"' in command
+    assert '--port \\"$PORT\\"' in command
+    assert "MSP_FORWARDED_ALLOW_IPS=127.0.0.1" in dockerfile
+    assert "MSP_BOOTSTRAP_KEY_FILE=/srv/msp/var/" in dockerfile
+    assert "\nUSER msp\n" in dockerfile
