@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
@@ -178,6 +179,8 @@ def recording_next_cursor(
     """The list endpoint, telling the route the next_cursor of what it answers. Its
     signature stays the endpoint's (functools.wraps), so FastAPI reads the same
     parameters."""
+    if not inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"list endpoint {endpoint.__name__} must be `async def`")
 
     @functools.wraps(endpoint)
     async def endpoint_recording_next_cursor(*args: Any, **kwargs: Any) -> Any:
