@@ -949,7 +949,11 @@ def customer_audit(world: World, customer_id: int, period: str) -> CustomerAudit
         # The rows' types and the customer's own (MISSING_BILLING).
         finding_types=frozenset(
             {t for r in rows.values() for t in r.finding_types}
-            | {f.type for f in findings if f.customer_id == customer_id and f.service_id is None}
+            | {
+                f.type
+                for f in findings
+                if f.customer_id == customer_id and f.type == "MISSING_BILLING"
+            }
         ),
     )
 
