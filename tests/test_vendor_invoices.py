@@ -386,6 +386,11 @@ async def test_unmapped_list(client: httpx.AsyncClient) -> None:
     await create_invoice(
         client, invoice_body(v["id"], "C", period="2026-09", lines=[a_line("OLD", "OLD")])
     )
+    # A rebate matches nothing on purpose: no to-do (nor an UNMAPPED_* finding).
+    rebate = a_line("", "", kind="adjustment", quantity="1", unit_cost="-25.00")
+    await create_invoice(
+        client, invoice_body(v["id"], "R", period="2026-08", total="-25.00", lines=[rebate])
+    )
 
     todo = (await client.get("/api/v1/unmapped", params={"period": "2026-10"})).json()
     assert todo["period"] == "2026-10"

@@ -298,7 +298,9 @@ async def unmapped(
     first within it; a page holds `page.limit` periods, of every period unless one is
     asked (docs/month-arithmetic.md#unmapped-lines)."""
     line = VendorInvoiceLine
-    conditions: list[Any] = []
+    # Adjustment lines (rebates, fees) are matched to nothing on purpose: never a to-do,
+    # as never an UNMAPPED_* finding (docs/vendor-bills.md#kinds).
+    conditions: list[Any] = [col(line.kind) != LineKind.adjustment.value]
     if vendor_id is not None:
         conditions.append(col(line.vendor_id) == vendor_id)
     before = UNMAPPED_CURSOR.decode(page.cursor)[0] if page.cursor is not None else None
