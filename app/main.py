@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -72,16 +73,38 @@ TAGS = [
 ]
 
 
-def _print_bootstrap_key(key: str) -> None:
-    # Printed once, straight to the terminal: keys never go through the logs.
+def bootstrap_key_delivery(settings: Settings) -> Callable[[str], None]:
+    """How the admin key made on first start is handed over, once: printed straight to
+    the terminal (keys never go through the logs), or, with MSP_BOOTSTRAP_KEY_FILE set
+    (as the Docker image does), written to that file, readable by its owner only, so
+    that it stays out of the container's logs."""
     banner = "=" * 72
-    print(
-        f"\n{banner}\nNo MSP_ADMIN_API_KEY is set, so an admin API key was created.\n"
-        f"It is shown only now; only its hash is stored:\n\n    {key}\n\n"
-        f"Use it as: Authorization: Bearer {key[:8]}...\n{banner}\n",
-        file=sys.stderr,
-        flush=True,
-    )
+    path = settings.bootstrap_key_file
+
+    def deliver(key: str) -> None:
+        if path is None:
+            told = (
+                f"It is shown only now; only its hash is stored:\n\n    {key}\n\n"
+                f"Use it as: Authorization: Bearer {key[:8]}..."
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                os.fchmod(file.fileno(), 0o600)  # an existing file keeps its mode otherwise
+                file.write(key + "\n")
+            told = (
+                f"It was written to {path} (readable by its owner only); only its hash is "
+                "stored. Keep it elsewhere and delete the file."
+            )
+        print(
+            f"\n{banner}\nNo MSP_ADMIN_API_KEY is set, so an admin API key was created.\n"
+            f"{told}\n{banner}\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return deliver
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,9 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
         try:
-            key = await ensure_admin_key(app.state.sessionmaker, settings)
-            if key:
-                _print_bootstrap_key(key)
+            await ensure_admin_key(
+                app.state.sessionmaker, settings, bootstrap_key_delivery(settings)
+            )
             try:
                 await purge_expired(app.state.sessionmaker, settings.idempotency_ttl_seconds)
             except Exception:  # housekeeping must not stop the start; /readyz tells the rest
@@ -128,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed", "Link"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     app.add_middleware(HeadAsGetMiddleware)

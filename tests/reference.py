@@ -946,8 +946,14 @@ def customer_audit(world: World, customer_id: int, period: str) -> CustomerAudit
         cost=cost,
         profit=profit,
         margin=margin(profit, revenue),
+        # The rows' types and the customer's own (MISSING_BILLING).
         finding_types=frozenset(
-            f.type for f in findings if f.customer_id == customer_id and f.type == "MISSING_BILLING"
+            {t for r in rows.values() for t in r.finding_types}
+            | {
+                f.type
+                for f in findings
+                if f.customer_id == customer_id and f.type == "MISSING_BILLING"
+            }
         ),
     )
 

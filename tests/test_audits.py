@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import make_client
+from app.audits.models import FindingRead, FindingType
+from tests.conftest import ROOT, make_client
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 
 API = "/api/v1"
@@ -903,8 +904,9 @@ async def test_unbilled_assets(client: httpx.AsyncClient) -> None:
     await line(client, k["id"], mw, "2", unit_price="30.00")
     await line(client, k["id"], srv, "1")
     await bill(client, acme, "C-1")
-    for n in range(3):
+    for n in range(2):
         await asset(client, acme, mw, f"PC-{n}")
+    await asset(client, acme, mw, "PC-2", installed_on="2026-10-20")
     await asset(client, acme, mw, "PC-OUT", removed_on="2026-10-31")  # gone on the last day
     await asset(client, acme, mw, "PC-LAST", removed_on="2026-11-01")  # still there on it
     await asset(client, acme, mw, "PC-NEXT", installed_on="2026-11-01")  # not yet
@@ -912,8 +914,8 @@ async def test_unbilled_assets(client: httpx.AsyncClient) -> None:
     await asset(client, acme, srv, "SRV-1")  # 1 deployed = 1 contracted: none
 
     _, found = await audit(client)
-    # Managed workstation: deployed on 2026-10-31: PC-0..2 and PC-LAST = 4; contracted 2
-    # at 30.00: (4 - 2) x 30.00 = 60.00.
+    # Managed workstation: counted on 2026-10-31: PC-0..2 and PC-LAST = 4, installed from
+    # 2026-09-01 to 2026-10-20; contracted 2 at 30.00: (4 - 2) x 30.00 = 60.00.
     # Managed firewall: 1 deployed, nothing contracted: 1 x the list price 35.00 = 35.00.
     # (Pax8 has no invoice for the month: no OVERBILLED_UNITS on the firewall either.)
     assert brief(found) == [("UNBILLED_ASSETS", "60.00"), ("UNBILLED_ASSETS", "35.00")]
@@ -928,8 +930,8 @@ async def test_unbilled_assets(client: httpx.AsyncClient) -> None:
         actual_quantity="4",
         expected_unit_amount="30.00",
         actual_unit_amount=None,
-        message="Acme Ltd: 4 x Managed workstation deployed on 2026-10-31 but the contract "
-        "bills 2; 2 at 30.00 = 60.00 unbilled.",
+        message="Acme Ltd: 4 x Managed workstation deployed by 2026-10-31 (installed between "
+        "2026-09-01 and 2026-10-20) but the contract bills 2; 2 at 30.00 = 60.00 unbilled.",
     )
     check(
         found[1],
@@ -939,8 +941,8 @@ async def test_unbilled_assets(client: httpx.AsyncClient) -> None:
         expected_quantity="0",
         actual_quantity="1",
         expected_unit_amount="35.00",
-        message="Acme Ltd: 1 x Managed firewall deployed on 2026-10-31 but the contract bills "
-        "0; 1 at 35.00 = 35.00 unbilled.",
+        message="Acme Ltd: 1 x Managed firewall deployed by 2026-10-31 (installed 2026-09-01) "
+        "but the contract bills 0; 1 at 35.00 = 35.00 unbilled.",
     )
 
 
@@ -1332,7 +1334,8 @@ async def test_customer_audit_report(client: httpx.AsyncClient) -> None:
         "Acme Ltd",
         PERIOD,
     )
-    assert body["finding_types"] == []  # billed for the month
+    # Every type its rows list (below); no MISSING_BILLING: billed for the month.
+    assert body["finding_types"] == ["ORPHANED_COST", "PRICE_INCREASE", "UNBILLED_ASSETS"]
     assert body["rows"] == [
         {
             # Contracted units on 10-31: 3 + 2 = 5; price (3 x 22.00 + 2 x 20.00) / 5
@@ -1439,7 +1442,7 @@ async def test_customer_audit_report(client: httpx.AsyncClient) -> None:
     ).json()
     # Beta: 2 x 22.00 = 44.00 of revenue, not billed (MISSING_BILLING), and Pax8, which
     # invoiced the month, charged 0: OVERBILLED_UNITS. Margin 44.00 / 44.00 = 1.0000.
-    assert beta_report["finding_types"] == ["MISSING_BILLING"]
+    assert beta_report["finding_types"] == ["MISSING_BILLING", "OVERBILLED_UNITS"]
     (row,) = beta_report["rows"]
     check(
         row,
@@ -1571,3 +1574,25 @@ async def test_customer_audit_report_price_increase_only_where_the_audit_finds_o
         (s, []),
         (other, ["OVERBILLED_UNITS", "PRICE_INCREASE"]),
     ]
+
+
+def test_unit_amounts_say_which_is_a_price_and_which_a_cost() -> None:
+    """expected_unit_amount is a sale price (the standard cost for PRICE_INCREASE) and
+    actual_unit_amount always a cost: the OpenAPI descriptions say so, and
+    docs/findings.md#unit-amounts gives every type's quantities and unit amounts."""
+    properties = FindingRead.model_json_schema()["properties"]
+    expected = properties["expected_unit_amount"]["description"]
+    assert expected.startswith("A sale price, except for PRICE_INCREASE")
+    assert "for PRICE_INCREASE the standard unit cost" in expected
+    assert properties["actual_unit_amount"]["description"].startswith("Always a cost")
+    assert "docs/findings.md#unit-amounts" in expected
+    section = (ROOT / "docs" / "findings.md").read_text().split("### Unit amounts\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    rows = [
+        row.split("|")[1]
+        for row in section.splitlines()
+        if row.startswith("| ") and not row.startswith(("| type", "| ---"))
+    ]
+    assert {name.strip() for row in rows for name in row.split(",")} == {
+        t.value for t in FindingType
+    }

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import stat
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
@@ -14,7 +17,7 @@ from app.auth.keys import ensure_admin_key
 from app.auth.models import ApiKey
 from app.core.config import Settings
 from app.core.db import create_sessionmaker
-from app.main import create_app
+from app.main import bootstrap_key_delivery, create_app
 from tests.conftest import ADMIN_KEY, make_client
 from tests.helpers import assert_problem, customer
 
@@ -212,6 +215,52 @@ async def test_ensure_admin_key_bootstraps_once(
     async with make_client(app, key) as bootstrap:
         assert (await bootstrap.get("/api/v1/api-keys")).status_code == 200
         await customer(bootstrap, "Made by the bootstrap key")
+
+
+async def test_bootstrap_key_printed_once_to_the_terminal(
+    app: Any, client: httpx.AsyncClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unset = settings.model_copy(update={"admin_api_key": None, "bootstrap_key_file": None})
+    key = await ensure_admin_key(app.state.sessionmaker, unset, bootstrap_key_delivery(unset))
+    assert key is not None
+    assert f"    {key}\n" in capsys.readouterr().err
+
+
+async def test_bootstrap_key_written_to_a_file_and_not_to_the_logs(
+    app: Any,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Docker image sets MSP_BOOTSTRAP_KEY_FILE: the key goes to that file, readable by
+    its owner only, and the container's logs only say where (README.md#docker)."""
+    path = tmp_path / "var" / "bootstrap-admin-key"
+    unset = settings.model_copy(update={"admin_api_key": None, "bootstrap_key_file": path})
+    key = await ensure_admin_key(app.state.sessionmaker, unset, bootstrap_key_delivery(unset))
+    assert key is not None
+    assert path.read_text() == key + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    told = capsys.readouterr().err
+    assert str(path) in told and key not in told and key[:8] not in told
+    async with make_client(app, key) as bootstrap:
+        assert (await bootstrap.get("/api/v1/api-keys")).status_code == 200
+
+
+async def test_a_bootstrap_key_that_cannot_be_written_is_not_kept(
+    app: Any, client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    unset = settings.model_copy(
+        update={"admin_api_key": None, "bootstrap_key_file": blocker / "key"}
+    )
+    with pytest.raises(OSError):
+        await ensure_admin_key(app.state.sessionmaker, unset, bootstrap_key_delivery(unset))
+    async with app.state.sessionmaker() as session:
+        assert (await session.scalars(select(ApiKey))).all() == []
+    # Empty in the environment means unset: printed, as without the variable.
+    assert Settings(bootstrap_key_file="").bootstrap_key_file is None
 
 
 async def test_first_use_needs_only_one_connection(

@@ -579,6 +579,19 @@ async def test_schedule_numbers(client: httpx.AsyncClient) -> None:
     check(b["id"], "2026-06", 0, "0", "0.00")
     assert rows[(b["id"], "2026-04")]["unit_price"] == "20.00"
     assert rows[(a["id"], "2026-04")]["service_id"] == av["id"]
+    # April's 16 units alone do not explain 260.00: the segments do, 15 days at 10 and 15
+    # at 16, (15 x 10 + 15 x 16) x 20.00 / 30 = 260.00.
+    assert rows[(b["id"], "2026-04")]["segments"] == [
+        {"first_day": "2026-04-01", "last_day": "2026-04-15", "days": 15, "quantity": "10"},
+        {"first_day": "2026-04-16", "last_day": "2026-04-30", "days": 15, "quantity": "16"},
+    ]
+    assert rows[(a["id"], "2026-01")]["segments"] == [
+        {"first_day": "2026-01-15", "last_day": "2026-01-31", "days": 17, "quantity": "5"}
+    ]
+    assert rows[(b["id"], "2026-05")]["segments"] == [
+        {"first_day": "2026-05-01", "last_day": "2026-05-12", "days": 12, "quantity": "16"}
+    ]
+    assert rows[(b["id"], "2026-06")]["segments"] == []
 
     # Month totals: the sum of the rounded line revenues.
     # Jan 82.26 + 109.68 = 191.94; Feb/Mar 150 + 200 = 350.00; Apr 150 + 260 = 410.00;

@@ -571,6 +571,14 @@ async def test_missing_mappings_are_one_409_listing_every_gap(
     app_settings(quickbooks_default_item_id=DEFAULT_ITEM)
     one = assert_problem(await client.get(f"{API}/customer-invoices/{first['id']}/quickbooks"), 409)
     assert "missing_settings" not in one and len(one["missing"]) == 2
+    assert "2 records have no quickbooks_id" in one["detail"], one["detail"]
+    # One gap left, counted in the singular.
+    patched = await client.patch(
+        f"{API}/customers/{acme['id']}", json={"quickbooks_id": CUSTOMER["acme"]}
+    )
+    assert patched.status_code == 200, patched.text
+    one = assert_problem(await client.get(f"{API}/customer-invoices/{first['id']}/quickbooks"), 409)
+    assert "1 record has no quickbooks_id" in one["detail"], one["detail"]
 
     # Mapping them (found again by the filter) clears every gap.
     for path, record, qb_id in (

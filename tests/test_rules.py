@@ -939,6 +939,67 @@ CASES = [
             actual_unit="19.0000",
         ),
     ),
+    # One unit is "1 unit", in every message that counts units: 2 seats contracted at
+    # 18.50, Pax8 charges 1 at 19.00 on invoice 7, above the standard 18.00.
+    #   OVERBILLED_UNITS: (2 - 1) x 18.50 = 18.50, "1 unit at 18.50".
+    #   PRICE_INCREASE: 19.00 - 18.00 x 1 = 1.00, "(1 unit, 1.00 more)".
+    #   NEGATIVE_MARGIN: (19.00 - 18.50) x min(2, 1) = 0.50, "1 unit loses 0.50".
+    case(
+        "one-unit-is-singular",
+        {
+            "contracts": {(ACME, M365): contract(("2", "18.50"))},
+            "vendor_positions": {(ACME, M365): charged(PAX8, "1", "19.00")},
+            "vendors_invoicing": {PAX8},
+            "price_rises": [rise(7, "PAX-2026-11", PAX8, M365, "1", "19.00")],
+        },
+        Want(
+            T.OVERBILLED_UNITS,
+            "18.50",
+            Severity.medium,
+            (
+                "Acme Ltd: the contract bills 2 x Microsoft 365 Business Premium for 2026-11 "
+                "but Pax8 charged 1; 1 unit at 18.50 = 18.50 billed without a vendor seat.",
+            ),
+            customer=ACME,
+            service=M365,
+            vendor=PAX8,
+            expected_qty="2",
+            actual_qty="1",
+            expected_unit="18.5000",
+            actual_unit="19.0000",
+        ),
+        Want(
+            T.PRICE_INCREASE,
+            "1.00",
+            Severity.medium,
+            (
+                "Pax8 invoice PAX-2026-11 charged Microsoft 365 Business Premium at a mean "
+                "19.00 per unit against the standard cost 18.00 (1 unit, 1.00 more).",
+            ),
+            service=M365,
+            vendor=PAX8,
+            invoice=7,
+            actual_qty="1",
+            expected_unit="18.00",
+            actual_unit="19.0000",
+        ),
+        Want(
+            T.NEGATIVE_MARGIN,
+            "0.50",
+            Severity.medium,
+            (
+                "Acme Ltd: Microsoft 365 Business Premium sells at 18.50 per unit but Pax8 "
+                "charges a mean 19.00 for 2026-11; 1 unit loses 0.50.",
+            ),
+            customer=ACME,
+            service=M365,
+            vendor=PAX8,
+            expected_qty="2",
+            actual_qty="1",
+            expected_unit="18.5000",
+            actual_unit="19.0000",
+        ),
+    ),
     # Price equal to the mean cost (10 at 19.00, 10 charged for 190.00): not below, nothing.
     case(
         "negative-margin/price-equals-cost",
@@ -1476,22 +1537,24 @@ CASES = [
         ),
     ),
     # ---- UNBILLED_ASSETS --------------------------------------------------------------------
-    # Acme: 2 endpoints contracted at 7.50 (not the list 8.00), 3 deployed; no vendor
-    # invoiced, so no OVERBILLED. UNBILLED_ASSETS high, vendor Pax8 (the service's):
-    # expected 2, actual 3, expected unit 7.5000, no actual unit; 1 x 7.50 = 7.50.
+    # Acme: 2 endpoints contracted at 7.50 (not the list 8.00), 3 deployed, installed on
+    # 2026-11-02; no vendor invoiced, so no OVERBILLED. UNBILLED_ASSETS high, vendor Pax8
+    # (the service's): expected 2, actual 3, expected unit 7.5000, no actual unit;
+    # 1 x 7.50 = 7.50. The message says when they were installed, not the month's end.
     case(
         "unbilled-assets/with-contracted-units",
         {
             "contracts": {(ACME, EDR): contract(("2", "7.50"))},
             "deployed": {(ACME, EDR): 3},
+            "installed": {(ACME, EDR): (date(2026, 11, 2), date(2026, 11, 2))},
         },
         Want(
             T.UNBILLED_ASSETS,
             "7.50",
             Severity.high,
             (
-                "Acme Ltd: 3 x Managed endpoint (EDR) deployed on 2026-11-30 but the "
-                "contract bills 2; 1 at 7.50 = 7.50 unbilled.",
+                "Acme Ltd: 3 x Managed endpoint (EDR) deployed by 2026-11-30 (installed "
+                "2026-11-02) but the contract bills 2; 1 at 7.50 = 7.50 unbilled.",
             ),
             customer=ACME,
             service=EDR,
@@ -1503,19 +1566,21 @@ CASES = [
     ),
     # Nothing contracted, so the list price: Beta's EDR line ended (0 units) with 1 device
     # deployed: 1 x 8.00 = 8.00, vendor Pax8; 2 workstations (in-house) with no line at
-    # all: 2 x 45.00 = 90.00, no vendor. Ordered by (customer, service).
+    # all, installed on two dates: 2 x 45.00 = 90.00, no vendor. Ordered by (customer,
+    # service).
     case(
         "unbilled-assets/nothing-contracted-list-price",
         {
             "contracts": {(BETA, EDR): ended(revenue="4.00")},
             "deployed": {(BETA, WORKSTATION): 2, (BETA, EDR): 1},
+            "installed": {(BETA, WORKSTATION): (date(2025, 3, 31), date(2026, 11, 30))},
         },
         Want(
             T.UNBILLED_ASSETS,
             "8.00",
             Severity.high,
             (
-                "Beta GmbH: 1 x Managed endpoint (EDR) deployed on 2026-11-30 but the contract "
+                "Beta GmbH: 1 x Managed endpoint (EDR) deployed by 2026-11-30 but the contract "
                 "bills 0; 1 at 8.00 = 8.00 unbilled.",
             ),
             customer=BETA,
@@ -1530,8 +1595,9 @@ CASES = [
             "90.00",
             Severity.high,
             (
-                "Beta GmbH: 2 x Managed workstation deployed on 2026-11-30 but the contract "
-                "bills 0; 2 at 45.00 = 90.00 unbilled.",
+                "Beta GmbH: 2 x Managed workstation deployed by 2026-11-30 (installed between "
+                "2025-03-31 and 2026-11-30) but the contract bills 0; 2 at 45.00 = 90.00 "
+                "unbilled.",
             ),
             customer=BETA,
             service=WORKSTATION,
@@ -1592,7 +1658,7 @@ CASES = [
             T.UNBILLED_ASSETS,
             "8.00",
             Severity.high,
-            ("Acme Ltd: 3 x Managed endpoint (EDR) deployed on 2026-11-30",),
+            ("Acme Ltd: 3 x Managed endpoint (EDR) deployed by 2026-11-30",),
             customer=ACME,
             service=EDR,
             vendor=PAX8,

@@ -326,11 +326,23 @@ async def test_matching_shown_and_repaired_later(client: httpx.AsyncClient) -> N
 
     todo = (await client.get("/api/v1/unmapped", params={"period": "2026-10"})).json()
     assert todo["skus"] == [
-        {"vendor_id": v["id"], "vendor_sku": "BK-GB", "line_count": 2, "amount": "8.00"}
+        {
+            "period": "2026-10",
+            "vendor_id": v["id"],
+            "vendor_sku": "BK-GB",
+            "line_count": 2,
+            "amount": "8.00",
+        }
     ]
     # The line unmatched on both appears in both lists.
     assert todo["accounts"] == [
-        {"vendor_id": v["id"], "account_ref": "GLOBEX", "line_count": 2, "amount": "10.00"}
+        {
+            "period": "2026-10",
+            "vendor_id": v["id"],
+            "account_ref": "GLOBEX",
+            "line_count": 2,
+            "amount": "10.00",
+        }
     ]
 
     # Mappings added later repair the old invoice without re-ingesting it.
@@ -346,7 +358,7 @@ async def test_matching_shown_and_repaired_later(client: httpx.AsyncClient) -> N
         (backup["id"], other["id"]),
     ]
     todo = (await client.get("/api/v1/unmapped", params={"period": "2026-10"})).json()
-    assert todo == {"period": "2026-10", "skus": [], "accounts": []}
+    assert todo == {"period": "2026-10", "skus": [], "accounts": [], "next_cursor": None}
 
 
 async def test_unmapped_list(client: httpx.AsyncClient) -> None:
@@ -374,18 +386,31 @@ async def test_unmapped_list(client: httpx.AsyncClient) -> None:
     await create_invoice(
         client, invoice_body(v["id"], "C", period="2026-09", lines=[a_line("OLD", "OLD")])
     )
+    # A rebate matches nothing on purpose: no to-do (nor an UNMAPPED_* finding).
+    rebate = a_line("", "", kind="adjustment", quantity="1", unit_cost="-25.00")
+    await create_invoice(
+        client, invoice_body(v["id"], "R", period="2026-08", total="-25.00", lines=[rebate])
+    )
 
     todo = (await client.get("/api/v1/unmapped", params={"period": "2026-10"})).json()
     assert todo["period"] == "2026-10"
+    oct_ = {"period": "2026-10"}
     assert todo["skus"] == [
-        {"vendor_id": v["id"], "vendor_sku": "BIG", "line_count": 2, "amount": "40.00"},
-        {"vendor_id": w["id"], "vendor_sku": "MAPPED", "line_count": 1, "amount": "5.00"},
-        {"vendor_id": v["id"], "vendor_sku": "SMALL", "line_count": 2, "amount": "3.00"},
+        {**oct_, "vendor_id": v["id"], "vendor_sku": "BIG", "line_count": 2, "amount": "40.00"},
+        {**oct_, "vendor_id": w["id"], "vendor_sku": "MAPPED", "line_count": 1, "amount": "5.00"},
+        {**oct_, "vendor_id": v["id"], "vendor_sku": "SMALL", "line_count": 2, "amount": "3.00"},
     ]
     assert todo["accounts"] == [
-        {"vendor_id": v["id"], "account_ref": "NEW-ACC", "line_count": 2, "amount": "32.00"},
-        {"vendor_id": w["id"], "account_ref": "KNOWN", "line_count": 1, "amount": "5.00"},
+        {
+            **oct_,
+            "vendor_id": v["id"],
+            "account_ref": "NEW-ACC",
+            "line_count": 2,
+            "amount": "32.00",
+        },
+        {**oct_, "vendor_id": w["id"], "account_ref": "KNOWN", "line_count": 1, "amount": "5.00"},
     ]
+    assert todo["next_cursor"] is None
     only_v = (
         await client.get("/api/v1/unmapped", params={"period": "2026-10", "vendor_id": v["id"]})
     ).json()
@@ -394,10 +419,44 @@ async def test_unmapped_list(client: httpx.AsyncClient) -> None:
     september = (await client.get("/api/v1/unmapped", params={"period": "2026-09"})).json()
     assert [s["vendor_sku"] for s in september["skus"]] == ["OLD"]
     empty = (await client.get("/api/v1/unmapped", params={"period": "2025-01"})).json()
-    assert empty == {"period": "2025-01", "skus": [], "accounts": []}
+    assert empty == {"period": "2025-01", "skus": [], "accounts": [], "next_cursor": None}
     bad = await client.get("/api/v1/unmapped", params={"period": "October"})
     assert_problem(bad, 422, "query.period")
-    assert_problem(await client.get("/api/v1/unmapped"), 422, "query.period")
+
+    # Without a period: every period, newest first, a page holding `limit` periods.
+    everything = (await client.get("/api/v1/unmapped")).json()
+    assert everything["period"] is None and everything["next_cursor"] is None
+    assert [(s["period"], s["vendor_sku"]) for s in everything["skus"]] == [
+        ("2026-10", "BIG"),
+        ("2026-10", "MAPPED"),
+        ("2026-10", "SMALL"),
+        ("2026-09", "OLD"),
+    ]
+    assert [(a["period"], a["account_ref"]) for a in everything["accounts"]] == [
+        ("2026-10", "NEW-ACC"),
+        ("2026-10", "KNOWN"),
+        ("2026-09", "OLD"),
+    ]
+    first = await client.get("/api/v1/unmapped", params={"limit": 1, "vendor_id": v["id"]})
+    page = first.json()
+    assert [(s["period"], s["vendor_sku"]) for s in page["skus"]] == [
+        ("2026-10", "BIG"),
+        ("2026-10", "SMALL"),
+    ]
+    assert [a["account_ref"] for a in page["accounts"]] == ["NEW-ACC"]
+    assert page["next_cursor"] is not None
+    nxt = f"http://testserver/api/v1/unmapped?limit=1&vendor_id={v['id']}&cursor={page['next_cursor']}"
+    assert first.headers["link"] == f'<{nxt}>; rel="next"'
+    last = (await client.get(nxt)).json()
+    assert [(s["period"], s["vendor_sku"]) for s in last["skus"]] == [("2026-09", "OLD")]
+    assert [a["account_ref"] for a in last["accounts"]] == ["OLD"]
+    assert last["next_cursor"] is None
+    # With a period the cursor still applies: nothing of 2026-10 comes after 2026-10.
+    after = {"period": "2026-10", "cursor": page["next_cursor"]}
+    assert (await client.get("/api/v1/unmapped", params=after)).json()["skus"] == []
+    assert_problem(
+        await client.get("/api/v1/unmapped", params={"cursor": "x"}), 422, "query.cursor"
+    )
 
 
 @contextmanager

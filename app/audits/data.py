@@ -127,6 +127,8 @@ class AuditData:
     # Units on the month's customer invoices: gathered for the per-customer report only.
     invoiced_units: dict[Pair, Decimal] = field(default_factory=dict)
     deployed: dict[Pair, int] = field(default_factory=dict)
+    # The earliest and latest installed_on of those assets, for the findings' messages.
+    installed: dict[Pair, tuple[date, date]] = field(default_factory=dict)
     last_contract_end: dict[Pair, date] = field(default_factory=dict)
     # Narrowed to customers (the per-customer report): (customer, service, vendor invoice)
     # of their lines charged above the standard unit_cost; `price_rises` then holds those
@@ -241,7 +243,13 @@ async def load(
     # Deployed units: assets counted on the month's last day
     # (docs/month-arithmetic.md#deployed-units).
     deployed = (
-        select(col(Asset.customer_id), col(Asset.service_id), func.count())
+        select(
+            col(Asset.customer_id),
+            col(Asset.service_id),
+            func.count(),
+            func.min(col(Asset.installed_on)),
+            func.max(col(Asset.installed_on)),
+        )
         .where(
             col(Asset.installed_on) <= last,
             or_(col(Asset.removed_on).is_(None), col(Asset.removed_on) > last),
@@ -259,7 +267,8 @@ async def load(
             (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
         }
     deployed_rows: Any = (await session.execute(deployed)).all()
-    data.deployed = {(c, s): n for c, s, n in deployed_rows}
+    data.deployed = {(c, s): n for c, s, n, _first, _last in deployed_rows}
+    data.installed = {(c, s): (first, last) for c, s, _n, first, last in deployed_rows}
     metered = sorted(data.metered_services)
     if metered:
         # Metered services are judged on revenue: the larger of contracted and invoiced.

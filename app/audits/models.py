@@ -179,11 +179,33 @@ class FindingRead(ReadModel):
     vendor_invoice_line_id: int | None
     vendor_sku: str | None
     account_ref: str | None
-    expected_quantity: QuantityOut | None
-    actual_quantity: QuantityOut | None
-    expected_unit_amount: PriceOut | None
-    actual_unit_amount: PriceOut | None
-    previous_unit_cost: PriceOut | None
+    expected_quantity: QuantityOut | None = PField(
+        description="Units on the contract's side: the contracted units (UNBILLED_UNITS, "
+        "OVERBILLED_UNITS, NEGATIVE_MARGIN, UNBILLED_ASSETS; 0 for ORPHANED_COST); null for "
+        "other types (docs/findings.md#unit-amounts)"
+    )
+    actual_quantity: QuantityOut | None = PField(
+        description="Units observed: the vendor units (ORPHANED_COST, UNBILLED_UNITS, "
+        "OVERBILLED_UNITS, NEGATIVE_MARGIN), the units of the lines above the standard cost "
+        "(PRICE_INCREASE) or the deployed units (UNBILLED_ASSETS); null for other types"
+    )
+    expected_unit_amount: PriceOut | None = PField(
+        description="A sale price, except for PRICE_INCREASE: the contract unit price, what the "
+        "customer pays per unit (UNBILLED_UNITS, OVERBILLED_UNITS, NEGATIVE_MARGIN, "
+        "UNBILLED_ASSETS, whose impact it prices; for UNBILLED_ASSETS with nothing contracted, "
+        "the service's list price); for PRICE_INCREASE the standard unit cost, what the MSP "
+        "expects to pay; null for other types (docs/findings.md#unit-amounts)"
+    )
+    actual_unit_amount: PriceOut | None = PField(
+        description="Always a cost: the vendor's mean unit cost, what the MSP pays per unit "
+        "(ORPHANED_COST, UNBILLED_UNITS, OVERBILLED_UNITS when the vendor charges any, "
+        "NEGATIVE_MARGIN; for PRICE_INCREASE, of the lines above the standard); null for "
+        "other types (docs/findings.md#unit-amounts)"
+    )
+    previous_unit_cost: PriceOut | None = PField(
+        description="PRICE_INCREASE: the service's mean unit cost in the month before, when "
+        "there was one"
+    )
     impact: AmountOut
     message: str
     note: str | None

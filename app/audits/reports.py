@@ -47,5 +47,6 @@ class CustomerAuditReport(BaseModel):
     profit: AmountOut
     margin: Decimal | None
     finding_types: list[str] = Field(
-        description="Customer-level finding types that apply (MISSING_BILLING)"
+        description="Every finding type that applies to the customer in the period: those of "
+        "its rows and the customer-level ones (MISSING_BILLING)"
     )

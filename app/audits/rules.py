@@ -24,6 +24,7 @@ from app.core.money import (
     format_quantity,
     round_half_up,
 )
+from app.core.wording import counted
 
 ZERO = Decimal(0)
 NO_CONTRACT = NO_POSITION
@@ -254,7 +255,7 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
                 impact,
                 f"{names.customer(customer_id)}: the contract bills {_q(contract.units)} x "
                 f"{names.service(service_id)} for {data.period} but {names.vendor(vendor_id)} "
-                f"charged {_q(vendor_units)}; {_q(extra)} units at {_p(price)} "
+                f"charged {_q(vendor_units)}; {counted(extra, 'unit')} at {_p(price)} "
                 f"= {format_amount(impact)} billed without a vendor seat.",
                 customer_id=customer_id,
                 service_id=service_id,
@@ -294,7 +295,7 @@ def PRICE_INCREASE(data: AuditData) -> list[Draft]:  # noqa: N802
                 impact,
                 f"{names.vendor(rise.vendor_id)} invoice {rise.invoice_number} charged "
                 f"{names.service(rise.service_id)} at {charged} per unit against the standard "
-                f"cost {format_price(standard)} ({_q(rise.quantity)} units, "
+                f"cost {format_price(standard)} ({counted(rise.quantity, 'unit')}, "
                 f"{format_amount(impact)} more){before}.",
                 service_id=rise.service_id,
                 vendor_id=rise.vendor_id,
@@ -366,7 +367,8 @@ def NEGATIVE_MARGIN(data: AuditData) -> list[Draft]:  # noqa: N802
                 impact,
                 f"{names.customer(customer_id)}: {names.service(service_id)} sells at "
                 f"{_p(price)} per unit but {names.vendor(charged.vendor_id)} charges a mean "
-                f"{_p(cost)} for {data.period}; {_q(units)} units lose {format_amount(impact)}.",
+                f"{_p(cost)} for {data.period}; {counted(units, 'unit')} "
+                f"{'loses' if units == 1 else 'lose'} {format_amount(impact)}.",
                 customer_id=customer_id,
                 service_id=service_id,
                 vendor_id=charged.vendor_id,
@@ -522,14 +524,14 @@ def UNBILLED_ASSETS(data: AuditData) -> list[Draft]:  # noqa: N802
         impact = round_half_up(Fraction(missing) * price)
         if impact <= 0:
             continue
-        last_day = data.period.last_day
         drafts.append(
             Draft(
                 FindingType.UNBILLED_ASSETS,
                 impact,
-                f"{names.customer(customer_id)}: {_q(deployed)} x {service.name} deployed on "
-                f"{last_day} but the contract bills {_q(contract.units)}; {_q(missing)} at "
-                f"{_p(price)} = {format_amount(impact)} unbilled.",
+                f"{names.customer(customer_id)}: {_q(deployed)} x {service.name} deployed by "
+                f"{data.period.last_day}{_installed(data, (customer_id, service_id))} but the "
+                f"contract bills {_q(contract.units)}; {_q(missing)} at {_p(price)} = "
+                f"{format_amount(impact)} unbilled.",
                 customer_id=customer_id,
                 service_id=service_id,
                 vendor_id=service.vendor_id,
@@ -539,6 +541,18 @@ def UNBILLED_ASSETS(data: AuditData) -> list[Draft]:  # noqa: N802
             )
         )
     return drafts
+
+
+def _installed(data: AuditData, pair: Pair) -> str:
+    """When the assets counted at the month's end were installed: they are counted on its
+    last day (docs/month-arithmetic.md#deployed-units), not deployed on it."""
+    dates = data.installed.get(pair)
+    if dates is None:
+        return ""
+    first, last = dates
+    if first == last:
+        return f" (installed {first})"
+    return f" (installed between {first} and {last})"
 
 
 RULES: dict[FindingType, Callable[[AuditData], list[Draft]]] = {

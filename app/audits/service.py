@@ -469,5 +469,6 @@ async def customer_audit(
         cost=cost,
         profit=revenue - cost,
         margin=margin(revenue, revenue - cost),
-        finding_types=sorted(types.get(None, set())),
+        # Every type that applies to the customer: its rows' and its own (MISSING_BILLING).
+        finding_types=sorted(set().union(*types.values())),
     )

@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -158,10 +159,14 @@ async def _touch(maker: async_sessionmaker[AsyncSession], key: ApiKey, settings:
 
 
 async def ensure_admin_key(
-    maker: async_sessionmaker[AsyncSession], settings: Settings
+    maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    deliver: Callable[[str], None] | None = None,
 ) -> str | None:
-    """On first start without MSP_ADMIN_API_KEY, create an admin key and return it (the
-    caller prints it once); only its hash is stored. None when nothing was created."""
+    """On first start without MSP_ADMIN_API_KEY, create an admin key and return it; only
+    its hash is stored. `deliver` hands the key over (printed, or written to a file)
+    before the key is committed, so a key that could not be handed over is not kept
+    either. None when nothing was created."""
     if settings.admin_api_key is not None:
         return None
     async with maker() as session:
@@ -179,5 +184,8 @@ async def ensure_admin_key(
                 scopes=format_scopes([Scope.read, Scope.write, Scope.admin]),
             )
         )
+        await session.flush()
+        if deliver is not None:
+            deliver(key)
         await session.commit()
         return key

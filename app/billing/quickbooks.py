@@ -24,6 +24,7 @@ from app.core.cp1252 import transliterate
 from app.core.crud import get_or_404
 from app.core.errors import Conflict
 from app.core.periods import Period
+from app.core.wording import counted
 from app.customers.models import Customer
 from app.services.models import Service
 
@@ -217,7 +218,8 @@ def _require_mappings(loaded: _Loaded, default_item_id: str | None) -> None:
     ]
     reasons = []
     if missing:
-        reasons.append(f"{len(missing)} record(s) have no quickbooks_id (see missing)")
+        have = "has" if len(missing) == 1 else "have"
+        reasons.append(f"{counted(len(missing), 'record')} {have} no quickbooks_id (see missing)")
     extra: dict[str, Any] = {"missing": missing}
     if missing_setting:
         reasons.append(f"lines without a service need {DEFAULT_ITEM_SETTING}, which is not set")

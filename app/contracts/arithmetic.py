@@ -179,6 +179,12 @@ def segments(terms: LineTerms, first: date, last: date) -> Iterator[Segment]:
     yield Segment(seg_start, hi, quantity)
 
 
+def month_segments(terms: LineTerms, period: Period) -> list[Segment]:
+    """The line's segments in the month: what its revenue is summed over, for a schedule
+    to show (docs/month-arithmetic.md#worked-example)."""
+    return list(segments(terms, *_bounds(period)))
+
+
 def unit_months(terms: LineTerms, period: Period) -> Fraction:
     """Exact prorated quantity of the month: sum over active days d of quantity(d) /
     days_in(M) (docs/month-arithmetic.md#revenue), by segments rather than day by day.

@@ -165,15 +165,31 @@ class ContractDetail(ContractRead):
     lines: list[LineRead]
 
 
+class ScheduleSegment(BaseModel):
+    """Consecutive active days of a line with one quantity (docs/month-arithmetic.md#revenue)."""
+
+    first_day: date
+    last_day: date
+    days: int
+    quantity: QuantityOut
+
+
 class ScheduleLineMonth(BaseModel):
     line_id: int
     service_id: int
     month: PeriodField
     units: QuantityOut = PField(
-        description="Quantity in effect on the month's last day, if active then"
+        description="Quantity in effect on the month's last day, if active then: the "
+        "contracted units, not what the revenue was computed on when the quantity changed "
+        "during the month (see segments)"
     )
     unit_price: UnitPrice
     active_days: int
+    segments: list[ScheduleSegment] = PField(
+        description="The active days cut where the quantity changes, in date order: revenue "
+        "= sum of days x quantity over them x unit_price / days in the month, rounded once "
+        "(docs/month-arithmetic.md#worked-example)"
+    )
     revenue: AmountOut
 
 

@@ -32,6 +32,7 @@ from app.contracts.models import (
     LineUpdate,
     ScheduleLineMonth,
     ScheduleMonth,
+    ScheduleSegment,
 )
 from app.core.crud import (
     apply,
@@ -391,6 +392,15 @@ async def contract_schedule(
                     units=figures.units,
                     unit_price=figures.unit_price,
                     active_days=figures.active_days,
+                    segments=[
+                        ScheduleSegment(
+                            first_day=segment.first,
+                            last_day=segment.last,
+                            days=segment.days,
+                            quantity=segment.quantity,
+                        )
+                        for segment in arithmetic.month_segments(terms, period)
+                    ],
                     revenue=figures.revenue,
                 )
             )

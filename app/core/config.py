@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     # Accepted as a key with every scope; when unset an admin key is generated
     # on first start and only its hash is stored.
     admin_api_key: SecretStr | None = None
+    # Where that generated key is written (a new file, mode 0600) instead of being
+    # printed to stderr, where a container's logs would keep it (README.md#docker).
+    bootstrap_key_file: Path | None = None
     log_level: str = "INFO"
     # Log lines as JSON (production) or plain text (a developer's terminal).
     log_json: bool = True
@@ -51,10 +54,12 @@ class Settings(BaseSettings):
     # unset, exporting such a line is a 409 (docs/exports.md#mapping-to-quickbooks).
     quickbooks_default_item_id: str | None = Field(default=None, max_length=64)
 
-    @field_validator("quickbooks_ar_account", "quickbooks_default_item_id", mode="before")
+    @field_validator(
+        "quickbooks_ar_account", "quickbooks_default_item_id", "bootstrap_key_file", mode="before"
+    )
     @classmethod
     def _strip(cls, value: object) -> object:
-        # An empty MSP_QUICKBOOKS_DEFAULT_ITEM_ID= in an env file means unset.
+        # An empty MSP_QUICKBOOKS_DEFAULT_ITEM_ID= (or MSP_BOOTSTRAP_KEY_FILE=) means unset.
         if isinstance(value, str):
             value = value.strip()
             return value or None

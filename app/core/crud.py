@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import metadata
 from app.core.errors import Conflict, Invalid, NotFound, field_error
+from app.core.wording import counted
 
 M = TypeVar("M")
 
@@ -86,8 +87,7 @@ def referencing_columns(table: Table) -> list[Column[Any]]:
 
 
 def _plural(table_name: str, count: int) -> str:
-    words = table_name.replace("_", " ")
-    return f"{count} {words if count == 1 else words + 's'}"
+    return counted(count, table_name.replace("_", " "))
 
 
 async def ensure_unreferenced(

@@ -1,12 +1,16 @@
 """Cursor pagination for every list: {items, next_cursor}, keyed on a unique sort key so it
-is stable under inserts (a new row never shifts a page the client already has), and the
-one cursor codec every list uses."""
+is stable under inserts (a new row never shifts a page the client already has), the one
+cursor codec every list uses, and the RFC 8288 `Link: <...>; rel="next"` header of a
+page that has a next one (docs/README.md#lists-and-cursors)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -15,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from starlette.datastructures import URL
 
 from app.core.errors import Invalid, field_error
 from app.core.periods import Period
@@ -150,3 +155,72 @@ async def paginate(
     items = [to_item(row) if to_item else row for row in rows]
     next_cursor = cursor.encode(key(rows[-1])) if more and rows else None
     return Page[T](items=items, next_cursor=next_cursor)
+
+
+# --- the Link header -------------------------------------------------------------------------
+
+# Set by the route (app/core/routing.py) around a list endpoint's call: the endpoint's
+# answer puts its next_cursor here, and the route turns it into the Link header.
+_next_cursors: ContextVar[list[str | None] | None] = ContextVar("next_cursors", default=None)
+
+
+def is_page(model: Any) -> bool:
+    """A list's answer: a model with a `next_cursor` (Page[T], or a list of another shape)."""
+    return (
+        isinstance(model, type)
+        and issubclass(model, BaseModel)
+        and ("next_cursor" in model.model_fields)
+    )
+
+
+def recording_next_cursor(
+    endpoint: Callable[..., Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    """The list endpoint, telling the route the next_cursor of what it answers. Its
+    signature stays the endpoint's (functools.wraps), so FastAPI reads the same
+    parameters."""
+    if not inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"list endpoint {endpoint.__name__} must be `async def`")
+
+    @functools.wraps(endpoint)
+    async def endpoint_recording_next_cursor(*args: Any, **kwargs: Any) -> Any:
+        answer = await endpoint(*args, **kwargs)
+        cursors = _next_cursors.get()
+        if cursors is not None:
+            cursors.append(getattr(answer, "next_cursor", None))
+        return answer
+
+    return endpoint_recording_next_cursor
+
+
+class NextCursor:
+    """Around one call of a list endpoint: `with NextCursor() as found: ...`, then
+    `found.cursor` is the next_cursor it answered (None on the last page)."""
+
+    __slots__ = ("_cursors", "_token")
+
+    def __enter__(self) -> NextCursor:
+        self._cursors: list[str | None] = []
+        self._token = _next_cursors.set(self._cursors)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _next_cursors.reset(self._token)
+
+    @property
+    def cursor(self) -> str | None:
+        return self._cursors[-1] if self._cursors else None
+
+
+# How a list's 200 answer documents the header (OpenAPI).
+NEXT_LINK_HEADER = {
+    "description": 'When there is a next page: `<its URL>; rel="next"` (RFC 8288), the '
+    "request's URL with the same query parameters and `cursor` set to `next_cursor`.",
+    "schema": {"type": "string"},
+}
+
+
+def next_link(url: URL, cursor: str) -> str:
+    """RFC 8288: the URL of the next page, the request's own with its query parameters
+    kept and `cursor` replaced (limit, filters and all), as `<...>; rel="next"`."""
+    return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'

@@ -11,11 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import READ_METHODS
+from app.core.pagination import (
+    NEXT_LINK_HEADER,
+    NextCursor,
+    is_page,
+    next_link,
+    recording_next_cursor,
+)
 
 logger = logging.getLogger("app.routing")
 
@@ -60,14 +69,40 @@ class DecimalRoute(APIRoute):
     restart, pg_terminate_backend), runs once more on a new connection instead of
     answering 503. Reads cannot write (their sessions refuse it, app/core/db.py), so
     running one twice changes nothing; a write that loses its connection still answers
-    503 and stores nothing."""
+    503 and stores nothing. A list whose answer has a next page carries the RFC 8288
+    `Link: <...>; rel="next"` header (app/core/pagination.py)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        model = kwargs.get("response_model")
+        if model is None or isinstance(model, DefaultPlaceholder):
+            model = get_typed_return_annotation(endpoint)
+        self.lists_pages = is_page(model)
+        if self.lists_pages:
+            endpoint = recording_next_cursor(endpoint)
+            responses = dict(kwargs.get("responses") or {})
+            ok = dict(responses.get(200, {}))
+            ok["headers"] = {**ok.get("headers", {}), "Link": NEXT_LINK_HEADER}
+            responses[200] = ok
+            kwargs["responses"] = responses
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        lists_pages = self.lists_pages
+
+        async def answer(request: Request) -> Response:
+            decimal_request = DecimalJSONRequest(request.scope, request.receive)
+            if not lists_pages:
+                return await handler(decimal_request)
+            with NextCursor() as found:
+                response = await handler(decimal_request)
+            if found.cursor is not None and response.status_code == 200:
+                response.headers.append("Link", next_link(request.url, found.cursor))
+            return response
 
         async def decimal_handler(request: Request) -> Response:
             try:
-                response = await handler(DecimalJSONRequest(request.scope, request.receive))
+                response = await answer(request)
                 await _commit(request, response)
                 return response
             except DBAPIError as exc:
@@ -76,7 +111,7 @@ class DecimalRoute(APIRoute):
                 if request.method not in READ_METHODS or not exc.connection_invalidated:
                     raise
                 logger.warning("a read lost its database connection; running it once more")
-                return await handler(DecimalJSONRequest(request.scope, request.receive))
+                return await answer(request)
 
         return decimal_handler
 

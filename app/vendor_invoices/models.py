@@ -230,6 +230,7 @@ class VendorInvoiceDetail(VendorInvoiceRead):
 
 
 class UnmappedSku(BaseModel):
+    period: PeriodField
     vendor_id: int
     vendor_sku: str
     line_count: int
@@ -237,6 +238,7 @@ class UnmappedSku(BaseModel):
 
 
 class UnmappedAccount(BaseModel):
+    period: PeriodField
     vendor_id: int
     account_ref: str
     line_count: int
@@ -244,10 +246,20 @@ class UnmappedAccount(BaseModel):
 
 
 class Unmapped(BaseModel):
-    period: PeriodField
+    """The to-do list before an audit, one page of periods
+    (docs/month-arithmetic.md#unmapped-lines)."""
+
+    period: PeriodField | None = PField(
+        description="The period asked for; null when every period is listed"
+    )
     skus: list[UnmappedSku] = PField(
-        description="Vendor SKUs that match no service of their vendor, biggest amount first"
+        description="Vendor SKUs that match no service of their vendor, per period (newest "
+        "first), biggest amount first"
     )
     accounts: list[UnmappedAccount] = PField(
-        description="Account refs that match no customer's vendor account, biggest amount first"
+        description="Account refs that match no customer's vendor account, per period (newest "
+        "first), biggest amount first"
+    )
+    next_cursor: str | None = PField(
+        description="Pass as `cursor` for the next page of periods; null on the last page."
     )

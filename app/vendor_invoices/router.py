@@ -11,7 +11,7 @@ from app.auth.models import Scope
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.periods import OptionalPeriodQuery, PeriodQuery
+from app.core.periods import OptionalPeriodQuery
 from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
 from app.vendor_invoices import service
@@ -96,15 +96,18 @@ async def delete_invoice(
 @router.get(
     "/unmapped",
     response_model=Unmapped,
-    summary="Vendor SKUs and account refs that match nothing, for a period",
+    summary="Vendor SKUs and account refs that match nothing, per period",
     description="The to-do list to clear before an audit: add a service's vendor_sku or a "
-    "customer's vendor account and old invoices match without re-ingesting them.",
+    "customer's vendor account and old invoices match without re-ingesting them. With "
+    "`period`, that month; without it, every month that has such lines, newest first, "
+    "`limit` months a page (docs/month-arithmetic.md#unmapped-lines).",
     responses=problem_responses(401, 403, 422),
 )
 async def unmapped(
     session: SessionDep,
     _: ReadKey,
-    period: PeriodQuery,
+    page: PageDep,
+    period: OptionalPeriodQuery,
     vendor_id: IdQuery = None,
 ) -> Unmapped:
-    return await service.unmapped(session, period=period, vendor_id=vendor_id)
+    return await service.unmapped(session, period=period, page=page, vendor_id=vendor_id)

@@ -17,7 +17,7 @@ from app.core.crud import get_or_404, require_reference
 from app.core.db import metadata
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
 from app.core.money import AMOUNT_PLACES, check_limit, decimal_sum, line_amounts, round_half_up
-from app.core.pagination import Page, PageParams, paginate
+from app.core.pagination import Cursor, Page, PageParams, paginate
 from app.core.periods import Period, share
 from app.customers.models import VendorAccount
 from app.services.models import Service
@@ -282,46 +282,84 @@ async def delete_invoice(
     await session.flush()
 
 
+# The unmapped list's cursor: the last period given (periods come newest first).
+UNMAPPED_CURSOR = Cursor("u1", Period)
+
+
 async def unmapped(
-    session: AsyncSession, *, period: Period, vendor_id: int | None = None
+    session: AsyncSession,
+    *,
+    period: Period | None,
+    page: PageParams,
+    vendor_id: int | None = None,
 ) -> Unmapped:
-    """The to-do list before an audit: distinct unmatched SKUs and account refs of the
-    period, with their line counts and amounts, biggest amount first."""
+    """The to-do list before an audit: distinct unmatched SKUs and account refs per
+    period, with their line counts and amounts, newest period first and biggest amount
+    first within it; a page holds `page.limit` periods, of every period unless one is
+    asked (docs/month-arithmetic.md#unmapped-lines)."""
     line = VendorInvoiceLine
-    conditions: list[Any] = [col(line.period) == str(period)]
+    # Adjustment lines (rebates, fees) are matched to nothing on purpose: never a to-do,
+    # as never an UNMAPPED_* finding (docs/vendor-bills.md#kinds).
+    conditions: list[Any] = [col(line.kind) != LineKind.adjustment.value]
     if vendor_id is not None:
         conditions.append(col(line.vendor_id) == vendor_id)
+    before = UNMAPPED_CURSOR.decode(page.cursor)[0] if page.cursor is not None else None
+    if period is not None:
+        periods = [str(period)] if before is None or period < before else []
+    else:
+        # The page's periods: those holding a line that matches no service or no customer.
+        if before is not None:
+            conditions.append(col(line.period) < str(before))
+        unmatched = or_(col(Service.id).is_(None), col(VendorAccount.id).is_(None))
+        found = await session.scalars(
+            join_matches(select(col(line.period)).select_from(line))
+            .where(*conditions, unmatched)
+            .distinct()
+            .order_by(col(line.period).desc())
+            .limit(page.limit + 1)
+        )
+        periods = list(found.all())
+    more = len(periods) > page.limit
+    periods = periods[: page.limit]
+    next_cursor = UNMAPPED_CURSOR.encode(periods[-1]) if more else None
+    if not periods:
+        return Unmapped(period=period, skus=[], accounts=[], next_cursor=None)
+    conditions.append(
+        col(line.period) == periods[0] if len(periods) == 1 else col(line.period).in_(periods)
+    )
     # Exact at any size (a SQL sum over scaled integers can overflow on SQLite), so the
     # biggest-first order is taken in Python: the list holds one row per SKU or account.
     amount = decimal_sum(col(line.amount), session.get_bind().dialect.name, AMOUNT_PLACES)
     sku_rows: Any = await session.execute(
         join_matches(
-            select(col(line.vendor_id), col(line.vendor_sku), func.count(), amount).select_from(
-                line
-            )
+            select(
+                col(line.period), col(line.vendor_id), col(line.vendor_sku), func.count(), amount
+            ).select_from(line)
         )
         .where(*conditions, col(Service.id).is_(None))
-        .group_by(col(line.vendor_id), col(line.vendor_sku))
+        .group_by(col(line.period), col(line.vendor_id), col(line.vendor_sku))
     )
     account_rows: Any = await session.execute(
         join_matches(
-            select(col(line.vendor_id), col(line.account_ref), func.count(), amount).select_from(
-                line
-            )
+            select(
+                col(line.period), col(line.vendor_id), col(line.account_ref), func.count(), amount
+            ).select_from(line)
         )
         .where(*conditions, col(VendorAccount.id).is_(None))
-        .group_by(col(line.vendor_id), col(line.account_ref))
+        .group_by(col(line.period), col(line.vendor_id), col(line.account_ref))
     )
-    skus = sorted(sku_rows.all(), key=lambda r: (-r[3], r[0], r[1]))
-    accounts = sorted(account_rows.all(), key=lambda r: (-r[3], r[0], r[1]))
+    order = {p: i for i, p in enumerate(periods)}  # newest first
+    skus = sorted(sku_rows.all(), key=lambda r: (order[r[0]], -r[4], r[1], r[2]))
+    accounts = sorted(account_rows.all(), key=lambda r: (order[r[0]], -r[4], r[1], r[2]))
     return Unmapped(
         period=period,
         skus=[
-            UnmappedSku(vendor_id=v, vendor_sku=sku, line_count=n, amount=a)
-            for v, sku, n, a in skus
+            UnmappedSku(period=p, vendor_id=v, vendor_sku=sku, line_count=n, amount=a)
+            for p, v, sku, n, a in skus
         ],
         accounts=[
-            UnmappedAccount(vendor_id=v, account_ref=ref, line_count=n, amount=a)
-            for v, ref, n, a in accounts
+            UnmappedAccount(period=p, vendor_id=v, account_ref=ref, line_count=n, amount=a)
+            for p, v, ref, n, a in accounts
         ],
+        next_cursor=next_cursor,
     )
