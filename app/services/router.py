@@ -118,6 +118,9 @@ async def create_service_cost(
     "/{service_id}/costs",
     response_model=Page[ServiceCostRead],
     summary="List the service's price book, by effective_from",
+    description="The entries, earliest first: the standard unit cost on a day is the entry "
+    "with the latest `effective_from` on or before it, else the service's `unit_cost` "
+    "(docs/price-book.md#standard-unit-cost).",
     responses={**AUTH, **problem_responses(404, 422)},
 )
 async def list_service_costs(
@@ -131,6 +134,8 @@ async def list_service_costs(
     status_code=204,
     response_class=Response,
     summary="Remove a price-book entry",
+    description="The standard falls back to the entry before it (or the service's "
+    "`unit_cost`); audits run afterwards hold lines to that.",
     responses={**AUTH, **problem_responses(404)},
 )
 async def delete_service_cost(
