@@ -179,7 +179,12 @@ async def gather(
         for slot, rate, places in rates:
             total = 0
             for run_first, run_last, quantity in line.runs:
-                for first_index, last_index, month_rate in _at_one_rate(rate, run_first, run_last):
+                pieces = (
+                    ((run_first, run_last, rate),)
+                    if isinstance(rate, int)
+                    else _at_one_rate(rate, run_first, run_last)
+                )
+                for first_index, last_index, month_rate in pieces:
                     # A whole month at one quantity, rounded once per month
                     # (docs/month-arithmetic.md#revenue).
                     cents = month_sql.whole_month_cents(quantity, month_rate, places)
@@ -252,11 +257,8 @@ async def _in_house_rates(
     return rates
 
 
-def _at_one_rate(rate: int | list[int], first: int, last: int) -> Iterator[tuple[int, int, int]]:
+def _at_one_rate(rate: list[int], first: int, last: int) -> Iterator[tuple[int, int, int]]:
     """The months first..last (indexes) cut into runs at one rate: (first, last, rate)."""
-    if isinstance(rate, int):
-        yield first, last, rate
-        return
     start = first
     for index in range(first + 1, last + 2):
         if index > last or rate[index] != rate[start]:
