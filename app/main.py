@@ -35,6 +35,7 @@ from app.health import router as health_router
 from app.import_profiles.router import import_router as vendor_invoice_import_router
 from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
+from app.reports.forecast import router as forecast_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports_router,
         audits_router,
         reports_router,
+        forecast_router,
         quotes_router,
         api_keys_router,
     ):

@@ -10,7 +10,7 @@ from app.core.idempotency import IdempotencyRecord
 from app.customers.models import Customer, VendorAccount
 from app.import_profiles.models import ImportProfile
 from app.reports.models import Target
-from app.services.models import Service
+from app.services.models import Service, ServiceCost
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.vendors.models import Vendor
 from app.webhooks.models import WebhookEvent
@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyRecord",
     "ImportProfile",
     "Service",
+    "ServiceCost",
     "Target",
     "Vendor",
     "VendorAccount",

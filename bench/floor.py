@@ -2,7 +2,8 @@
 run straight on the database, their rows fetched and nothing else (no findings built
 or stored). What the service does above this is its own overhead.
 
-Contract revenue and contracted units are computed in SQL too (docs/month-arithmetic.md): each
+Contract revenue and contracted units are computed in SQL too (docs/month-arithmetic.md),
+in-house cost at the standard unit cost of the month's first day (docs/price-book.md): each
 line's active window in the month, cut into segments at its adjustments by a window
 function, each segment's quantity x days summed, x unit_price / days_in(M), rounded
 half-up per line. On SQLite money is stored as integers scaled by 10^4 (quantities,
@@ -34,14 +35,17 @@ def _contract_positions(dialect: str, period: Period) -> str:
         span = f"(COALESCE(s.next_d, {after_hi}) - s.d)"
         revenue = _pg_money("p.unit_days * p.unit_price", str(days))
         in_house = _pg_money("p.unit_days * p.unit_cost", str(days))
+        cost_scale = ""
     else:
         greatest, least = "max", "min"
         after_hi = "date(a.hi, '+1 day')"
         span = f"CAST(julianday(COALESCE(s.next_d, {after_hi})) - julianday(s.d) AS INTEGER)"
-        # Scaled integers: unit_days x 10^4, price x 10^4; cents, half-up (all >= 0).
+        # Scaled integers: unit_days x 10^4, price x 10^4 (the standard cost x 10^6);
+        # cents, half-up (all >= 0).
         denominator = 2 * 1_000_000 * days
         revenue = f"((2 * p.unit_days * p.unit_price + {denominator // 2}) / {denominator})"
-        in_house = f"((2 * p.unit_days * p.unit_cost + {denominator // 2}) / {denominator})"
+        in_house = f"((2 * p.unit_days * p.unit_cost + {denominator * 50}) / {denominator * 100})"
+        cost_scale = " * 100"
     return f"""
 WITH lines AS (
     SELECT cl.id, cl.service_id, c.customer_id, cl.quantity, cl.unit_price,
@@ -65,11 +69,19 @@ seg AS (
     SELECT line_id, q, d, LEAD(d) OVER (PARTITION BY line_id ORDER BY d, ord) AS next_d
     FROM pts
 ),
+standard AS (
+    SELECT sv.id, sv.vendor_id,
+           COALESCE((SELECT pb.unit_cost FROM service_cost pb
+                     WHERE pb.service_id = sv.id AND pb.effective_from <= {first}
+                     ORDER BY pb.effective_from DESC LIMIT 1),
+                    sv.unit_cost{cost_scale}) AS unit_cost
+    FROM service sv
+),
 per_line AS (
     SELECT a.id, a.customer_id, a.service_id, a.unit_price, sv.unit_cost, sv.vendor_id,
            SUM(s.q * {span}) AS unit_days,
            SUM(CASE WHEN s.next_d IS NULL AND a.hi = {last} THEN s.q ELSE 0 END) AS units
-    FROM seg s JOIN active a ON a.id = s.line_id JOIN service sv ON sv.id = a.service_id
+    FROM seg s JOIN active a ON a.id = s.line_id JOIN standard sv ON sv.id = a.service_id
     GROUP BY a.id, a.customer_id, a.service_id, a.unit_price, sv.unit_cost, sv.vendor_id
 )
 SELECT p.customer_id, p.service_id, SUM(p.units) AS units,
@@ -81,10 +93,14 @@ GROUP BY p.customer_id, p.service_id
 """
 
 
-def _standard_cost(dialect: str) -> str:
-    """The service's standard unit cost on the scale of a vendor line's (SQLite: 10^4 ->
-    10^6)."""
-    return "s.unit_cost" if dialect == "postgresql" else "s.unit_cost * 100"
+def _standard_cost(dialect: str, day: str = "l.charge_start", service: str = "s") -> str:
+    """The standard unit cost of `service` on `day` (docs/price-book.md#standard-unit-cost)
+    on the scale of a vendor line's (SQLite: integers x 10^6): the price-book entry with
+    the latest effective_from <= day, else the service's unit_cost (SQLite: 10^4 -> 10^6)."""
+    catalog = f"{service}.unit_cost" if dialect == "postgresql" else f"{service}.unit_cost * 100"
+    return f"""COALESCE((SELECT pb.unit_cost FROM service_cost pb
+                  WHERE pb.service_id = {service}.id AND pb.effective_from <= {day}
+                  ORDER BY pb.effective_from DESC LIMIT 1), {catalog})"""
 
 
 def floor_queries(dialect: str, period: Period) -> dict[str, str]:
@@ -104,12 +120,18 @@ def floor_queries(dialect: str, period: Period) -> dict[str, str]:
             SELECT id, invoice_number, invoice_date, vendor_id, total
             FROM vendor_invoice WHERE period = {month}""",
         "price rises": f"""
-            SELECT l.invoice_id, l.vendor_id, s.id, l.unit_cost, SUM(l.quantity)
-            FROM vendor_invoice_line l
-            JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-            WHERE l.period = {month} AND l.kind = 'recurring' AND l.quantity > 0
-              AND NOT s.metered AND l.unit_cost > {_standard_cost(dialect)}
-            GROUP BY l.invoice_id, l.vendor_id, s.id, l.unit_cost""",
+            SELECT r.invoice_id, r.vendor_id, r.service_id, r.unit_cost, r.a, r.b, r.standard,
+                   SUM(r.quantity)
+            FROM (SELECT l.invoice_id, l.vendor_id, s.id AS service_id, l.unit_cost,
+                         l.charge_start AS a, l.charge_end AS b, l.quantity,
+                         {_standard_cost(dialect)} AS standard
+                  FROM vendor_invoice_line l
+                  JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
+                  WHERE l.period = {month} AND l.kind = 'recurring' AND l.quantity > 0
+                    AND NOT s.metered) r
+            WHERE r.unit_cost > r.standard
+            GROUP BY r.invoice_id, r.vendor_id, r.service_id, r.unit_cost, r.a, r.b,
+                     r.standard""",
         "previous mean cost": f"""
             SELECT s.id, l.charge_start, l.charge_end, SUM(l.quantity), SUM(l.amount)
             FROM vendor_invoice_line l
@@ -348,15 +370,20 @@ def _price_rises(dialect: str, period: Period) -> str:
     sum of (unit_cost - standard) x quantity x share, rounded half-up to the cent, exact:
     the shares brought to the common denominator _SHARE_LCM."""
     pg = dialect == "postgresql"
+    # Each line's standard is the one in effect on its charge_start
+    # (docs/price-book.md#price_increase), looked up once per line in the inner select.
     lines = f"""
-        SELECT l.invoice_id, l.vendor_id, s.id AS service_id,
-               l.charge_start AS a, l.charge_end AS b,
-               SUM((l.unit_cost - {_standard_cost(dialect)}) * l.quantity) AS dq
-        FROM vendor_invoice_line l
-        JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
-        WHERE l.period = '{period}' AND l.kind = 'recurring' AND l.quantity > 0
-          AND NOT s.metered AND l.unit_cost > {_standard_cost(dialect)}
-        GROUP BY l.invoice_id, l.vendor_id, s.id, l.charge_start, l.charge_end"""
+        SELECT r.invoice_id, r.vendor_id, r.service_id, r.a, r.b,
+               SUM((r.unit_cost - r.standard) * r.quantity) AS dq
+        FROM (SELECT l.invoice_id, l.vendor_id, s.id AS service_id, l.unit_cost, l.quantity,
+                     l.charge_start AS a, l.charge_end AS b,
+                     {_standard_cost(dialect)} AS standard
+              FROM vendor_invoice_line l
+              JOIN service s ON s.vendor_id = l.vendor_id AND s.vendor_sku = l.vendor_sku
+              WHERE l.period = '{period}' AND l.kind = 'recurring' AND l.quantity > 0
+                AND NOT s.metered) r
+        WHERE r.unit_cost > r.standard
+        GROUP BY r.invoice_id, r.vendor_id, r.service_id, r.a, r.b"""
     head = """
         SELECT NULL AS customer_id, g.service_id, g.vendor_id,
                g.invoice_id AS vendor_invoice_id, NULL AS vendor_invoice_line_id,

@@ -230,6 +230,7 @@ def generate(size: Size, seed: int = 42) -> Dataset:
         )
     vendor_service_ids = [s for s, item in services.items() if item.vendor is not None]
     device_service_ids = [s for s, item in services.items() if item.device]
+    _price_book(data, services)
 
     # Customers and how each vendor names them (a few accounts never mapped).
     account_refs: dict[tuple[int, int], str] = {}
@@ -390,6 +391,33 @@ def generate(size: Size, seed: int = 42) -> Dataset:
     _vendor_invoices(data, rng, terms, figures, services, account_refs, vendor_service_ids)
     _customer_invoices(data, rng, terms, figures, services)
     return data
+
+
+def _price_book(data: Dataset, services: dict[int, CatalogItem]) -> None:
+    """A few price-book entries (docs/price-book.md), drawn from no random generator so the
+    rest of the data stays as it was: the first per-unit vendor service 0.05 cheaper from
+    the 15th of the audited month (lines charged from that day on, anniversary bills, rise
+    against it; earlier ones keep the catalog's standard), the second 0.000001 cheaper
+    from the first month (rises that round to nothing unless summed), and the first
+    in-house service at a 6-place cost from the 10th of the middle month (in-house cost
+    changes from the month after)."""
+    per_unit = [s for s, item in services.items() if item.vendor is not None and not item.metered]
+    in_house = [s for s, item in services.items() if item.vendor is None]
+    audited, middle = data.audit_period, data.months[len(data.months) // 2]
+    entries = [
+        (per_unit[0], audited.first_day + timedelta(days=14), Decimal("-0.05")),
+        (per_unit[1], data.months[0].first_day, Decimal("-0.000001")),
+        (in_house[0], middle.first_day + timedelta(days=9), Decimal("1.123456")),
+    ]
+    for entry_id, (service_id, day, change) in enumerate(entries, start=1):
+        data.tables["service_cost"].append(
+            {
+                "id": entry_id,
+                "service_id": service_id,
+                "effective_from": day,
+                "unit_cost": Decimal(services[service_id].cost) + change,
+            }
+        )
 
 
 def _vendor_invoices(

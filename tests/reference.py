@@ -56,6 +56,10 @@ from the rules' text where it leaves room (the service does not implement them y
   actual quantity;
 - "the vendor has an invoice for M" (OVERBILLED_UNITS): an invoice of period M, or a
   recurring line of the vendor, matched or not, in force on the last day of M;
+- the price book (docs/price-book.md): a line is held to the standard in effect on its
+  charge_start (the invoice month's first day when it has no dates), an in-house line's
+  cost of M to the standard of M's first day; two entries of one service never share a
+  day;
 - PRICE_INCREASE: the impact multiplies by the charge period's share, the actual quantity
   does not (it is the raised lines' units); the previous unit cost is the mean unit cost
   (monthly amounts / quantities) of the service's recurring lines in force on the last day
@@ -102,6 +106,8 @@ class Service:
     vendor_id: int | None = None
     vendor_sku: str | None = None
     metered: bool = False  # billed by consumption (docs/vendor-bills.md#metered-services)
+    # The price book (docs/price-book.md): (effective_from, unit_cost), in any order.
+    costs: list[tuple[date, Decimal]] = field(default_factory=list)
 
 
 @dataclass
@@ -471,7 +477,9 @@ def pairs(world: World, period: str) -> dict[tuple[int, int], Pair]:
         pair.priced_units += units * frac(line.unit_price)
         pair.revenue += line_revenue(world, line, period)
         if service.vendor_id is None:
-            pair.in_house_cost += line_prorated(world, line, period, service.unit_cost)
+            # At the standard of the month's first day (docs/price-book.md#in-house-cost).
+            cost = standard_cost(world, line.service_id, first_day(period))
+            pair.in_house_cost += line_prorated(world, line, period, cost)
     end = last_day(period)
     for m in all_matched(world):
         if m.customer_id is None or m.service_id is None:
@@ -624,14 +632,29 @@ def duplicates_before_real_bills(world: World, period: str) -> dict[tuple[int, i
     return copies
 
 
+def standard_cost(world: World, service_id: int, day: date) -> Decimal:
+    """The service's standard unit cost on `day`: the price-book entry with the latest
+    effective_from on or before it, else the service's unit_cost."""
+    service = world.services[service_id]
+    effective = [(start, cost) for start, cost in service.costs if start <= day]
+    return max(effective)[1] if effective else service.unit_cost
+
+
+def line_standard(world: World, m: Matched) -> Decimal:
+    """The standard a vendor line is held to: the one in effect on its charge_start."""
+    assert m.service_id is not None
+    return standard_cost(world, m.service_id, charge_period(m)[0])
+
+
 def raised(world: World, m: Matched, period: str) -> bool:
     """A line PRICE_INCREASE counts: a recurring line with quantity > 0 on an invoice of
-    period M, matched to a per-unit service, above the service's standard unit_cost."""
+    period M, matched to a per-unit service, above the service's standard unit cost on
+    the line's charge_start."""
     if world.before_real_bills:  # any line above the standard, credits included
         return (
             m.invoice.period == period
             and m.service_id is not None
-            and m.line.unit_cost > world.services[m.service_id].unit_cost
+            and m.line.unit_cost > line_standard(world, m)
         )
     return (
         m.invoice.period == period
@@ -639,7 +662,7 @@ def raised(world: World, m: Matched, period: str) -> bool:
         and m.line.quantity > 0
         and m.service_id is not None
         and not is_metered(world, m.service_id)
-        and m.line.unit_cost > world.services[m.service_id].unit_cost
+        and m.line.unit_cost > line_standard(world, m)
     )
 
 
@@ -765,7 +788,7 @@ def audit(world: World, period: str, vendor_id: int | None = None) -> list[Findi
         for m in lines:
             if m.service_id is None or not raised(world, m, period):
                 continue
-            standard = world.services[m.service_id].unit_cost
+            standard = line_standard(world, m)
             by_service[m.service_id] += (
                 frac(m.line.unit_cost - standard) * frac(m.line.quantity) * share(*charge_period(m))
             )
@@ -1124,7 +1147,8 @@ def profitability_cells(world: World, period: str, basis: str) -> dict[Cell, lis
     for line in world.lines:  # in-house cost stays on the line that produced it
         service = world.services[line.service_id]
         if service.vendor_id is None:
-            cells[cell_of(line)][1] += line_prorated(world, line, period, service.unit_cost)
+            cost = standard_cost(world, line.service_id, first_day(period))
+            cells[cell_of(line)][1] += line_prorated(world, line, period, cost)
     for split in vendor_cost_splits(world, period):
         vendor = vendor_of(split.service_id)
         if not split.lines:

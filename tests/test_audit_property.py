@@ -45,6 +45,8 @@ SEEDS = _seeds()
 # re-billed and arrears lines in the random worlds, held to the reference's rules for them.
 # False: exactly the worlds of plain lines, under the rules the service implements today.
 REAL_BILLS = True
+# Price-book entries (docs/price-book.md) on the services of the random worlds.
+PRICE_BOOK = True
 PERIODS = ["2026-02", "2026-03", "2026-10", "2027-01", "2028-02", "2026-05"]
 
 
@@ -87,6 +89,8 @@ class ServicePlan:
     vendor: int | None
     vendor_sku: str | None
     metered: bool = False
+    # Price-book entries (docs/price-book.md): (effective_from, unit_cost), days distinct.
+    costs: list[tuple[date, Decimal]] = field(default_factory=list)
 
 
 @dataclass
@@ -223,7 +227,7 @@ def local_world(plan: Plan) -> ref.World:
     world = ref.World(customers=list(range(len(plan.customers))), before_real_bills=not REAL_BILLS)
     for s in plan.services:
         world.services[s.key] = ref.Service(
-            s.key, s.unit_price, s.unit_cost, s.vendor, s.vendor_sku, s.metered
+            s.key, s.unit_price, s.unit_cost, s.vendor, s.vendor_sku, s.metered, list(s.costs)
         )
     for k in plan.contracts:
         end = k.cancel_on if k.cancel_on is not None else k.end
@@ -650,7 +654,37 @@ def generate(seed: int) -> Plan:
     plan.customer_invoices = customer_invoices
     if REAL_BILLS:
         add_real_bills(plan, seed)
+    if PRICE_BOOK:
+        add_price_book(plan, seed)
     return plan
+
+
+def add_price_book(plan: Plan, seed: int) -> None:
+    """Price-book entries on most services (docs/price-book.md), from their own generator
+    so that the rest of the world stays as it is: 6-place costs around the catalog's, from
+    days before, on and inside the month and the month before (so that lines charged from
+    the month before, mid-month anniversaries and the month's in-house cost each meet
+    another standard), some from the month after (in the reports' later months)."""
+    rng = random.Random(f"price-book-{seed}")
+    period = plan.period
+    prev, nxt = add_months(period, -1), add_months(period, 1)
+    start_m, end_m = ref.first_day(period), ref.last_day(period)
+    for s in plan.services:
+        if rng.random() < 0.3:
+            continue
+        candidates = [
+            ref.first_day(prev),
+            rand_date(rng, ref.first_day(prev), ref.last_day(prev)),
+            start_m,
+            rand_date(rng, start_m + timedelta(days=1), end_m),
+            rand_date(rng, start_m + timedelta(days=1), end_m),
+            ref.first_day(nxt),
+            ref.first_day(add_months(period, -14)),
+        ]
+        days = sorted(set(rng.sample(candidates, rng.randint(1, 3))))
+        for day in days:
+            factor = Decimal(str(round(rng.uniform(0.85, 1.15), 6)))
+            s.costs.append((day, d6(s.unit_cost * factor)))
 
 
 def add_real_bills(plan: Plan, seed: int) -> None:
@@ -910,7 +944,14 @@ async def create_all(client: httpx.AsyncClient, plan: Plan) -> Created:
             None if s.vendor is None else vendor_ids[s.vendor],
             s.vendor_sku,
             s.metered,
+            list(s.costs),
         )
+        for day, cost in s.costs:
+            await post(
+                client,
+                f"services/{body['id']}/costs",
+                {"effective_from": iso(day), "unit_cost": str(cost)},
+            )
     for (c, v), account_ref in plan.accounts.items():
         await post(
             client,

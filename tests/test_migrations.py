@@ -355,3 +355,59 @@ async def test_quickbooks_ids_keep_existing_rows(backend: str, tmp_path: Path) -
         names = (await connection.execute(text("SELECT name FROM customer"))).scalars().all()
     await engine.dispose()
     assert names == ["Łódź Logistics"]
+
+
+async def test_price_book_migration_keeps_the_catalog(backend: str, tmp_path: Path) -> None:
+    """0011 adds the price book beside the catalog: a service stored before keeps its row
+    and unit_cost, starts with no entries (so its standard stays its unit_cost), and can be
+    given one; downgrading drops the entries only."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "price_book")
+    await run_alembic(url, "upgrade", "0010_vendor_line_charge_span")
+    engine = create_engine(url)
+    sqlite = backend == "sqlite"
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO service (id, name, sku, unit, unit_price, unit_cost, active, "
+                "metered, created_at, updated_at) VALUES (1, 'AV', 'AV', 'seat', :price, :cost, "
+                "true, false, :now, :now)"
+            ),
+            {
+                "price": 45_000 if sqlite else Decimal("4.5"),
+                "cost": 27_500 if sqlite else Decimal("2.75"),
+                "now": now,
+            },
+        )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "head")
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        cost = (await connection.execute(text("SELECT unit_cost FROM service"))).scalar_one()
+        assert Decimal(cost) / (10_000 if sqlite else 1) == Decimal("2.75")
+        assert (await connection.execute(text("SELECT count(*) FROM service_cost"))).scalar() == 0
+        await connection.execute(
+            text(
+                "INSERT INTO service_cost (service_id, effective_from, unit_cost, created_at) "
+                "VALUES (1, :day, :cost, :now)"
+            ),
+            {
+                "day": date(2026, 12, 1),
+                "cost": 2_875_001 if sqlite else Decimal("2.875001"),
+                "now": now,
+            },
+        )
+    await engine.dispose()
+
+    await run_alembic(url, "downgrade", "0010_vendor_line_charge_span")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM service"))).scalar() == 1
+    await engine.dispose()
+    assert "service_cost" not in await _tables(url)

@@ -21,15 +21,14 @@ from app.contracts import month_sql
 from app.contracts.models import Contract, ContractLine
 from app.core.money import (
     AMOUNT_PLACES,
-    PRICE_PLACES,
     QUANTITY_PLACES,
     VENDOR_PLACES,
     decimal_sum,
     from_cents,
-    rescaled,
 )
 from app.core.periods import Period, share
 from app.customers.models import Customer
+from app.services.costs import load_price_book, standard_cost_sql
 from app.services.models import Service
 from app.vendor_invoices import month as vendor_month
 from app.vendor_invoices.charges import monthly_amount
@@ -79,6 +78,10 @@ class PriceRise:
     quantity: Decimal  # sum of the quantities of those lines
     cost: Fraction  # sum of unit_cost x quantity x share of their charge periods, exact
     weight: Fraction  # sum of quantity x share: the standard cost is counted on it
+    # Sum of standard x quantity x share, the standard of each line the one in effect on
+    # its charge_start (docs/price-book.md#price_increase); None: the service's unit_cost
+    # throughout.
+    standard_cost: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,14 @@ async def load(
     # Contract positions (docs/month-arithmetic.md): each line's unit-days and contracted units
     # computed in the database (month_sql, held equal to the arithmetic module by a
     # test); revenue and in-house cost rounded per line here, in exact integers.
+    # In-house cost at the standard in effect on the month's first day
+    # (docs/price-book.md#in-house-cost).
+    in_house = {sid: s.unit_cost for sid, s in data.services.items() if s.vendor_id is None}
+    book = await load_price_book(session, in_house, until=period.first_day)
     _contract_positions(
-        data, await month_sql.month_line_figures(session, period, customer_ids=customer_ids)
+        data,
+        await month_sql.month_line_figures(session, period, customer_ids=customer_ids),
+        {sid: book.on(sid, period.first_day) for sid in in_house},
     )
 
     line_t = VendorInvoiceLine
@@ -291,15 +300,16 @@ async def load(
     return data
 
 
-def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]) -> None:
+def _contract_positions(
+    data: AuditData, lines: list[month_sql.LineMonthFigures], unit_costs: dict[int, Decimal]
+) -> None:
     """Sum the month's lines per (customer, service) and per customer, in integers scaled
     as month_sql gives them, then as Decimals: units and revenue exactly as the sums of
-    the lines' `contracted_units` and rounded `revenue` (docs/month-arithmetic.md#revenue)."""
+    the lines' `contracted_units` and rounded `revenue` (docs/month-arithmetic.md#revenue);
+    in-house cost at `unit_costs`, the in-house services' standard unit costs."""
     days = data.period.days
-    costs: dict[int, int] = {}  # in-house services' unit_cost x 10^4
-    for service_id, service in data.services.items():
-        if service.vendor_id is None:
-            costs[service_id] = month_sql.to_scaled(service.unit_cost)
+    # in-house services' standard unit cost x 10^6 (a price-book entry has 6 places)
+    costs = {sid: month_sql.to_scaled(cost, VENDOR_PLACES) for sid, cost in unit_costs.items()}
     # pair -> [units x 10^4, any line counted, units x price x 10^8, revenue, in-house cost]
     sums: dict[Pair, list[int]] = {}
     revenue_by_customer: dict[int, int] = {}
@@ -316,7 +326,7 @@ def _contract_positions(data: AuditData, lines: list[month_sql.LineMonthFigures]
         acc[3] += revenue
         cost = costs.get(line.service_id)
         if cost is not None:
-            acc[4] += month_sql.cents(line.quantity_days, cost, days)
+            acc[4] += month_sql.cents(line.quantity_days, cost, days, VENDOR_PLACES)
         revenue_by_customer[line.customer_id] = (
             revenue_by_customer.get(line.customer_id, 0) + revenue
         )
@@ -473,13 +483,15 @@ async def _load_price_rises(
     invoices: dict[int, _Invoice],
 ) -> None:
     """PRICE_INCREASE (docs/vendor-bills.md#rules-on-real-bills): recurring lines with a
-    quantity > 0, matched to a per-unit service, above its standard unit_cost, per vendor
-    invoice and service, into `data.price_rises`."""
+    quantity > 0, matched to a per-unit service, above the standard unit cost in effect on
+    their charge_start (docs/price-book.md#price_increase), per vendor invoice and service,
+    into `data.price_rises`."""
     line_t = VendorInvoiceLine
     dialect = session.get_bind().dialect.name
     # Grouped by unit_cost and charge period as well, so each group's cost is unit_cost x
     # sum(quantity) x share: exact in Python, with no product of scaled integers in SQL
-    # (which could overflow SQLite's 64-bit integers for large, valid values).
+    # (which could overflow SQLite's 64-bit integers for large, valid values). The
+    # standard depends only on the service and charge_start, both grouped on.
     rises: Any = await session.execute(
         select(
             col(line_t.invoice_id),
@@ -489,6 +501,7 @@ async def _load_price_rises(
             col(line_t.charge_start),
             col(line_t.charge_end),
             decimal_sum(col(line_t.quantity), dialect, VENDOR_PLACES),
+            _standard(dialect),
         )
         .join(
             Service,
@@ -508,31 +521,39 @@ async def _load_price_rises(
         )
     )
     grouped: dict[tuple[int, int, int], list[Any]] = {}
-    for invoice_id, vendor, service_id, unit_cost, start, end, quantity in rises.all():
+    for invoice_id, vendor, service_id, unit_cost, start, end, quantity, standard in rises.all():
         totals = grouped.setdefault(
-            (invoice_id, vendor, service_id), [ZERO, Fraction(0), Fraction(0)]
+            (invoice_id, vendor, service_id), [ZERO, Fraction(0), Fraction(0), Fraction(0)]
         )
         weight = Fraction(quantity) * share(start, end)
         totals[0] += quantity
         totals[1] += Fraction(unit_cost) * weight
         totals[2] += weight
+        totals[3] += Fraction(standard) * weight
     data.price_rises = [
         PriceRise(invoice_id, invoices[invoice_id].number, vendor, service_id, *totals)
         for (invoice_id, vendor, service_id), totals in sorted(grouped.items())
     ]
 
 
+def _standard(dialect: str) -> Any:
+    """The standard unit cost of the matched service on the line's charge_start, on the
+    line's scale (docs/price-book.md#standard-unit-cost)."""
+    return standard_cost_sql(
+        col(Service.id), col(Service.unit_cost), col(VendorInvoiceLine.charge_start), dialect
+    )
+
+
 def _rising(dialect: str) -> list[Any]:
     """Lines that can raise a price: recurring, quantity > 0, of a per-unit service, above
-    its standard unit cost (a credit no longer offsets a rise). The line's unit cost has
-    6 places, the standard 4."""
+    the standard unit cost in effect on their charge_start (a credit no longer offsets a
+    rise)."""
     line_t = VendorInvoiceLine
-    standard = rescaled(col(Service.unit_cost), dialect, PRICE_PLACES, VENDOR_PLACES)
     return [
         col(line_t.kind) == LineKind.recurring.value,
         col(line_t.quantity) > 0,
         col(Service.metered).is_(False),
-        col(line_t.unit_cost) > standard,
+        col(line_t.unit_cost) > _standard(dialect),
     ]
 
 

@@ -271,14 +271,22 @@ def OVERBILLED_UNITS(data: AuditData) -> list[Draft]:  # noqa: N802
 
 def PRICE_INCREASE(data: AuditData) -> list[Draft]:  # noqa: N802
     """Recurring lines (quantity > 0) matched to a per-unit service whose unit_cost exceeds
-    the service's standard unit_cost, one finding per (vendor invoice, service). Impact:
+    the service's standard unit cost on their charge_start, one finding per (vendor
+    invoice, service). Impact:
     sum over those lines of (unit_cost - standard) x quantity x share of their charge
     period (docs/vendor-bills.md#rules-on-real-bills)."""
     names, drafts = _Names(data), []
     for rise in sorted(data.price_rises, key=lambda r: (r.invoice_id, r.service_id)):
         service = data.services[rise.service_id]
-        standard = service.unit_cost
-        impact = round_half_up(rise.cost - Fraction(standard) * rise.weight)
+        # The standard of each line is the one in effect on its charge_start
+        # (docs/price-book.md#price_increase); several lines, their weighted mean.
+        if rise.standard_cost is None:
+            standard: Decimal = service.unit_cost
+            standard_cost = Fraction(standard) * rise.weight
+        else:
+            standard_cost = rise.standard_cost
+            standard = round_half_up(standard_cost / rise.weight, VENDOR_PLACES)
+        impact = round_half_up(rise.cost - standard_cost)
         if impact <= 0:
             continue
         mean = rise.cost / rise.weight if rise.weight else None

@@ -44,12 +44,13 @@ DECIMALS = 4  # quantities and prices carry at most 4 decimals (docs/README.md#m
 SCALE = 10**DECIMALS
 
 
-def to_scaled(value: Decimal) -> int:
+def to_scaled(value: Decimal, places: int = DECIMALS) -> int:
     """A stored quantity, unit price or unit cost x 10^4, as the statements below count
-    them. Stored values carry at most 4 decimals; anything else is refused, not rounded."""
-    whole = _to_scaled(value, DECIMALS)
+    them (or x 10^places: a price-book unit cost has 6). Stored values carry at most that
+    many decimals; anything else is refused, not rounded."""
+    whole = _to_scaled(value, places)
     if whole is None:
-        raise ValueError(f"{value} has more than {DECIMALS} decimals")
+        raise ValueError(f"{value} has more than {places} decimals")
     return whole
 
 
@@ -72,14 +73,14 @@ class LineMonthFigures(NamedTuple):
     units: int | None
 
 
-def cents(quantity_days: int, rate: int, days: int) -> int:
+def cents(quantity_days: int, rate: int, days: int, rate_places: int = DECIMALS) -> int:
     """Sum over active days of quantity(d) x rate / days_in(M), rounded half-up to the
-    cent, as integer cents; `quantity_days` and `rate` scaled by 10^4
+    cent, as integer cents; `quantity_days` scaled by 10^4 and `rate` by 10^rate_places
     (docs/month-arithmetic.md#revenue)."""
     if quantity_days == 0:
         return 0
-    # (quantity_days / 10^4) x (rate / 10^4) / days x 100 cents
-    return half_up_int(quantity_days * rate, 1_000_000 * days)
+    # (quantity_days / 10^4) x (rate / 10^rate_places) / days x 100 cents
+    return half_up_int(quantity_days * rate, 10 ** (DECIMALS + rate_places - 2) * days)
 
 
 @dataclass(frozen=True)
@@ -243,14 +244,14 @@ class LineRange:
         return out
 
 
-def whole_month_cents(quantity: int, rate: int) -> int:
+def whole_month_cents(quantity: int, rate: int, rate_places: int = DECIMALS) -> int:
     """The revenue rule for a month every day of which is active at one quantity: sum over
     its days of quantity x rate / days_in(M) = quantity x rate, rounded half-up to the
-    cent; `quantity` and `rate` scaled by 10^4. Equal to cents(quantity x days, rate,
-    days) for any days: the same rational number, so the same rounding."""
+    cent; `quantity` scaled by 10^4 and `rate` by 10^rate_places. Equal to cents(quantity
+    x days, rate, days) for any days: the same rational number, so the same rounding."""
     if quantity == 0:
         return 0
-    return half_up_int(quantity * rate, 1_000_000)
+    return half_up_int(quantity * rate, 10 ** (DECIMALS + rate_places - 2))
 
 
 def _range_statement(dialect: str, service_filter: bool, customer_filter: bool) -> str:

@@ -491,6 +491,16 @@ VendorUnitCost = Annotated[
     _schema("Cost of one unit for one month, at most 6 decimal places.", "0.087512"),
     _written(format_price, "0.087512"),
 ]
+StandardUnitCost = Annotated[
+    Decimal,
+    _validator(VENDOR_PLACES, non_negative=True),
+    _out(format_price),
+    _schema(
+        "Standard cost of one unit for one month, >= 0, at most 6 decimal places (as vendor "
+        "lines).",
+        "0.087512",
+    ),
+]
 # Output-only: computed amounts (revenue, totals).
 AmountOut = Annotated[
     Decimal,

@@ -2,7 +2,8 @@
 vendor, month) of a range, summed straight into the cells of the projections a report
 asks for. Revenue from the month arithmetic in its database form (month_sql's range form,
 held equal to the arithmetic module by tests) or from the customer invoices; cost from
-the service's unit cost (in-house) or the matched vendor lines (cost.py).
+the service's standard unit cost (in-house, docs/price-book.md#in-house-cost) or the
+matched vendor lines (cost.py).
 
 Every figure is carried as integer cents while it is summed, and becomes a Decimal only
 in the answer: never a float (docs/reports.md).
@@ -11,7 +12,7 @@ in the answer: never a float (docs/reports.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import accumulate
@@ -25,10 +26,11 @@ from sqlmodel import col
 from app.billing.models import CustomerInvoice, CustomerInvoiceLine, InvoiceStatus
 from app.contracts import arithmetic, month_sql
 from app.contracts.models import ContractLine
-from app.core.money import cents_sum
+from app.core.money import VENDOR_PLACES, cents_sum
 from app.core.periods import Period
 from app.reports.cost import Add, Holders, vendor_cost
 from app.reports.models import Basis
+from app.services.costs import load_price_book
 from app.services.models import Service
 
 # The full key of a cell, in this order; a report keeps the parts it groups by.
@@ -159,32 +161,42 @@ async def gather(
         projection.month_count = count
     monthly = [p for p in projections if p.monthly]
     costly = [p for p in monthly if p.cost]
-    unit_costs = {sid: month_sql.to_scaled(cost) for sid, (_, cost) in services.items()}
+    unit_costs = await _in_house_rates(session, services, months)
     # (customer, service, month) -> [(line_id, contract_id, units)] of vendor services
     units_of: Holders = defaultdict(list)
     for line in lines:
         vendor_id = services[line.service_id][0]
         in_house = vendor_id is None
         part = (line.customer_id, line.contract_id, line.service_id, vendor_id)
-        # (slot, rate): revenue at the line's unit price, in-house cost at the service's
-        # unit cost (docs/month-arithmetic.md#in-house-cost), both x 10^4.
-        rates: list[tuple[int, int]] = [(0, line.unit_price)] if contracted else []
+        # (slot, rate, places): revenue at the line's unit price (x 10^4), in-house cost at
+        # the service's standard unit cost of each month (x 10^6, a list when the price
+        # book changes it within the range: docs/price-book.md#in-house-cost).
+        rates: list[tuple[int, int | list[int], int]] = (
+            [(0, line.unit_price, month_sql.DECIMALS)] if contracted else []
+        )
         if in_house:
-            rates.append((1, unit_costs[line.service_id]))
-        for slot, rate in rates:
+            rates.append((1, unit_costs[line.service_id], VENDOR_PLACES))
+        for slot, rate, places in rates:
             total = 0
-            for first_index, last_index, quantity in line.runs:
-                # A whole month at one quantity, rounded once per month
-                # (docs/month-arithmetic.md#revenue).
-                cents = month_sql.whole_month_cents(quantity, rate)
-                if cents == 0:
-                    continue
-                total += cents * (last_index - first_index + 1)
-                for projection in costly if slot else monthly:
-                    projection.add_run(part, slot, first_index, last_index, cents)
+            for run_first, run_last, quantity in line.runs:
+                pieces = (
+                    ((run_first, run_last, rate),)
+                    if isinstance(rate, int)
+                    else _at_one_rate(rate, run_first, run_last)
+                )
+                for first_index, last_index, month_rate in pieces:
+                    # A whole month at one quantity, rounded once per month
+                    # (docs/month-arithmetic.md#revenue).
+                    cents = month_sql.whole_month_cents(quantity, month_rate, places)
+                    if cents == 0:
+                        continue
+                    total += cents * (last_index - first_index + 1)
+                    for projection in costly if slot else monthly:
+                        projection.add_run(part, slot, first_index, last_index, cents)
             for index, (quantity_days, _) in line.partial.items():
                 # The partial month's unit-days, rounded once.
-                cents = month_sql.cents(quantity_days or 0, rate, days[index])
+                month_rate = rate if isinstance(rate, int) else rate[index]
+                cents = month_sql.cents(quantity_days or 0, month_rate, days[index], places)
                 if cents == 0:
                     continue
                 total += cents
@@ -222,6 +234,36 @@ async def gather(
     if not contracted:
         await _invoiced_revenue(session, first, last, by_contract, services, index_of, add)
     return gathered
+
+
+async def _in_house_rates(
+    session: AsyncSession,
+    services: dict[int, tuple[int | None, Decimal]],
+    months: arithmetic.MonthRange,
+) -> dict[int, int | list[int]]:
+    """Each in-house service's standard unit cost x 10^6 on the first day of each month of
+    the range (docs/price-book.md#in-house-cost): one number when it is the same all
+    along, else one per month."""
+    catalog = {sid: cost for sid, (vendor_id, cost) in services.items() if vendor_id is None}
+    firsts = [period.first_day for period in months.periods]
+    book = await load_price_book(session, catalog, until=firsts[-1])
+    rates: dict[int, int | list[int]] = {}
+    for sid, cost in catalog.items():
+        if not book.has_entries(sid):
+            rates[sid] = month_sql.to_scaled(cost, VENDOR_PLACES)
+            continue
+        each = [month_sql.to_scaled(book.on(sid, day), VENDOR_PLACES) for day in firsts]
+        rates[sid] = each[0] if len(set(each)) == 1 else each
+    return rates
+
+
+def _at_one_rate(rate: list[int], first: int, last: int) -> Iterator[tuple[int, int, int]]:
+    """The months first..last (indexes) cut into runs at one rate: (first, last, rate)."""
+    start = first
+    for index in range(first + 1, last + 2):
+        if index > last or rate[index] != rate[start]:
+            yield start, index - 1, rate[start]
+            start = index
 
 
 async def _invoiced_revenue(

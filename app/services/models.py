@@ -3,19 +3,20 @@ vendor names it on its invoices."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import Field as PField
-from sqlalchemy import Boolean, CheckConstraint, Column, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Column, Date, String, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field, updated_at_field
-from app.core.money import UnitPrice
+from app.core.money import VENDOR_PLACES, StandardUnitCost, UnitPrice
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import (
     QUICKBOOKS_ID_MAX_LENGTH,
+    Day,
     Id,
     Name,
     OptionalRef,
@@ -114,3 +115,31 @@ class ServiceRead(ReadModel):
     metered: bool
     created_at: datetime
     updated_at: datetime
+
+
+class ServiceCost(SQLModel, table=True):
+    """A price-book entry: the service's standard unit cost from `effective_from` on, until
+    the next entry (docs/price-book.md#standard-unit-cost)."""
+
+    __tablename__ = "service_cost"
+    __table_args__ = (UniqueConstraint("service_id", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The unique (service_id, effective_from) index serves the lookups by service.
+    service_id: int = fk_field("service.id", index=False)
+    effective_from: date = Field(sa_column=Column(Date, nullable=False))
+    unit_cost: Decimal = decimal_field(VENDOR_PLACES)
+    created_at: datetime = created_at_field()
+
+
+class ServiceCostCreate(InputModel):
+    effective_from: Day = PField(description="First day this standard unit cost applies")
+    unit_cost: StandardUnitCost
+
+
+class ServiceCostRead(ReadModel):
+    id: int
+    service_id: int
+    effective_from: date
+    unit_cost: StandardUnitCost
+    created_at: datetime

@@ -12,8 +12,14 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
-from app.services import service
-from app.services.models import ServiceCreate, ServiceRead, ServiceUpdate
+from app.services import costs, service
+from app.services.models import (
+    ServiceCostCreate,
+    ServiceCostRead,
+    ServiceCreate,
+    ServiceRead,
+    ServiceUpdate,
+)
 
 router = api_router(prefix="/services", tags=["services"])
 
@@ -93,10 +99,55 @@ async def update_service(
     "/{service_id}",
     status_code=204,
     response_class=Response,
-    summary="Delete a service that no contract line or asset references",
+    summary="Delete a service that nothing references (its price book included)",
     responses={**AUTH, **problem_responses(404, 409)},
 )
 async def delete_service(service_id: IdPath, session: SessionDep, _: WriteKey) -> None:
     """Only while no other record refers to it: otherwise a 409 whose `referenced_by` says
     what still does (e.g. "4 contract lines"). Deactivate (`active: false`) to keep history."""
     await service.delete_service(session, service_id=service_id)
+
+
+@router.post(
+    "/{service_id}/costs",
+    status_code=201,
+    response_model=ServiceCostRead,
+    summary="Add a price-book entry: the standard unit cost from a day on",
+    description="The service's standard unit cost from `effective_from` until the next "
+    "entry (docs/price-book.md). A second entry with the same `effective_from` is a 409.",
+    responses={**AUTH, **problem_responses(404, 409, 422)},
+)
+async def create_service_cost(
+    service_id: IdPath, body: ServiceCostCreate, session: SessionDep, _: WriteKey
+) -> ServiceCostRead:
+    return await costs.add_cost(session, service_id=service_id, data=body)
+
+
+@router.get(
+    "/{service_id}/costs",
+    response_model=Page[ServiceCostRead],
+    summary="List the service's price book, by effective_from",
+    description="The entries, earliest first: the standard unit cost on a day is the entry "
+    "with the latest `effective_from` on or before it, else the service's `unit_cost` "
+    "(docs/price-book.md#standard-unit-cost).",
+    responses={**AUTH, **problem_responses(404, 422)},
+)
+async def list_service_costs(
+    service_id: IdPath, session: SessionDep, _: ReadKey, page: PageDep
+) -> Page[ServiceCostRead]:
+    return await costs.list_costs(session, service_id=service_id, page=page)
+
+
+@router.delete(
+    "/{service_id}/costs/{entry_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove a price-book entry",
+    description="The standard falls back to the entry before it (or the service's "
+    "`unit_cost`); audits run afterwards hold lines to that.",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def delete_service_cost(
+    service_id: IdPath, entry_id: IdPath, session: SessionDep, _: WriteKey
+) -> None:
+    await costs.delete_cost(session, service_id=service_id, entry_id=entry_id)
