@@ -54,6 +54,7 @@ REQUEST_EXAMPLES: dict[str, Any] = {
         "revenue_account": "4100 Managed Services",
     },
     "update_service": {"unit_price": "6.50"},
+    "create_service_cost": {"effective_from": "2027-01-01", "unit_cost": "3.850000"},
     "create_contract": {
         "customer_id": 7,
         "name": "Managed services 2026",

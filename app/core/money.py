@@ -500,6 +500,7 @@ StandardUnitCost = Annotated[
         "lines).",
         "0.087512",
     ),
+    _written(format_price, "0.087512"),
 ]
 # Output-only: computed amounts (revenue, totals).
 AmountOut = Annotated[
