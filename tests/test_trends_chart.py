@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import struct
 import xml.etree.ElementTree as ET
 import zlib
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ from app.reports.chart import (
     INCOMPLETE_FILL,
     PALETTE,
     SVG_MEDIA_TYPE,
+    _px,
+    _tenths,
     _tick_label,
     _ticks,
     trends_svg,
@@ -245,6 +249,47 @@ def test_svg_is_well_formed_whatever_a_name_holds() -> None:
     assert root.find(".//svg:b", NS) is None and root.find(".//b") is None
     # One point, no line (the null breaks it).
     assert len(points(group)) == 1 and group.find("svg:polyline", NS) is None
+
+
+def test_pixel_rounding_in_integers_equals_the_exact_one() -> None:
+    rng = random.Random(14)
+    for _ in range(20_000):
+        numerator, denominator = rng.randint(0, 10**12), rng.randint(1, 10**9)
+        assert _tenths(numerator, denominator) == _px(Fraction(numerator, denominator))
+    # 0.05 rounds up (half-up): 1/20 -> 0.1; 1/3 -> 0.3; 2/3 -> 0.7.
+    assert [_tenths(1, 20), _tenths(1, 3), _tenths(2, 3)] == ["0.1", "0.3", "0.7"]
+
+
+def test_many_series_lines_without_markers_and_a_legend_that_says_how_many_more() -> None:
+    months = ["2026-01", "2026-02"]
+    report = TrendsReport(
+        metric=Metric.cost,
+        basis=Basis.contracted,
+        group_by=TrendGroup.service,
+        months=months,
+        series=[
+            # 25 services; two share a name, so both get their ids.
+            TrendSeries(
+                service_id=i,
+                service_name="Backup" if i in (3, 4) else f"Service {i}",
+                values=[Decimal(i), Decimal(i + 1)],
+                changes=[],
+            )
+            for i in range(1, 26)
+        ],
+        total=[],
+        total_changes=[],
+        gaps=[],
+        targets=[],
+        incomplete=[],
+    )
+    root = ET.fromstring(trends_svg(report))
+    series = root.findall(".//svg:g[@class='series']", NS)
+    assert len(series) == 25
+    assert [g.attrib["data-label"] for g in series[2:4]] == ["Backup (#3)", "Backup (#4)"]
+    assert all(points(g) == [] and len(g.findall("svg:polyline", NS)) == 1 for g in series)
+    legend = texts(root.find(".//svg:g[@class='legend']", NS))
+    assert len(legend) == 21 and legend[-1] == "and 5 more (hover a line)"
 
 
 def test_trends_document_svg(app: Any) -> None:

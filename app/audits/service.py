@@ -246,22 +246,29 @@ def _decode(cursor: str) -> tuple[Decimal, int]:
     return impact, finding_id
 
 
-def _named_findings() -> Any:
-    """Findings with the names of their customer, service and vendor, joined in the same
-    statement, so that the names are read in the snapshot the figures are (one statement,
-    however many findings; docs/findings.md#finding-fields)."""
-    table: Any = Finding.__table__  # type: ignore[attr-defined]
+def _findings() -> Any:
+    """The finding table's columns, to narrow (by audit, filters, a page) before naming."""
+    return select(Finding.__table__)  # type: ignore[attr-defined]
+
+
+def _named(findings: Any) -> Any:
+    """The findings a statement selects (filtered, and limited to a page, first), each with
+    the names of its customer, service and vendor joined in the same statement, so the
+    names are read in the snapshot the findings are (docs/findings.md#finding-fields);
+    biggest impact first, then by id."""
+    found = findings.subquery("found")
     return (
         select(
-            table,
+            found,
             col(Customer.name).label("customer_name"),
             col(Service.name).label("service_name"),
             col(Vendor.name).label("vendor_name"),
         )
-        .select_from(table)
-        .outerjoin(Customer, col(Customer.id) == col(Finding.customer_id))
-        .outerjoin(Service, col(Service.id) == col(Finding.service_id))
-        .outerjoin(Vendor, col(Vendor.id) == col(Finding.vendor_id))
+        .select_from(found)
+        .outerjoin(Customer, col(Customer.id) == found.c.customer_id)
+        .outerjoin(Service, col(Service.id) == found.c.service_id)
+        .outerjoin(Vendor, col(Vendor.id) == found.c.vendor_id)
+        .order_by(found.c.impact.desc(), found.c.id)
     )
 
 
@@ -282,10 +289,9 @@ class FindingFilters:
 
 
 async def _filtered_findings(session: AsyncSession, audit_id: int, filters: FindingFilters) -> Any:
-    """The audit's findings (a 404 for an unknown audit) matching the filters, with names,
-    biggest impact first, then by id."""
+    """The audit's findings (a 404 for an unknown audit) matching the filters."""
     await get_or_404(session, Audit, audit_id, "audit")
-    stmt = _named_findings().where(col(Finding.audit_id) == audit_id)
+    stmt = _findings().where(col(Finding.audit_id) == audit_id)
     for column, value in (
         (Finding.type, filters.type.value if filters.type else None),
         (Finding.customer_id, filters.customer_id),
@@ -297,7 +303,7 @@ async def _filtered_findings(session: AsyncSession, audit_id: int, filters: Find
             stmt = stmt.where(col(column) == value)
     if filters.min_impact is not None:
         stmt = stmt.where(col(Finding.impact) >= filters.min_impact)
-    return stmt.order_by(col(Finding.impact).desc(), col(Finding.id))
+    return stmt
 
 
 async def list_findings(
@@ -317,7 +323,9 @@ async def list_findings(
                 and_(col(Finding.impact) == impact, col(Finding.id) > last_id),
             )
         )
-    found = list((await session.execute(stmt.limit(page.limit + 1))).all())
+    # The page first, then its names: not a join over every finding of the audit.
+    page_stmt = stmt.order_by(col(Finding.impact).desc(), col(Finding.id)).limit(page.limit + 1)
+    found = list((await session.execute(_named(page_stmt))).all())
     more = len(found) > page.limit
     found = found[: page.limit]
     last = found[-1] if more and found else None
@@ -333,11 +341,11 @@ async def all_findings(
     """Every finding of the audit matching the filters, unpaged, in the list's order (the
     CSV download, docs/findings.md#csv): one statement."""
     stmt = await _filtered_findings(session, audit_id, filters)
-    return [_finding_read(row) for row in (await session.execute(stmt)).all()]
+    return [_finding_read(row) for row in (await session.execute(_named(stmt))).all()]
 
 
 async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetail:
-    row = (await session.execute(_named_findings().where(col(Finding.id) == finding_id))).first()
+    row = (await session.execute(_named(_findings().where(col(Finding.id) == finding_id)))).first()
     if row is None:
         raise NotFound.of("finding", finding_id)
     events = (

@@ -5,6 +5,7 @@ to a tenth of a pixel: no binary float touches a figure."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -25,6 +26,9 @@ PLOT_LEFT, PLOT_TOP, PLOT_WIDTH, PLOT_HEIGHT = 84, 72, 620, 340
 LEGEND_LEFT = PLOT_LEFT + PLOT_WIDTH + 24
 LEGEND_ROW = 20
 LEGEND_MAX_SERIES = 20  # more are drawn; each line names itself on hover
+# Past this many series the lines carry no point markers: a cloud of dots reads as
+# nothing, and each marker is two elements more to send.
+MARKED_SERIES = 20
 LEGEND_CHARS = 26
 MAX_MONTH_LABELS = 12
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
@@ -69,6 +73,13 @@ def _px(value: Fraction | int) -> str:
     return f"{round_half_up(Fraction(value), 1):f}"
 
 
+def _tenths(numerator: int, denominator: int) -> str:
+    """numerator / denominator (both > 0) to a tenth, half-up, in integers: the same as
+    `_px`, for the many points of a chart."""
+    tenths = (20 * numerator + denominator) // (2 * denominator)
+    return f"{tenths // 10}.{tenths % 10}"
+
+
 def _shorten(label: str) -> str:
     return label if len(label) <= LEGEND_CHARS else label[: LEGEND_CHARS - 1] + "\u2026"
 
@@ -91,7 +102,7 @@ def series_labels(report: TrendsReport) -> list[str]:
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     return [
-        f"{label} (#{getattr(series, id_field)})" if counts[label] > 1 else label
+        _text(f"{label} (#{getattr(series, id_field)})" if counts[label] > 1 else label)
         for label, series in zip(labels, report.series, strict=True)
     ]
 
@@ -135,12 +146,17 @@ def _value_text(value: Decimal, metric: Metric) -> str:
 # --- drawing ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _attribute(name: str) -> str:
+    return name.rstrip("_").replace("_", "-")
+
+
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(
-        parent, tag, {name.rstrip("_").replace("_", "-"): _text(v) for name, v in attrs.items()}
-    )
+    """A child element; `class_` is `class`, `stroke_width` is `stroke-width`. Text that
+    may hold a name goes through `_text` first (series_labels does it for the labels)."""
+    element = ET.SubElement(parent, tag, {_attribute(name): v for name, v in attrs.items()})
     if text is not None:
-        element.text = _text(text)
+        element.text = text
     return element
 
 
@@ -199,13 +215,19 @@ def trends_svg(report: TrendsReport) -> str:
     height = max(PLOT_TOP + PLOT_HEIGHT + 64, PLOT_TOP + 8 + LEGEND_ROW * legend_rows + 24)
 
     band = Fraction(PLOT_WIDTH, count)
+    xs = [_px(PLOT_LEFT + band * index + band / 2) for index in range(count)]
 
     def x(index: int) -> str:
-        return _px(PLOT_LEFT + band * index + band / 2)
+        return xs[index]
+
+    # y = top + height x (high - value) / (high - low), in integers: every value and tick
+    # scaled by 10^4 (amounts have 2 places, margins 4) is a whole number.
+    scale = Decimal(10) ** 4
+    high_scaled, span_scaled = int(high * scale), int((high - low) * scale)
 
     def y(value: Decimal) -> str:
-        span = Fraction(high - low)
-        return _px(PLOT_TOP + PLOT_HEIGHT * (Fraction(high) - Fraction(value)) / span)
+        above = high_scaled - int(value * scale)
+        return _tenths(PLOT_TOP * span_scaled + PLOT_HEIGHT * above, span_scaled)
 
     title = METRIC_TITLES[metric] + (
         ", total" if report.group_by is TrendGroup.none else f" by {report.group_by.value}"
@@ -326,6 +348,8 @@ def trends_svg(report: TrendsReport) -> str:
             None if value is None else (x(i), y(value)) for i, value in enumerate(series.values)
         ]
         _line(group, points, colour, "2.5", dash)
+        if len(report.series) > MARKED_SERIES:
+            continue
         for month, value, point in zip(months, series.values, points, strict=True):
             if value is None or point is None:
                 continue

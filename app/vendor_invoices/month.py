@@ -325,27 +325,35 @@ async def vendors_billing(
     audit's OVERBILLED_UNITS and the trends' incomplete months). Two queries whatever the
     range: the invoices' (period, vendor), and the recurring lines reaching past the
     first month's end grouped by (vendor, charge_end) with their earliest charge_start (a
-    line of the group is in force on a day between the two)."""
+    line of the group is in force on a day between the two); for one month (the audit)
+    simply the vendors of the lines in force on its last day."""
     periods = list(months_between(first, last))
     index_of = {str(p): i for i, p in enumerate(periods)}
     billing: list[set[int]] = [set() for _ in periods]
     invoices = select(col(VendorInvoice.period), col(VendorInvoice.vendor_id)).where(
         col(VendorInvoice.period) >= str(first), col(VendorInvoice.period) <= str(last)
     )
-    lines = select(
-        col(Line.vendor_id), col(Line.charge_end), func.min(col(Line.charge_start))
-    ).where(
+    recurring: list[Any] = [
         col(Line.kind) == LineKind.recurring.value,
         col(Line.charge_end) >= first.last_day,
         col(Line.charge_start) <= last.last_day,
-    )
+    ]
     if vendor_id is not None:
         invoices = invoices.where(col(VendorInvoice.vendor_id) == vendor_id)
-        lines = lines.where(col(Line.vendor_id) == vendor_id)
+        recurring.append(col(Line.vendor_id) == vendor_id)
     rows: Any = await session.execute(invoices.distinct())
     for period, vendor in rows.all():
         billing[index_of[period]].add(vendor)
-    rows = await session.execute(lines.group_by(col(Line.vendor_id), col(Line.charge_end)))
+    if first == last:
+        # One day to test: the distinct vendors, no groups to bring back (the audit).
+        in_force = select(col(Line.vendor_id)).where(*recurring).distinct()
+        billing[0].update((await session.scalars(in_force)).all())
+        return billing
+    rows = await session.execute(
+        select(col(Line.vendor_id), col(Line.charge_end), func.min(col(Line.charge_start)))
+        .where(*recurring)
+        .group_by(col(Line.vendor_id), col(Line.charge_end))
+    )
     month_ends = [p.last_day for p in periods]
     for vendor, end, start in rows.all():
         for index, day in enumerate(month_ends):
