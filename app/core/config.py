@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     events_first_retry_seconds: float = Field(default=10.0, gt=0, le=10)
     events_max_retry_seconds: float = Field(default=3600.0, gt=0, le=3600)
     events_give_up_seconds: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600)
-    # Deliveries claimed, and sent concurrently, per round.
+    # Delivery attempts in flight at once (docs/events.md#delivery).
     events_batch_size: int = Field(default=20, ge=1, le=500)
 
     @field_validator("quickbooks_ar_account", "quickbooks_default_item_id", mode="before")

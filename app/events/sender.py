@@ -2,8 +2,8 @@
 them signed (Standard Webhooks) and records every attempt; retries back off
 exponentially (docs/events.md#delivery).
 
-Its own short transactions are the point here (a claim, then an attempt's record), so
-it commits, as the webhook inbox does: it works outside any request."""
+Its own short transactions are the point here (a claim; the records of the attempts
+that finished meanwhile), as for the webhook inbox: it works outside any request."""
 
 from __future__ import annotations
 
@@ -68,9 +68,21 @@ class Claim:
     first_attempt_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    claim: Claim
+    status_code: int | None
+    error: str | None
+    started: datetime
+    duration_ms: int
+
+
 class Sender:
-    """One per app (started and stopped by its lifespan). `settings` is read anew every
-    round, so a change of the app's settings applies to the next round."""
+    """One per app (started and stopped by its lifespan). Up to events_batch_size
+    attempts run at once; as each ends a free place is filled from the due deliveries,
+    so a slow receiver holds the places of its own deliveries, not a whole round.
+    Finished attempts are recorded together, in one transaction for all that finished
+    meanwhile. `settings` is read anew each time: a change applies at once."""
 
     def __init__(
         self,
@@ -86,7 +98,10 @@ class Sender:
         self._settings = settings
         self.clock = clock
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._finished = asyncio.Event()
+        self._outcomes: list[Outcome] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attempts: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._in_flight: set[int] = set()
 
@@ -99,19 +114,28 @@ class Sender:
         self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         if self._wake_on is not None:
             outbox.register(self._wake_on, self.nudge)
-        self._task = asyncio.create_task(self._run(), name="event-sender")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="event-sender"),
+            asyncio.create_task(self._recorder(), name="event-recorder"),
+        ]
 
     async def stop(self) -> None:
         if self._wake_on is not None:
             outbox.unregister(self._wake_on)
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*self._tasks, *self._attempts]:
+            task.cancel()
+        for task in [*self._tasks, *self._attempts]:
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
-        # Attempts cut short by the stop are due again at once, in the next process.
+        self._tasks = []
+        # Attempts that ended are recorded; those cut short are due again at once, in
+        # the next process.
+        try:
+            await self._record_finished()
+        except Exception:
+            logger.warning("could not record the last attempts", exc_info=True)
         if self._in_flight:
             try:
                 async with self._maker.begin() as session:
@@ -133,20 +157,29 @@ class Sender:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            settings = self._settings()
-            wait = settings.events_poll_seconds
+            wait = self._settings().events_poll_seconds
             try:
-                sent = await self.run_once()
-                if sent >= settings.events_batch_size:
-                    continue  # more may be due already
-                wait = await self.seconds_to_next(wait)
+                free = self._settings().events_batch_size - len(self._in_flight)
+                if free > 0 and await self.run_once(free) < free:
+                    wait = await self.seconds_to_next(wait)
+                # Else every place is taken: a finished attempt wakes this loop.
             except Exception:
-                logger.exception("the event sender's round failed; trying again later")
+                logger.exception("the event sender failed to claim; trying again later")
             if wait > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), wait)
                 except TimeoutError:
                     pass
+
+    async def _recorder(self) -> None:
+        while True:
+            await self._finished.wait()
+            self._finished.clear()
+            try:
+                await self._record_finished()
+            except Exception:
+                logger.exception("the event sender failed to record attempts")
+            self._wake.set()  # places are free again
 
     async def seconds_to_next(self, longest: float) -> float:
         """Until the earliest pending delivery of an active subscription is due (those of
@@ -166,15 +199,17 @@ class Sender:
             return longest
         return max(0.0, min(longest, (due - self.clock()).total_seconds()))
 
-    async def run_once(self) -> int:
-        """Claim the due deliveries (one batch), attempt them concurrently, and answer
-        how many were attempted."""
-        claims = await self._claim()
-        if claims:
-            await asyncio.gather(*(self._attempt(claim) for claim in claims))
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim due deliveries (at most `limit`, by default a batch) and start their
+        attempts; answers how many were claimed."""
+        claims = await self._claim(limit or self._settings().events_batch_size)
+        for claim in claims:
+            task = asyncio.create_task(self._attempt(claim))
+            self._attempts.add(task)
+            task.add_done_callback(self._attempts.discard)
         return len(claims)
 
-    async def _claim(self) -> list[Claim]:
+    async def _claim(self, limit: int) -> list[Claim]:
         """Mark a batch of due deliveries of active subscriptions as taken, in one short
         transaction: their next_attempt_at moves past the attempt's timeout, so another
         sender (another worker process) passes them over, and if this process dies they
@@ -190,7 +225,7 @@ class Sender:
             .join(EventSubscription, _subscription_of_delivery)
             .where(pending, due, col(EventSubscription.active).is_(True))
             .order_by(col(EventDelivery.next_attempt_at), col(EventDelivery.id))
-            .limit(settings.events_batch_size)
+            .limit(limit)
         )
         async with self._maker.begin() as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -234,18 +269,18 @@ class Sender:
         return claims
 
     async def _attempt(self, claim: Claim) -> None:
+        started = self.clock()
         try:
-            status_code, error, started, duration_ms = await self._post(claim)
-            await self._record(claim, status_code, error, started, duration_ms)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # e.g. the delivery was deleted meanwhile; its claim lapses
-            logger.warning(
-                "delivery %s: the attempt could not be recorded", claim.id, exc_info=True
+            outcome = await self._post(claim)
+        except Exception as exc:  # whatever went wrong is this attempt's error
+            logger.warning("delivery %s: the attempt failed", claim.id, exc_info=True)
+            outcome = Outcome(
+                claim, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH], started, 0
             )
-        self._in_flight.discard(claim.id)
+        self._outcomes.append(outcome)
+        self._finished.set()
 
-    async def _post(self, claim: Claim) -> tuple[int | None, str | None, datetime, int]:
+    async def _post(self, claim: Claim) -> Outcome:
         settings = self._settings()
         started = self.clock()
         t0 = time.perf_counter()
@@ -280,44 +315,66 @@ class Sender:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = round((time.perf_counter() - t0) * 1000)
-        return status_code, (error or None) and error[:MAX_ERROR_LENGTH], started, duration_ms
+        return Outcome(claim, status_code, error and error[:MAX_ERROR_LENGTH], started, duration_ms)
 
-    async def _record(
-        self,
-        claim: Claim,
-        status_code: int | None,
-        error: str | None,
-        started: datetime,
-        duration_ms: int,
-    ) -> None:
+    async def _record_finished(self) -> None:
+        """Record the attempts finished so far: one transaction for all of them; if that
+        fails (a delivery deleted meanwhile), one each, so one bad row costs only its
+        own record (its claim lapses and it is sent again)."""
+        outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
+        try:
+            await self._record(outcomes)
+        except Exception:
+            for outcome in outcomes:
+                try:
+                    await self._record([outcome])
+                except Exception:
+                    logger.warning(
+                        "delivery %s: the attempt could not be recorded",
+                        outcome.claim.id,
+                        exc_info=True,
+                    )
+        for outcome in outcomes:
+            self._in_flight.discard(outcome.claim.id)
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
         settings = self._settings()
-        attempts = claim.attempt_count + 1
-        first = claim.first_attempt_at or started
-        values: dict[str, object] = {
-            "attempt_count": attempts,
-            "first_attempt_at": first,
-            "last_attempt_at": started,
-        }
-        if status_code is not None and 200 <= status_code < 300:
-            values.update(
-                status=DeliveryStatus.delivered.value,
-                next_attempt_at=None,
-                delivered_at=self.clock(),
+        attempts = []
+        changes = []
+        for outcome in outcomes:
+            claim, started = outcome.claim, outcome.started
+            count = claim.attempt_count + 1
+            first = claim.first_attempt_at or started
+            attempts.append(
+                {
+                    "delivery_id": claim.id,
+                    "attempted_at": started,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "duration_ms": outcome.duration_ms,
+                }
             )
-        else:
-            due = next_attempt(first, attempts, started, settings)
-            status = DeliveryStatus.pending if due is not None else DeliveryStatus.failed
-            values.update(status=status.value, next_attempt_at=due)
-        async with self._maker.begin() as session:
-            await session.execute(
-                insert(EventAttempt).values(
-                    delivery_id=claim.id,
-                    attempted_at=started,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
+            change: dict[str, object] = {
+                "id": claim.id,
+                "attempt_count": count,
+                "first_attempt_at": first,
+                "last_attempt_at": started,
+                "delivered_at": None,
+            }
+            if outcome.status_code is not None and 200 <= outcome.status_code < 300:
+                change.update(
+                    status=DeliveryStatus.delivered.value,
+                    next_attempt_at=None,
+                    delivered_at=self.clock(),
                 )
-            )
-            await session.execute(
-                update(EventDelivery).where(col(EventDelivery.id) == claim.id).values(**values)
-            )
+            else:
+                due = next_attempt(first, count, started, settings)
+                status = DeliveryStatus.pending if due is not None else DeliveryStatus.failed
+                change.update(status=status.value, next_attempt_at=due)
+            changes.append(change)
+        async with self._maker.begin() as session:
+            await session.execute(insert(EventAttempt), attempts)
+            # Updates by primary key, one executemany.
+            await session.execute(update(EventDelivery), changes)
