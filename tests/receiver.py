@@ -1,6 +1,6 @@
 """A real HTTP server on a free local port, in a thread, for outbound-event tests: it
-records every request and answers 503 to the first `fail_first` of them (or to all
-while `failing` is set), 204 after."""
+records every request and answers `fail_status` (503) to the first `fail_first` of
+them (or to all while `failing` is set), 204 after."""
 
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ class Receiver:
     url: str
     fail_first: int = 0
     failing: bool = False
+    fail_status: int = 503
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         with self.lock:
-            status = 503 if self.failing or len(self.requests) < self.fail_first else 204
+            failed = self.failing or len(self.requests) < self.fail_first
+            status = self.fail_status if failed else 204
             self.requests.append(Received(headers, body, status))
             return status
 
@@ -48,6 +50,8 @@ def receiver(fail_first: int = 0, path: str = "/hook") -> Iterator[Receiver]:
             body = self.rfile.read(length)
             status = state.answer({k.lower(): v for k, v in self.headers.items()}, body)
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("location", state.url + "/elsewhere")
             self.send_header("content-length", "0")
             self.end_headers()
 

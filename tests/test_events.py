@@ -311,6 +311,59 @@ async def test_a_receiver_failing_at_first_gets_the_event_signed_after_retries(
         Webhook(sub["secret"]).verify(hook.requests[-1].body + b" ", hook.requests[-1].headers)
 
 
+async def test_a_delivery_fails_for_good_after_the_give_up_time(
+    client: httpx.AsyncClient, app_settings: Callable[..., Settings]
+) -> None:
+    """Retries 0.05, 0.1, 0.2 s ... and nothing later than 0.3 s after the first attempt:
+    on time, attempts start at 0, 0.05 and 0.15 s, and a fourth would start at 0.35 s, so
+    the third failure is the last (a busy machine starts them later: the rule is checked
+    on the times recorded). Redirects are failures, never followed."""
+    settings = app_settings(**FAST, events_give_up_seconds=0.3)
+    with receiver(fail_first=100) as hook:
+        hook.fail_status = 307
+        sub = await subscribe(client, hook.url, "vendor_invoice.received")
+        v = await vendor(client)
+        await create(client, "vendor-invoices", invoice_payload(v["id"]))
+
+        async def failed() -> list[Any]:
+            return await deliveries(client, sub["id"], status="failed")
+
+        (delivery,) = await wait_for(failed)
+    assert delivery["next_attempt_at"] is None and delivery["delivered_at"] is None
+    codes = [a["status_code"] for a in delivery["attempts"]]
+    assert len(codes) >= 2 and set(codes) == {307}
+    times = [datetime.fromisoformat(a["attempted_at"]) for a in delivery["attempts"]]
+    limit = times[0] + timedelta(seconds=0.3)
+    for n, at in enumerate(times, start=1):
+        due = at + timedelta(seconds=retry_delay(n, settings))
+        assert (due > limit) == (n == len(times))  # only the last one's retry falls past
+    assert len(hook.requests) == len(codes)  # the Location was never asked for
+    assert {r.headers["webhook-id"] for r in hook.requests} == {str(delivery["id"])}
+
+
+async def test_the_target_is_checked_again_before_each_attempt(
+    client: httpx.AsyncClient, app_settings: Callable[..., Settings]
+) -> None:
+    """Accepted while private addresses were allowed; no longer allowed when the event
+    is sent: the attempt is refused, recorded with the reason, and nothing is sent."""
+    with receiver() as hook:
+        app_settings(events_allow_private=True)
+        sub = await subscribe(client, hook.url, "vendor_invoice.received")
+        app_settings(events_allow_private=False)
+        v = await vendor(client)
+        await create(client, "vendor-invoices", invoice_payload(v["id"]))
+
+        async def attempted() -> list[Any]:
+            items = await deliveries(client, sub["id"])
+            return items if items and items[0]["attempts"] else []
+
+        (delivery,) = await wait_for(attempted)
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("refused: the host 127.0.0.1 resolves to 127.0.0.1")
+    assert delivery["status"] == "pending" and hook.requests == []
+
+
 async def test_every_way_in_and_every_producer_writes_its_events(
     client: httpx.AsyncClient, app_settings: Callable[..., Settings]
 ) -> None:
