@@ -31,6 +31,8 @@ from app.core.http import BodyLimitMiddleware, HeadAsGetMiddleware, SecurityHead
 from app.core.idempotency import IdempotencyMiddleware, purge_expired
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.customers.router import router as customers_router
+from app.events.router import router as events_router
+from app.events.sender import Sender
 from app.health import router as health_router
 from app.import_profiles.router import import_router as vendor_invoice_import_router
 from app.import_profiles.router import router as import_profiles_router
@@ -45,6 +47,8 @@ from app.webhooks.router import router as webhooks_router
 logger = logging.getLogger("app")
 
 API_PREFIX = "/api/v1"
+# Connections of the event sender: a claim, and attempts' records, are short transactions.
+EVENTS_POOL_SIZE = 4
 
 DESCRIPTION = """
 Stops money leaking out of a managed service provider: the catalog, contracts,
@@ -69,6 +73,7 @@ TAGS = [
     {"name": "audits", "description": "Audits: leaks (docs/findings.md) and the money at stake"},
     {"name": "reports", "description": "Reports"},
     {"name": "quotes", "description": "Quotes priced on real costs"},
+    {"name": "events", "description": "Outbound events: subscriptions and deliveries (admin)"},
     {"name": "api-keys", "description": "API keys (admin)"},
     {"name": "health", "description": "Probes"},
 ]
@@ -118,6 +123,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+        # Outbound events are sent from this process, in the background; deliveries
+        # pending from before a restart are in the database and go out from here
+        # (docs/events.md#delivery). The sender has a small pool of its own: it never
+        # waits for a request's connection, nor takes one from a request.
+        events_engine = create_engine(
+            settings.resolved_database_url, echo=settings.sql_echo, pool_size=EVENTS_POOL_SIZE
+        )
+        sender = Sender(
+            create_sessionmaker(events_engine), lambda: app.state.settings, wake_on=engine
+        )
+        app.state.event_sender = sender
         try:
             await ensure_admin_key(
                 app.state.sessionmaker, settings, bootstrap_key_delivery(settings)
@@ -126,8 +142,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await purge_expired(app.state.sessionmaker, settings.idempotency_ttl_seconds)
             except Exception:  # housekeeping must not stop the start; /readyz tells the rest
                 logger.warning("could not purge expired idempotency records", exc_info=True)
+            await sender.start()
             yield
         finally:
+            await sender.stop()
+            await events_engine.dispose()
             await engine.dispose()
 
     app = FastAPI(
@@ -176,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         forecast_router,
         quotes_router,
+        events_router,
         api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

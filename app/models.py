@@ -8,6 +8,7 @@ from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
 from app.core.db import metadata
 from app.core.idempotency import IdempotencyRecord
 from app.customers.models import Customer, VendorAccount
+from app.events.models import EventAttempt, EventDelivery, EventSubscription
 from app.import_profiles.models import ImportProfile
 from app.reports.models import Target
 from app.services.models import Service, ServiceCost
@@ -33,6 +34,9 @@ __all__ = [
     "ContractLine",
     "ContractLineAdjustment",
     "Customer",
+    "EventAttempt",
+    "EventDelivery",
+    "EventSubscription",
     "IdempotencyRecord",
     "ImportProfile",
     "Service",

@@ -172,6 +172,13 @@ async def _seed(http: httpx.AsyncClient) -> dict[str, Any]:
     audit = await create(http, "audits", {"period": "2026-03"})
     findings = (await http.get(f"/api/v1/audits/{audit['id']}/findings")).json()["items"]
     key = await create(http, "api-keys", {"name": "seed", "scopes": ["read"]})
+    # After the audit: no delivery is written while seeding. (A public address, so the
+    # seed needs no setting; generated events to it fail in the background, unseen.)
+    subscription = await create(
+        http,
+        "event-subscriptions",
+        {"url": "https://93.184.215.14/hook", "events": ["audit.completed"]},
+    )
     return {
         "customer_id": c["id"],
         "vendor_id": v["id"],
@@ -186,6 +193,7 @@ async def _seed(http: httpx.AsyncClient) -> dict[str, Any]:
         "audit_id": audit["id"],
         "finding_id": findings[0]["id"] if findings else 1,
         "key_id": key["id"],
+        "subscription_id": subscription["id"],
         "webhook_secret": v["webhook_secret"],
     }
 

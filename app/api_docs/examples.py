@@ -55,6 +55,11 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     },
     "update_service": {"unit_price": "6.50"},
     "create_service_cost": {"effective_from": "2027-01-01", "unit_cost": "3.850000"},
+    "create_event_subscription": {
+        "url": "https://psa.example.com/hooks/msp-ledger",
+        "events": ["vendor_invoice.received", "finding.opened"],
+    },
+    "update_event_subscription": {"active": False},
     "create_contract": {
         "customer_id": 7,
         "name": "Managed services 2026",

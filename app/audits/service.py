@@ -29,6 +29,7 @@ from app.audits.models import (
     FindingStatus,
     FindingType,
     FindingUpdate,
+    Severity,
     TypeSummary,
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
@@ -41,6 +42,8 @@ from app.core.money import MAX_ABS, check_limit, margin
 from app.core.pagination import Cursor, Page, PageParams, paginate
 from app.core.periods import Period
 from app.customers.models import Customer
+from app.events import outbox
+from app.events.models import EventType
 from app.services.models import Service
 from app.vendors.models import Vendor
 
@@ -88,6 +91,14 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
         drafts = run_rules(gathered)
         prints = [fingerprint(data.period, draft) for draft in drafts]
         carried = await _carried_over(reader, data.period, set(prints))
+        # Outbound events (docs/events.md#event-types): only when someone listens is the
+        # question "found before?" asked at all.
+        completed_to = await outbox.subscribed(reader, EventType.audit_completed)
+        opened_to = await outbox.subscribed(reader, EventType.finding_opened)
+        first_time: set[str] = set()
+        if opened_to:
+            high = {p for d, p in zip(drafts, prints, strict=True) if d.severity is Severity.high}
+            first_time = high - await _found_before(reader, data.period, high)
 
     by_type: dict[str, dict[str, Any]] = {}
     for draft in drafts:
@@ -143,7 +154,62 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
     # splits the rows into one statement per pattern of null columns).
     await bulk_insert(session, Finding.__table__, rows)  # type: ignore[attr-defined]
     await session.flush()
-    return _audit_read(audit)
+    read = _audit_read(audit)
+    await outbox.emit(
+        session,
+        EventType.audit_completed,
+        [read.model_dump(mode="json")],
+        subscriptions=completed_to,
+    )
+    if first_time:
+        # Each with its names, as the findings list shows it (docs/findings.md#finding-fields).
+        opened = await session.execute(
+            _named(
+                _findings().where(
+                    col(Finding.audit_id) == audit.id,
+                    col(Finding.severity) == Severity.high.value,
+                )
+            )
+        )
+        await outbox.emit(
+            session,
+            EventType.finding_opened,
+            sorted(
+                (
+                    _finding_read(row).model_dump(mode="json")
+                    for row in opened.all()
+                    if row.fingerprint in first_time
+                ),
+                key=lambda finding: finding["id"],
+            ),
+            subscriptions=opened_to,
+        )
+    return read
+
+
+# Fingerprints asked about per query: well under either database's limit on parameters.
+_FOUND_BEFORE_CHUNK = 5000
+
+
+async def _found_before(session: AsyncSession, period: Period, prints: set[str]) -> set[str]:
+    """Which of these findings some earlier audit of the period produced already: a
+    high-severity finding is "opened" once, on the first run that finds it
+    (docs/events.md#event-types)."""
+    ordered = sorted(prints)
+    found: set[str] = set()
+    for start in range(0, len(ordered), _FOUND_BEFORE_CHUNK):
+        chunk = ordered[start : start + _FOUND_BEFORE_CHUNK]
+        found.update(
+            (
+                await session.scalars(
+                    select(col(Finding.fingerprint))
+                    .join(Audit, col(Audit.id) == col(Finding.audit_id))
+                    .where(col(Audit.period) == str(period), col(Finding.fingerprint).in_(chunk))
+                    .distinct()
+                )
+            ).all()
+        )
+    return found
 
 
 _FIGURES = (

@@ -27,6 +27,8 @@ from app.core.bulk import bulk_insert, chunks
 from app.core.money import check_limit
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
+from app.events import outbox
+from app.events.models import EventType
 from app.services.models import Service
 
 ZERO = Decimal(0)
@@ -156,7 +158,10 @@ async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> B
     await bulk_insert(session, CustomerInvoiceLine.__table__, new_lines)  # type: ignore[attr-defined]
     run.total = total
     await session.flush()
-    return BillingRunRead.model_validate(run)
+    read = BillingRunRead.model_validate(run)
+    # docs/events.md#event-types: written with the run, sent once it is committed.
+    await outbox.emit(session, EventType.billing_run_completed, [read.model_dump(mode="json")])
+    return read
 
 
 def _check_totals(

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     # unset, exporting such a line is a 409 (docs/exports.md#mapping-to-quickbooks).
     quickbooks_default_item_id: str | None = Field(default=None, max_length=64)
 
+    # Outbound events (docs/events.md). Subscriptions to loopback, private and link-local
+    # addresses are refused unless this is true (a PSA on the same network, tests).
+    events_allow_private: bool = False
+    # The sender looks for due deliveries at least this often; a commit that writes
+    # deliveries wakes it at once in its own process.
+    events_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    # One attempt waits this long for the receiver's answer.
+    events_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Retries: the first after this delay, each next one twice as late, capped, and no
+    # more once the give-up time after the first attempt has passed
+    # (docs/events.md#retries).
+    events_first_retry_seconds: float = Field(default=10.0, gt=0, le=10)
+    events_max_retry_seconds: float = Field(default=3600.0, gt=0, le=3600)
+    events_give_up_seconds: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600)
+    # Delivery attempts in flight at once (docs/events.md#delivery).
+    events_batch_size: int = Field(default=20, ge=1, le=500)
+
     @field_validator(
         "quickbooks_ar_account", "quickbooks_default_item_id", "bootstrap_key_file", mode="before"
     )

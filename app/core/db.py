@@ -94,7 +94,7 @@ def _drop_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) ->
         raise DisconnectionError("the pooled connection was closed by the server")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
     # Statement parameters hold secrets (webhook secrets, key hashes): never in logs or
     # error messages, even with echo on. aiosqlite's DEBUG lines would print them too.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
@@ -118,7 +118,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # positions, vendor positions, a year's report) are short enough that compiling
         # them costs more than it saves (BENCHMARKS.md#figures-behind-design-choices).
         kwargs.update(
-            pool_size=20,
+            pool_size=pool_size,
             max_overflow=0,
             pool_use_lifo=True,
             pool_recycle=1800,

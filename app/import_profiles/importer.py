@@ -217,6 +217,7 @@ async def import_file(
         message = f"vendor {vendor_id} does not exist"
         raise Invalid(message, errors=[field_error("form.vendor_id", message, "not_found")])
     details: list[VendorInvoiceDetail] = []
+    stored = []
     for payload, total_given, prefix in payloads:
         invoice = await invoices.ingest(
             session, vendor=vendor, payload=payload, source=InvoiceSource.csv, field_prefix=prefix
@@ -225,12 +226,14 @@ async def import_file(
             invoice.total = invoice.lines_total
         await session.flush()
         assert invoice.id is not None
+        stored.append(invoice)
         details.append(await invoices.get_invoice(session, invoice_id=invoice.id))
     if dry_run:
         # Everything ran through the one ingestion path and matching, as a real import
         # would; dropping the request's transaction here is what makes it a dry run.
         await session.rollback()
         return preview(details)
+    await invoices.announce(session, stored)
     return ImportedInvoices(invoices=details)
 
 

@@ -358,6 +358,7 @@ async def import_invoice(
     invoice = await service.ingest(
         session, vendor=vendor, payload=payload, source=InvoiceSource.csv, field_prefix="form"
     )
+    await service.announce(session, [invoice])
     await session.flush()
     assert invoice.id is not None
     return await service.get_invoice(session, invoice_id=invoice.id)

@@ -20,6 +20,8 @@ from app.core.money import AMOUNT_PLACES, check_limit, decimal_sum, line_amounts
 from app.core.pagination import Cursor, Page, PageParams, paginate
 from app.core.periods import Period, share
 from app.customers.models import VendorAccount
+from app.events import outbox
+from app.events.models import EventType
 from app.services.models import Service
 from app.vendor_invoices.matching import join_matches, matched_lines
 from app.vendor_invoices.models import (
@@ -154,11 +156,21 @@ async def ingest(
     return invoice
 
 
+async def announce(session: AsyncSession, invoices: Sequence[VendorInvoice]) -> None:
+    """The vendor_invoice.received events of invoices just taken in, written to the
+    outbox in the same transaction (docs/events.md#event-types). Called by each way in
+    once the invoice is final (an import may still set its total after ingest)."""
+    if invoices:
+        data = [VendorInvoiceRead.model_validate(i).model_dump(mode="json") for i in invoices]
+        await outbox.emit(session, EventType.vendor_invoice_received, data)
+
+
 async def create_invoice(
     session: AsyncSession, *, data: VendorInvoiceCreate
 ) -> VendorInvoiceDetail:
     vendor = await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
+    await announce(session, [invoice])
     await session.flush()
     return await get_invoice(session, invoice_id=_id(invoice))
 

@@ -39,7 +39,7 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.routing import loads_body
 from app.core.types import MAX_ID
 from app.vendor_invoices.models import InvoiceSource, VendorInvoicePayload
-from app.vendor_invoices.service import DUPLICATE_NUMBER, DuplicateInvoice, ingest
+from app.vendor_invoices.service import DUPLICATE_NUMBER, DuplicateInvoice, announce, ingest
 from app.vendors.models import Vendor
 from app.webhooks.models import (
     EventStatus,
@@ -387,6 +387,7 @@ async def _process(session: AsyncSession, event: WebhookEvent) -> Answer:
         )
         answer = Answer(exc.status, bytes(response.body))
     else:
+        await announce(session, [invoice])
         event.status = EventStatus.processed.value
         event.error = None
         event.invoice_id = invoice.id
