@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import IN_CI
 
 FLAGS = [
     "--headless",
@@ -42,9 +45,20 @@ FLAGS = [
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or (
-        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-    )
+    found = os.environ.get("MSP_TEST_CHROMIUM") or shutil.which("chromium")
+    return found or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+
+
+def require_chromium(what: str) -> str:
+    """Debian's chromium for a browser test of `what`: skipped, said why, when it is not
+    installed, and a failure under CI=true (.ci/run installs it)."""
+    found = chromium_path()
+    if found is None:
+        reason = "chromium is not installed (Debian: apt-get install -y chromium)"
+        if IN_CI:
+            pytest.fail(f"{reason}: CI must run the browser test of {what}")
+        pytest.skip(reason)
+    return found
 
 
 @dataclass

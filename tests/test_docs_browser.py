@@ -15,8 +15,8 @@ import pytest
 
 from app.core.config import Settings
 from app.openapi import document
-from tests.browser import Page, chromium_path, open_page
-from tests.conftest import ADMIN_KEY, IN_CI
+from tests.browser import Page, open_page, require_chromium
+from tests.conftest import ADMIN_KEY
 from tests.live_server import running_server
 
 # Where to keep the screenshots (e.g. to look at them); a temporary folder otherwise.
@@ -32,11 +32,7 @@ MARK_LIST_CUSTOMERS = (
 
 @pytest.fixture
 def browser_needed() -> None:
-    if chromium_path() is None:
-        message = "chromium is not installed (apt-get install chromium): no browser test"
-        if IN_CI:
-            pytest.fail(message + ", and CI must run it")
-        pytest.skip(message)
+    require_chromium("/docs and /redoc")
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ The world (September to November 2026, profit by customer):
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 import zlib
@@ -39,7 +37,7 @@ from app.reports.chart import (
     trends_svg,
 )
 from app.reports.models import Basis, Metric, TrendGroup, TrendSeries, TrendsReport
-from tests.conftest import IN_CI
+from tests.browser import require_chromium
 from tests.helpers import contract, create, customer, line, service, vendor
 from tests.test_reports import TRENDS, vendor_invoice
 
@@ -313,15 +311,7 @@ CHROMIUM_FLAGS = (
 
 
 def chromium() -> str:
-    found = os.environ.get("MSP_TEST_CHROMIUM") or shutil.which("chromium")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        reason = "chromium is not installed (Debian: apt-get install -y chromium)"
-        if IN_CI:
-            pytest.fail(f"{reason}: CI must run the browser test of the trends chart")
-        pytest.skip(reason)
-    return found
+    return require_chromium("the trends chart")
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
