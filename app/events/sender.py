@@ -227,6 +227,11 @@ class Sender:
             .order_by(col(EventDelivery.next_attempt_at), col(EventDelivery.id))
             .limit(limit)
         )
+        # A read first: with nothing due, no write transaction is opened at all (SQLite
+        # has one writer at a time, and an idle sender polls every few seconds).
+        async with self._maker() as reader:
+            if await reader.scalar(picked.limit(1)) is None:
+                return []
         async with self._maker.begin() as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 picked = picked.with_for_update(skip_locked=True, of=EventDelivery)
