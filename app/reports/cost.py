@@ -59,18 +59,17 @@ async def vendor_cost(
     elif "vendor" in needed:
         # Matched by (vendor_id, vendor_sku): the service's vendor is the line's.
         columns["vendor"] = col(line_t.vendor_id)
-    month_of_charge = (
-        func.to_char(col(line_t.charge_start), "YYYY-MM")
-        if dialect == "postgresql"
-        else func.substr(col(line_t.charge_start), 1, 7)
-    )
+
+    def month_of(day: Any) -> Any:
+        """A date column's month as 'YYYY-MM'."""
+        if dialect == "postgresql":
+            return func.to_char(day, "YYYY-MM")
+        return func.substr(day, 1, 7)
+
+    month_of_charge = month_of(col(line_t.charge_start))
     if "month" in needed:
         columns["month"] = month_of_charge
-    month_of_end = (
-        func.to_char(col(line_t.charge_end), "YYYY-MM")
-        if dialect == "postgresql"
-        else func.substr(col(line_t.charge_end), 1, 7)
-    )
+    month_of_end = month_of(col(line_t.charge_end))
     spread = spread_over_months()
     first_day, last_day = first.first_day, last.last_day
     # Adjustments belong to no (customer, service): unallocated, in their invoice's month.
