@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from app.api_docs.pages import install_doc_pages
 from app.api_docs.schema import operation_id, shape
 from app.assets.router import router as assets_router
+from app.audits.checks import checks_of
 from app.audits.router import router as audits_router
 from app.auth.keys import KeyCache, ensure_admin_key
 from app.auth.middleware import AuthenticationMiddleware
@@ -41,6 +42,7 @@ from app.reports.forecast import router as forecast_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
+from app.vendor_invoices.service import install_checker
 from app.vendors.router import router as vendors_router
 from app.webhooks.router import router as webhooks_router
 
@@ -115,6 +117,8 @@ def bootstrap_key_delivery(settings: Settings) -> Callable[[str], None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Every invoice taken in is answered with the audit's checks (docs/checks.md).
+    install_checker(checks_of)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

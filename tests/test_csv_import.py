@@ -105,6 +105,13 @@ async def test_realistic_distributor_file(client: httpx.AsyncClient) -> None:
     assert [line["customer_id"] for line in lines] == [c["id"]] * 3 + [None]
 
     got = await client.get(f"/api/v1/vendor-invoices/{invoice['id']}")
+    # Checks at ingest (docs/checks.md): 23 x 1.50 charged for Acme with no contract; the
+    # backup line matches no service, the ESET line no customer.
+    assert [(c["type"], c["impact"], c["customer_name"]) for c in invoice.pop("checks")] == [
+        ("UNMAPPED_SKU", "86.39", "Acme Ltd"),
+        ("ORPHANED_COST", "34.50", "Acme Ltd"),
+        ("UNMAPPED_ACCOUNT", "15.00", None),
+    ]
     assert got.status_code == 200 and got.json() == invoice
     listed = await client.get("/api/v1/vendor-invoices", params={"vendor_id": v["id"]})
     assert [i["id"] for i in listed.json()["items"]] == [invoice["id"]]

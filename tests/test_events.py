@@ -296,7 +296,11 @@ async def test_a_receiver_failing_at_first_gets_the_event_signed_after_retries(
         stored["id"], v["id"], "INV-1", "2026-03",
     )  # fmt: skip
     assert data["total"] == "123.45" and data["lines_total"] == "20.00"
-    assert "checks" not in data
+    # With the invoice's checks, as the answer gave them: 123.45 - 20.00 = 103.45 apart.
+    assert data["checks"] == stored["checks"]
+    assert ("INVOICE_TOTAL_MISMATCH", "103.45") in {
+        (c["type"], c["impact"]) for c in data["checks"]
+    }
     assert delivery["event"] == event
     assert delivery["attempt_count"] == 4 and delivery["next_attempt_at"] is None
     codes = [a["status_code"] for a in delivery["attempts"]]

@@ -647,6 +647,11 @@ async def test_partner_center_file(client: httpx.AsyncClient, engine: AsyncEngin
         assert sum(amounts) == Decimal(total)
     assert await counts(engine) == (2, len(PC_TABLE))
     stored = await client.get(f"/api/v1/vendor-invoices/{made[1]['id']}")
+    # Each invoice answered with its own checks (docs/checks.md); tests/test_checks.py
+    # works such figures out by hand.
+    assert [sorted({c["type"] for c in m.pop("checks")}) for m in made] == [
+        ["ORPHANED_COST", "PRICE_INCREASE", "UNMAPPED_ACCOUNT", "UNMAPPED_SKU"]
+    ] * 2
     assert stored.json() == made[1]
 
 

@@ -91,6 +91,17 @@ async def test_create_get_list_delete(client: httpx.AsyncClient, engine: AsyncEn
     assert first["lines"][1]["description"] is None
 
     got = await client.get(f"{INVOICES}/{first['id']}")
+    # GET shows the invoice; the checks belong to the answer that took it in.
+    checks = first.pop("checks")
+    # No service or customer matches: each line unmapped both ways; 553.89 - 10.00 apart.
+    # Biggest first, ties in the audit's order of types.
+    assert [(c["type"], c["impact"]) for c in checks] == [
+        ("INVOICE_TOTAL_MISMATCH", "543.89"),
+        ("UNMAPPED_SKU", "467.50"),
+        ("UNMAPPED_ACCOUNT", "467.50"),
+        ("UNMAPPED_SKU", "86.39"),
+        ("UNMAPPED_ACCOUNT", "86.39"),
+    ]
     assert got.status_code == 200 and got.json() == first
 
     second = await create_invoice(client, invoice_body(v["id"], "INV-2", period="2026-11"))

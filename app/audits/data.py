@@ -168,9 +168,13 @@ async def load(
     period: Period,
     vendor_id: int | None = None,
     customer_ids: Collection[int] | None = None,
+    invoice_id: int | None = None,
 ) -> AuditData:
     """Gather the audit's inputs for the period; `customer_ids` narrows everything to
-    those customers (the per-customer report)."""
+    those customers (the per-customer report). `invoice_id` (with its vendor as
+    `vendor_id`) gathers what the checks at ingest need (docs/checks.md): the findings
+    about vendor invoices as such for that invoice alone, the (customer, service) side for
+    `customer_ids`, and nothing about assets or customer invoices but metered revenue."""
     data = AuditData(period=period, vendor_id=vendor_id)
     dialect = session.get_bind().dialect.name
     last = period.last_day
@@ -198,6 +202,8 @@ async def load(
     vendor_filter: list[Any] = [col(line_t.period) == month]
     if vendor_id is not None:
         vendor_filter.append(col(line_t.vendor_id) == vendor_id)
+    if invoice_id is not None:
+        vendor_filter.append(col(line_t.invoice_id) == invoice_id)
     matched_filter = [*vendor_filter, *vendor_month.matched_filters(None, customer_ids)]
 
     # Vendor positions: matched lines of invoices of any period, as they bear on the month
@@ -208,12 +214,13 @@ async def load(
     data.duplicates = await vendor_month.duplicate_charges(
         session, period, vendor_id=vendor_id, customer_ids=customer_ids
     )
-    invoices = await _invoices(session, month, vendor_id)
-    (data.vendors_invoicing,) = await vendor_month.vendors_billing(
-        session, period, period, vendor_id=vendor_id
-    )
+    invoices = await _invoices(session, month, vendor_id, invoice_id)
+    if invoice_id is None:
+        (data.vendors_invoicing,) = await vendor_month.vendors_billing(
+            session, period, period, vendor_id=vendor_id
+        )
 
-    if customer_ids is None:
+    if customer_ids is None or invoice_id is not None:
         await _load_vendor_side(session, data, vendor_filter, invoices)
     else:
         rises: Any = await session.execute(
@@ -234,50 +241,51 @@ async def load(
                 session, data, [*vendor_filter, col(line_t.invoice_id).in_(ids)], invoices
             )
 
-    # Customer invoices: who is billed for the month (MISSING_BILLING), and the units
-    # invoiced (the per-customer report).
-    billed = (
-        select(col(CustomerInvoice.customer_id))
-        .where(
-            col(CustomerInvoice.period) == month,
-            col(CustomerInvoice.status) != InvoiceStatus.void.value,
+    if invoice_id is None:  # the checks at ingest ask nothing of assets or billing
+        # Customer invoices: who is billed for the month (MISSING_BILLING), and the units
+        # invoiced (the per-customer report).
+        billed = (
+            select(col(CustomerInvoice.customer_id))
+            .where(
+                col(CustomerInvoice.period) == month,
+                col(CustomerInvoice.status) != InvoiceStatus.void.value,
+            )
+            .distinct()
         )
-        .distinct()
-    )
-    invoiced = _invoiced_per_pair(
-        month,
-        decimal_sum(col(CustomerInvoiceLine.quantity), dialect, QUANTITY_PLACES),
-        col(CustomerInvoiceLine.service_id).isnot(None),
-    )
-    # Deployed units: assets counted on the month's last day
-    # (docs/month-arithmetic.md#deployed-units).
-    deployed = (
-        select(
-            col(Asset.customer_id),
-            col(Asset.service_id),
-            func.count(),
-            func.min(col(Asset.installed_on)),
-            func.max(col(Asset.installed_on)),
+        invoiced = _invoiced_per_pair(
+            month,
+            decimal_sum(col(CustomerInvoiceLine.quantity), dialect, QUANTITY_PLACES),
+            col(CustomerInvoiceLine.service_id).isnot(None),
         )
-        .where(
-            col(Asset.installed_on) <= last,
-            or_(col(Asset.removed_on).is_(None), col(Asset.removed_on) > last),
+        # Deployed units: assets counted on the month's last day
+        # (docs/month-arithmetic.md#deployed-units).
+        deployed = (
+            select(
+                col(Asset.customer_id),
+                col(Asset.service_id),
+                func.count(),
+                func.min(col(Asset.installed_on)),
+                func.max(col(Asset.installed_on)),
+            )
+            .where(
+                col(Asset.installed_on) <= last,
+                or_(col(Asset.removed_on).is_(None), col(Asset.removed_on) > last),
+            )
+            .group_by(col(Asset.customer_id), col(Asset.service_id))
         )
-        .group_by(col(Asset.customer_id), col(Asset.service_id))
-    )
-    if customer_ids is not None:
-        ids = list(customer_ids)
-        billed = billed.where(col(CustomerInvoice.customer_id).in_(ids))
-        invoiced = invoiced.where(col(CustomerInvoice.customer_id).in_(ids))
-        deployed = deployed.where(col(Asset.customer_id).in_(ids))
-    data.billed_customers = set((await session.scalars(billed)).all())
-    if customer_ids is not None:  # no rule reads them: the per-customer report shows them
-        data.invoiced_units = {
-            (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
-        }
-    deployed_rows: Any = (await session.execute(deployed)).all()
-    data.deployed = {(c, s): n for c, s, n, _first, _last in deployed_rows}
-    data.installed = {(c, s): (first, last) for c, s, _n, first, last in deployed_rows}
+        if customer_ids is not None:
+            ids = list(customer_ids)
+            billed = billed.where(col(CustomerInvoice.customer_id).in_(ids))
+            invoiced = invoiced.where(col(CustomerInvoice.customer_id).in_(ids))
+            deployed = deployed.where(col(Asset.customer_id).in_(ids))
+        data.billed_customers = set((await session.scalars(billed)).all())
+        if customer_ids is not None:  # no rule reads them: the per-customer report shows them
+            data.invoiced_units = {
+                (c, s): q for c, s, q in (await session.execute(invoiced)).all() if s is not None
+            }
+        deployed_rows: Any = (await session.execute(deployed)).all()
+        data.deployed = {(c, s): n for c, s, n, _first, _last in deployed_rows}
+        data.installed = {(c, s): (first, last) for c, s, _n, first, last in deployed_rows}
     metered = sorted(data.metered_services)
     if metered:
         # Metered services are judged on revenue: the larger of contracted and invoiced.
@@ -379,7 +387,7 @@ class _Invoice(NamedTuple):
 
 
 async def _invoices(
-    session: AsyncSession, month: str, vendor_id: int | None
+    session: AsyncSession, month: str, vendor_id: int | None, invoice_id: int | None = None
 ) -> dict[int, _Invoice]:
     """The month's vendor invoices (of the one vendor audited), by id: one query for what
     the charges, the rises, the unmapped lines and the totals rule need of them."""
@@ -393,6 +401,8 @@ async def _invoices(
     ).where(col(VendorInvoice.period) == month)
     if vendor_id is not None:
         query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
+    if invoice_id is not None:
+        query = query.where(col(VendorInvoice.id) == invoice_id)
     rows: Any = (await session.execute(query)).all()
     return {invoice_id: _Invoice(*rest) for invoice_id, *rest in rows}
 

@@ -14,30 +14,11 @@ from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.db import UtcDateTime
+from app.core.findings import FindingType, Severity
 from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import FreeText, Id
-
-
-class FindingType(StrEnum):
-    ORPHANED_COST = "ORPHANED_COST"
-    UNBILLED_UNITS = "UNBILLED_UNITS"
-    OVERBILLED_UNITS = "OVERBILLED_UNITS"
-    PRICE_INCREASE = "PRICE_INCREASE"
-    NEGATIVE_MARGIN = "NEGATIVE_MARGIN"
-    UNMAPPED_SKU = "UNMAPPED_SKU"
-    UNMAPPED_ACCOUNT = "UNMAPPED_ACCOUNT"
-    DUPLICATE_CHARGE = "DUPLICATE_CHARGE"
-    INVOICE_TOTAL_MISMATCH = "INVOICE_TOTAL_MISMATCH"
-    MISSING_BILLING = "MISSING_BILLING"
-    UNBILLED_ASSETS = "UNBILLED_ASSETS"
-
-
-class Severity(StrEnum):
-    high = "high"
-    medium = "medium"
-    low = "low"
 
 
 class FindingStatus(StrEnum):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audits.checks import checks_of
 from app.core.errors import Invalid, field_error
 from app.core.money import Amount
 from app.core.periods import Period, PeriodField
@@ -31,8 +32,9 @@ from app.vendor_invoices.csv_import import ErrorList, _message, decode, parse_cs
 from app.vendor_invoices.models import (
     InvoiceSource,
     LineKind,
-    VendorInvoiceDetail,
+    VendorInvoice,
     VendorInvoicePayload,
+    VendorInvoiceReceived,
 )
 from app.vendors.models import Vendor
 
@@ -216,7 +218,6 @@ async def import_file(
     if vendor is None:
         message = f"vendor {vendor_id} does not exist"
         raise Invalid(message, errors=[field_error("form.vendor_id", message, "not_found")])
-    details: list[VendorInvoiceDetail] = []
     stored = []
     for payload, total_given, prefix in payloads:
         invoice = await invoices.ingest(
@@ -224,20 +225,28 @@ async def import_file(
         )
         if not total_given:
             invoice.total = invoice.lines_total
-        await session.flush()
-        assert invoice.id is not None
         stored.append(invoice)
-        details.append(await invoices.get_invoice(session, invoice_id=invoice.id))
     if dry_run:
-        # Everything ran through the one ingestion path and matching, as a real import
-        # would; dropping the request's transaction here is what makes it a dry run.
+        # Everything ran through the one ingestion path, matching and checks, as a real
+        # import would; dropping the request's transaction here is what makes it a dry run.
+        await session.flush()
+        checks = await checks_of(session, stored)
+        details = [await invoices.received(session, i, checks[_id(i)]) for i in stored]
         await session.rollback()
         return preview(details)
-    await invoices.announce(session, stored)
-    return ImportedInvoices(invoices=details)
+    # Each invoice answered with its own checks (docs/checks.md).
+    checks = await invoices.announce(session, stored)
+    return ImportedInvoices(
+        invoices=[await invoices.received(session, i, checks[_id(i)]) for i in stored]
+    )
 
 
-def preview(details: list[VendorInvoiceDetail]) -> ImportPreview:
+def _id(invoice: VendorInvoice) -> int:
+    assert invoice.id is not None
+    return invoice.id
+
+
+def preview(details: list[VendorInvoiceReceived]) -> ImportPreview:
     skus: set[str] = set()
     accounts: set[str] = set()
     shown = []

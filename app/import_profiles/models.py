@@ -17,7 +17,12 @@ from app.core.columns import created_at_field, fk_field, updated_at_field
 from app.core.money import AmountOut, PriceOut, QuantityOut
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import MAX_ID, Id, Name
-from app.vendor_invoices.models import InvoiceSource, LineKind, VendorInvoiceDetail
+from app.vendor_invoices.models import (
+    InvoiceCheck,
+    InvoiceSource,
+    LineKind,
+    VendorInvoiceReceived,
+)
 
 # What a profile's `columns` may map: the line's fields, the invoice's header fields a
 # file may carry, `cycle` (the billing cycle, read through cycle_months) and `kind` (a
@@ -265,7 +270,7 @@ class ImportProfileRead(ReadModel):
 class ImportedInvoices(BaseModel):
     """The answer to an import that names a `profile`: every invoice the file made."""
 
-    invoices: list[VendorInvoiceDetail]
+    invoices: list[VendorInvoiceReceived]
 
 
 class LinePreview(BaseModel):
@@ -295,6 +300,10 @@ class InvoicePreview(BaseModel):
     line_count: int
     source: InvoiceSource
     lines: list[LinePreview]
+    checks: list[InvoiceCheck] = PField(
+        description="What the audit of the invoice's month would find about it, were it "
+        "stored (docs/checks.md)"
+    )
 
 
 class ImportPreview(BaseModel):

@@ -26,7 +26,7 @@ from app.import_profiles.models import (
     check_ref,
 )
 from app.vendor_invoices import csv_import
-from app.vendor_invoices.models import VendorInvoiceDetail
+from app.vendor_invoices.models import VendorInvoiceReceived
 
 router = api_router(prefix="/import-profiles", tags=["import-profiles"])
 
@@ -215,7 +215,7 @@ async def import_invoice(
     dry_run: Annotated[
         bool, Form(description="Answer 200 with what would be stored, and store nothing")
     ] = False,
-) -> VendorInvoiceDetail | ImportedInvoices | JSONResponse:
+) -> VendorInvoiceReceived | ImportedInvoices | JSONResponse:
     # Read one byte past the limit so that the parser can tell a file that is too large.
     content = None if file is None else await file.read(csv_import.MAX_FILE_BYTES + 1)
     fields = {
@@ -245,12 +245,12 @@ import_router.add_api_route(
     import_invoice,
     methods=["POST"],
     status_code=201,
-    response_model=VendorInvoiceDetail | ImportedInvoices,
+    response_model=VendorInvoiceReceived | ImportedInvoices,
     summary="Import vendor invoices from a CSV file, through an import profile",
     description=IMPORT_DESCRIPTION,
     responses={
         201: {
-            "description": "Without `profile`: the invoice (VendorInvoiceDetail), as before. "
+            "description": "Without `profile`: the invoice (VendorInvoiceReceived), as before. "
             "With `profile`: `{invoices: [...]}` (ImportedInvoices), one per invoice number"
         },
         200: {"model": ImportPreview, "description": "`dry_run=true`: nothing was stored"},

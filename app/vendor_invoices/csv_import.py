@@ -28,8 +28,8 @@ from app.vendor_invoices.models import (
     MAX_LINES,
     InvoiceLineIn,
     InvoiceSource,
-    VendorInvoiceDetail,
     VendorInvoicePayload,
+    VendorInvoiceReceived,
 )
 from app.vendors.models import Vendor
 
@@ -348,8 +348,9 @@ def _payload(form: ImportForm, lines: list[InvoiceLineIn]) -> VendorInvoicePaylo
 
 async def import_invoice(
     session: AsyncSession, *, fields: Mapping[str, str | None], content: bytes | None
-) -> VendorInvoiceDetail:
-    """Store the CSV invoice through the one ingestion path, in one commit."""
+) -> VendorInvoiceReceived:
+    """Store the CSV invoice through the one ingestion path, in one commit; answered with
+    its checks (docs/checks.md)."""
     vendor_id, payload = build_payload(fields, content)
     vendor = await session.get(Vendor, vendor_id)
     if vendor is None:
@@ -358,7 +359,7 @@ async def import_invoice(
     invoice = await service.ingest(
         session, vendor=vendor, payload=payload, source=InvoiceSource.csv, field_prefix="form"
     )
-    await service.announce(session, [invoice])
+    checks = await service.announce(session, [invoice])
     await session.flush()
     assert invoice.id is not None
-    return await service.get_invoice(session, invoice_id=invoice.id)
+    return await service.received(session, invoice, checks[invoice.id])

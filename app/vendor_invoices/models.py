@@ -13,6 +13,7 @@ from sqlalchemy import Column, Date, Index, Integer, String, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
+from app.core.findings import FindingType, Severity
 from app.core.money import VENDOR_PLACES, Amount, AmountOut, VendorQuantity, VendorUnitCost
 from app.core.periods import PeriodField, days_inclusive
 from app.core.schemas import ReadModel
@@ -227,6 +228,32 @@ class VendorInvoiceRead(ReadModel):
 
 class VendorInvoiceDetail(VendorInvoiceRead):
     lines: list[InvoiceLineRead]
+
+
+class InvoiceCheck(BaseModel):
+    """A finding the month's audit would report about a vendor invoice just taken in,
+    worked out by the same rule, stored nowhere as a finding (docs/checks.md)."""
+
+    type: FindingType
+    severity: Severity
+    impact: AmountOut = PField(description="The money at stake, as the finding's impact")
+    customer_id: int | None
+    customer_name: str | None = PField(description="The customer's name; null without a customer")
+    service_id: int | None
+    service_name: str | None = PField(description="The service's name; null without a service")
+    vendor_sku: str | None = PField(description="UNMAPPED_*: the line's vendor SKU")
+    account_ref: str | None = PField(description="UNMAPPED_*: the line's account ref")
+    message: str
+
+
+class VendorInvoiceReceived(VendorInvoiceDetail):
+    """The answer to a vendor invoice taken in: the invoice and its checks."""
+
+    checks: list[InvoiceCheck] = PField(
+        description="What the audit of the invoice's month would find about this invoice "
+        "alone (docs/checks.md): price rises, unmapped lines, total mismatch, duplicate "
+        "charges, and orphaned cost of the (customer, service) pairs it charges"
+    )
 
 
 class UnmappedSku(BaseModel):

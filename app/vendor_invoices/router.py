@@ -20,6 +20,7 @@ from app.vendor_invoices.models import (
     VendorInvoiceCreate,
     VendorInvoiceDetail,
     VendorInvoiceRead,
+    VendorInvoiceReceived,
 )
 
 router = api_router(tags=["vendor-invoices"])
@@ -28,15 +29,18 @@ router = api_router(tags=["vendor-invoices"])
 @router.post(
     "/vendor-invoices",
     status_code=201,
-    response_model=VendorInvoiceDetail,
+    response_model=VendorInvoiceReceived,
     summary="Record a vendor invoice",
     description="`amount` defaults to quantity x unit_cost rounded half-up; the currency "
-    "must be the vendor's; the same (vendor_id, invoice_number) again is a 409.",
+    "must be the vendor's; the same (vendor_id, invoice_number) again is a 409. The answer "
+    "carries `checks`: what the audit of the invoice's month would find about it alone "
+    "(price rises, unmapped lines, a total mismatch, duplicate charges, orphaned cost), "
+    "before the bill is paid (docs/checks.md).",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_invoice(
     body: VendorInvoiceCreate, session: SessionDep, _: WriteKey
-) -> VendorInvoiceDetail:
+) -> VendorInvoiceReceived:
     return await service.create_invoice(session, data=body)
 
 

@@ -3,7 +3,7 @@ the unmapped to-do list, deletion."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -25,6 +25,7 @@ from app.events.models import EventType
 from app.services.models import Service
 from app.vendor_invoices.matching import join_matches, matched_lines
 from app.vendor_invoices.models import (
+    InvoiceCheck,
     InvoiceLineRead,
     InvoiceSource,
     LineKind,
@@ -37,10 +38,25 @@ from app.vendor_invoices.models import (
     VendorInvoiceLine,
     VendorInvoicePayload,
     VendorInvoiceRead,
+    VendorInvoiceReceived,
 )
 from app.vendors.models import Vendor
 
 DUPLICATE_NUMBER = "duplicate invoice number"
+
+# The checks at ingest are the audit's own rules (docs/checks.md), in the audits package,
+# which is built on this one: create_app installs them here, so that this package never
+# imports that one.
+Checker = Callable[
+    [AsyncSession, Sequence[VendorInvoice]], Awaitable[dict[int, list[InvoiceCheck]]]
+]
+_checker: Checker | None = None
+
+
+def install_checker(checker: Checker) -> None:
+    """Set the function that works out the checks of invoices just taken in."""
+    global _checker
+    _checker = checker
 
 
 class DuplicateInvoice(Conflict):
@@ -156,23 +172,42 @@ async def ingest(
     return invoice
 
 
-async def announce(session: AsyncSession, invoices: Sequence[VendorInvoice]) -> None:
-    """The vendor_invoice.received events of invoices just taken in, written to the
-    outbox in the same transaction (docs/events.md#event-types). Called by each way in
-    once the invoice is final (an import may still set its total after ingest)."""
+async def announce(
+    session: AsyncSession, invoices: Sequence[VendorInvoice]
+) -> dict[int, list[InvoiceCheck]]:
+    """The checks of invoices just taken in, by invoice id (docs/checks.md), and their
+    vendor_invoice.received events, each with its checks, written to the outbox in the
+    same transaction (docs/events.md#event-types). Called by each way in once the
+    invoices are final (an import may still set a total after ingest)."""
+    await session.flush()
+    assert _checker is not None, "create_app installs the checks (install_checker)"
+    checks = await _checker(session, invoices)
     if invoices:
-        data = [VendorInvoiceRead.model_validate(i).model_dump(mode="json") for i in invoices]
+        data = [
+            VendorInvoiceRead.model_validate(i).model_dump(mode="json")
+            | {"checks": [c.model_dump(mode="json") for c in checks[_id(i)]]}
+            for i in invoices
+        ]
         await outbox.emit(session, EventType.vendor_invoice_received, data)
+    return checks
 
 
 async def create_invoice(
     session: AsyncSession, *, data: VendorInvoiceCreate
-) -> VendorInvoiceDetail:
+) -> VendorInvoiceReceived:
     vendor = await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
-    await announce(session, [invoice])
+    checks = await announce(session, [invoice])
     await session.flush()
-    return await get_invoice(session, invoice_id=_id(invoice))
+    return await received(session, invoice, checks[_id(invoice)])
+
+
+async def received(
+    session: AsyncSession, invoice: VendorInvoice, checks: list[InvoiceCheck]
+) -> VendorInvoiceReceived:
+    """The answer to an invoice taken in: as GET shows it, with its checks."""
+    detail = await get_invoice(session, invoice_id=_id(invoice))
+    return VendorInvoiceReceived.model_validate({**detail.model_dump(), "checks": checks})
 
 
 def _id(invoice: VendorInvoice) -> int:

@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 from app.core.columns import fk_field
 from app.core.db import UtcDateTime, utcnow
 from app.core.schemas import ReadModel
+from app.vendor_invoices.models import InvoiceCheck
 
 
 class EventStatus(StrEnum):
@@ -74,3 +75,8 @@ class WebhookDelivered(BaseModel):
 
     event: WebhookEventRead
     invoice_id: int = PField(description="The vendor invoice the delivery created")
+    checks: list[InvoiceCheck] = PField(
+        default_factory=list,
+        description="What the audit of the invoice's month would find about it alone, as "
+        "it was when the delivery was processed (docs/checks.md)",
+    )

@@ -387,14 +387,16 @@ async def _process(session: AsyncSession, event: WebhookEvent) -> Answer:
         )
         answer = Answer(exc.status, bytes(response.body))
     else:
-        await announce(session, [invoice])
+        checks = await announce(session, [invoice])
         event.status = EventStatus.processed.value
         event.error = None
         event.invoice_id = invoice.id
         event.processed_at = utcnow()
         assert invoice.id is not None
         delivered = WebhookDelivered(
-            event=WebhookEventRead.model_validate(event), invoice_id=invoice.id
+            event=WebhookEventRead.model_validate(event),
+            invoice_id=invoice.id,
+            checks=checks[invoice.id],
         )
         answer = Answer(200, delivered.model_dump_json().encode())
     event.response_status = answer.status
