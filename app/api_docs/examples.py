@@ -136,6 +136,7 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     "create_billing_run": {"period": "2026-10"},
     "create_audit": {"period": "2026-10", "vendor_id": 3},
     "update_finding": {"status": "acknowledged", "note": "Seat count fixed in the PSA"},
+    "fix_finding": {"action": "match_contract", "effective_date": "2026-10-01"},
     "put_target": {"revenue": "50000.00", "profit": "15000.00"},
     "preview_quote": {
         "customer_id": 7,

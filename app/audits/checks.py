@@ -62,6 +62,8 @@ async def invoice_checks(session: AsyncSession, invoice: VendorInvoice) -> list[
         vendor_id=invoice.vendor_id,
         customer_ids=customers if len(customers) <= MAX_NARROWED_CUSTOMERS else None,
         invoice_id=invoice.id,
+        # Only the pairs it charges are judged: their services' contract lines.
+        service_ids=sorted({s for _c, s in pairs}),
     )
     drafts = [
         draft

@@ -169,12 +169,14 @@ async def load(
     vendor_id: int | None = None,
     customer_ids: Collection[int] | None = None,
     invoice_id: int | None = None,
+    service_ids: Collection[int] | None = None,
 ) -> AuditData:
     """Gather the audit's inputs for the period; `customer_ids` narrows everything to
     those customers (the per-customer report). `invoice_id` (with its vendor as
     `vendor_id`) gathers what the checks at ingest need (docs/checks.md): the findings
     about vendor invoices as such for that invoice alone, the (customer, service) side for
-    `customer_ids`, and nothing about assets or customer invoices but metered revenue."""
+    `customer_ids`, and nothing about assets or customer invoices but metered revenue;
+    `service_ids` narrows the contract positions to those services."""
     data = AuditData(period=period, vendor_id=vendor_id)
     dialect = session.get_bind().dialect.name
     last = period.last_day
@@ -193,7 +195,9 @@ async def load(
     book = await load_price_book(session, in_house, until=period.first_day)
     _contract_positions(
         data,
-        await month_sql.month_line_figures(session, period, customer_ids=customer_ids),
+        await month_sql.month_line_figures(
+            session, period, customer_ids=customer_ids, service_ids=service_ids
+        ),
         {sid: book.on(sid, period.first_day) for sid in in_house},
     )
 
@@ -229,7 +233,7 @@ async def load(
                     line_t
                 )
             )
-            .where(*matched_filter, *_rising(session.get_bind().dialect.name))
+            .where(*matched_filter, *rising(session.get_bind().dialect.name))
             .distinct()
         )
         data.price_rise_lines = {(c, s, i) for c, s, i in rises.all()}
@@ -520,7 +524,7 @@ async def _load_price_rises(
                 col(Service.vendor_sku) == col(line_t.vendor_sku),
             ),
         )
-        .where(*filters, *_rising(dialect))
+        .where(*filters, *rising(dialect))
         .group_by(
             col(line_t.invoice_id),
             col(line_t.vendor_id),
@@ -554,7 +558,7 @@ def _standard(dialect: str) -> Any:
     )
 
 
-def _rising(dialect: str) -> list[Any]:
+def rising(dialect: str) -> list[Any]:
     """Lines that can raise a price: recurring, quantity > 0, of a per-unit service, above
     the standard unit cost in effect on their charge_start (a credit no longer offsets a
     rise)."""

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
@@ -18,7 +20,7 @@ from app.core.findings import FindingType, Severity
 from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
-from app.core.types import FreeText, Id
+from app.core.types import Day, FreeText, Id
 
 
 class FindingStatus(StrEnum):
@@ -82,6 +84,8 @@ class Finding(SQLModel, table=True):
     status_changed_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+    # The fix that resolved it, as JSON `{action, at, changes}` (docs/findings.md#fixes).
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = created_at_field()
 
 
@@ -97,6 +101,8 @@ class FindingEvent(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     changed_by: str = Field(sa_column=Column(String(200), nullable=False))
     changed_at: datetime = created_at_field()
+    # The fix action when the change was a fix (docs/findings.md#fixes), else null.
+    action: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -131,11 +137,49 @@ class AuditRead(ReadModel):
     summary: AuditSummary
 
 
+class FixAction(StrEnum):
+    """What `POST /findings/{id}/fix` can do (docs/findings.md#fixes)."""
+
+    match_contract = "match_contract"
+    adopt_cost = "adopt_cost"
+    bill = "bill"
+
+
 class FindingEventRead(ReadModel):
     status: FindingStatus
     note: str | None
     changed_by: str
     changed_at: datetime
+    action: FixAction | None = PField(
+        default=None, description="The fix that made this change, or null"
+    )
+
+
+class FixChange(BaseModel):
+    """One record a fix made, with the path to read it."""
+
+    resource: str = PField(
+        description="contract_line_adjustment, service_cost or billing_run",
+        examples=["service_cost"],
+    )
+    id: int
+    href: str = PField(description="Where to read it", examples=["/api/v1/services/3/costs"])
+    detail: str = PField(description="What it changed, in words")
+
+
+class Resolution(BaseModel):
+    action: FixAction
+    at: datetime
+    changes: list[FixChange]
+
+
+class FindingFix(InputModel):
+    action: FixAction
+    effective_date: Day | None = PField(
+        default=None,
+        description="match_contract: the day the contract's quantity changes, by default "
+        "the first day of the finding's period",
+    )
 
 
 class FindingRead(ReadModel):
@@ -192,7 +236,16 @@ class FindingRead(ReadModel):
     note: str | None
     status_changed_by: str | None
     status_changed_at: datetime | None
+    resolution: Resolution | None = PField(
+        default=None,
+        description="The fix that resolved the finding, or null (docs/findings.md#fixes)",
+    )
     created_at: datetime
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _parse_resolution(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class FindingDetail(FindingRead):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from app.audits import service
+from app.audits import fixes, service
 from app.audits.models import (
     AuditCreate,
     AuditRead,
     FindingDetail,
+    FindingFix,
     FindingRead,
     FindingStatus,
     FindingType,
@@ -140,7 +142,12 @@ async def list_findings(
         return await service.list_findings(session, audit_id=audit_id, page=page, filters=filters)
     findings = await service.all_findings(session, audit_id=audit_id, filters=filters)
     columns = list(FindingRead.model_fields)
-    return csv_response(columns, model_rows(findings, columns), f"audit-{audit_id}-findings.csv")
+    rows = model_rows(findings, columns)
+    # A fix's resolution is one cell: its JSON, as the JSON answer holds it.
+    at = columns.index("resolution")
+    for row in rows:
+        row[at] = None if row[at] is None else json.dumps(row[at], separators=(",", ":"))
+    return csv_response(columns, rows, f"audit-{audit_id}-findings.csv")
 
 
 @router.get(
@@ -170,6 +177,27 @@ async def update_finding(
     return await service.update_finding(
         session, finding_id=finding_id, data=body, actor=principal.name
     )
+
+
+@router.post(
+    "/findings/{finding_id}/fix",
+    response_model=FindingDetail,
+    tags=["audits"],
+    summary="Fix a finding: make the change it calls for and resolve it",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def fix_finding(
+    finding_id: IdPath, body: FindingFix, session: SessionDep, principal: WriteKey
+) -> FindingDetail:
+    """In one transaction, through the same code as the user's own call: `match_contract`
+    (UNBILLED_UNITS, OVERBILLED_UNITS, UNBILLED_ASSETS) changes the customer's contract
+    line by the unit difference from `effective_date` (default: the first day of the
+    finding's period) as adjustments; `adopt_cost` (PRICE_INCREASE) adds a price-book entry
+    at the highest unit cost of the finding's lines from their earliest charge_start;
+    `bill` (MISSING_BILLING) runs billing for that customer and period. The finding is then
+    resolved, with `resolution` `{action, at, changes}`. A finding not open or
+    acknowledged is a 409; another action for the type is a 422 (docs/findings.md#fixes)."""
+    return await fixes.fix_finding(session, finding_id=finding_id, data=body, actor=principal.name)
 
 
 @router.get(

@@ -41,27 +41,30 @@ def _is_run_draft(invoice: CustomerInvoice) -> bool:
     )
 
 
-async def run_billing(session: AsyncSession, *, period: Period, actor: str) -> BillingRunRead:
+async def run_billing(
+    session: AsyncSession, *, period: Period, actor: str, customer_id: int | None = None
+) -> BillingRunRead:
     """Customers that already have an invoice for the month (recorded, posted, or a draft
     edited into another status) are skipped; drafts of earlier runs of the period are
     regenerated from the current contracts (and removed when nothing is left to bill);
     posted, void and recorded invoices are never touched; nothing is duplicated. A void
     invoice does not count as billing the customer (docs/findings.md#missing_billing), so
-    it does not stop a new draft."""
+    it does not stop a new draft. `customer_id` bills that customer alone, by the same
+    rules (the fix of a MISSING_BILLING finding, docs/findings.md#fixes)."""
     first, last = period.first_day, period.last_day
     run = await _start_run(session, period=period, actor=actor)
-    terms = await arithmetic.load_line_terms(session, overlapping=(first, last))
+    only = None if customer_id is None else [customer_id]
+    terms = await arithmetic.load_line_terms(session, overlapping=(first, last), customer_ids=only)
     billable: dict[int, list[tuple[arithmetic.LineTerms, arithmetic.LineMonth]]] = defaultdict(list)
     for line in terms:
         month = arithmetic.line_month(line, period)
         if month.revenue > 0:
             billable[line.customer_id].append((line, month))
 
-    existing = (
-        await session.scalars(
-            select(CustomerInvoice).where(col(CustomerInvoice.period) == str(period))
-        )
-    ).all()
+    of_period = select(CustomerInvoice).where(col(CustomerInvoice.period) == str(period))
+    if customer_id is not None:
+        of_period = of_period.where(col(CustomerInvoice.customer_id) == customer_id)
+    existing = (await session.scalars(of_period)).all()
     by_customer: dict[int, list[CustomerInvoice]] = defaultdict(list)
     for invoice in existing:
         by_customer[invoice.customer_id].append(invoice)

@@ -160,13 +160,14 @@ points AS (
 ),"""
 
 
-def _statement(dialect: str, customer_filter: bool) -> str:
+def _statement(dialect: str, customer_filter: bool, service_filter: bool = False) -> str:
     sql = _dialect(dialect)
     greatest, least, scaled = sql.greatest, sql.least, sql.scaled
     # Days of a segment: from its first day to the day before the next, or to hi.
     span = sql.days_from("s.d", f"COALESCE({sql.day_before('s.next_d')}, a.hi)")
     customers = "AND c.customer_id IN :customer_ids" if customer_filter else ""
-    return f"""{_window_ctes(greatest, least, customers)}
+    services = "AND cl.service_id IN :service_ids" if service_filter else ""
+    return f"""{_window_ctes(greatest, least, f"{customers} {services}")}
 segments AS (
     SELECT line_id, q, d, LEAD(d) OVER (PARTITION BY line_id ORDER BY d, ord) AS next_d
     FROM points
@@ -181,21 +182,32 @@ ORDER BY a.id
 
 
 async def month_line_figures(
-    session: AsyncSession, period: Period, *, customer_ids: Collection[int] | None = None
+    session: AsyncSession,
+    period: Period,
+    *,
+    customer_ids: Collection[int] | None = None,
+    service_ids: Collection[int] | None = None,
 ) -> list[LineMonthFigures]:
     """Every contract line active on some day of the month, in line id order, with its
     unit-days and contracted units (docs/month-arithmetic.md#contracted-units);
-    `customer_ids` narrows to those customers' contracts."""
-    if customer_ids is not None and not customer_ids:
+    `customer_ids` narrows to those customers' contracts, `service_ids` to lines of those
+    services."""
+    if any(ids is not None and not ids for ids in (customer_ids, service_ids)):
         return []
     dialect = session.get_bind().dialect.name
-    statement = text(_statement(dialect, customer_ids is not None)).bindparams(
+    statement = text(
+        _statement(dialect, customer_ids is not None, service_ids is not None)
+    ).bindparams(
         bindparam("first", period.first_day, type_=Date),
         bindparam("last", period.last_day, type_=Date),
     )
     if customer_ids is not None:
         statement = statement.bindparams(
             bindparam("customer_ids", sorted(customer_ids), expanding=True)
+        )
+    if service_ids is not None:
+        statement = statement.bindparams(
+            bindparam("service_ids", sorted(service_ids), expanding=True)
         )
     # Every column is an integer on both databases (the sum cast back from PostgreSQL's
     # NUMERIC: at most 31 x 10^16 for a line, within the bounds of docs/README.md#money).
