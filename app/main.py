@@ -39,6 +39,7 @@ from app.import_profiles.router import import_router as vendor_invoice_import_ro
 from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
 from app.reports.forecast import router as forecast_router
+from app.reports.leakage import router as leakage_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audits_router,
         reports_router,
         forecast_router,
+        leakage_router,
         quotes_router,
         events_router,
         api_keys_router,
