@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
+from app.alerts.router import router as alerts_router
 from app.api_docs.pages import install_doc_pages
 from app.api_docs.schema import operation_id, shape
 from app.assets.router import router as assets_router
@@ -72,6 +73,7 @@ TAGS = [
     {"name": "exports", "description": "Invoices for accounting (QuickBooks)"},
     {"name": "audits", "description": "Audits: leaks (docs/findings.md) and the money at stake"},
     {"name": "reports", "description": "Reports"},
+    {"name": "alerts", "description": "What needs doing by a date: cancellation deadlines"},
     {"name": "quotes", "description": "Quotes priced on real costs"},
     {"name": "events", "description": "Outbound events: subscriptions and deliveries (admin)"},
     {"name": "api-keys", "description": "API keys (admin)"},
@@ -194,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audits_router,
         reports_router,
         forecast_router,
+        alerts_router,
         quotes_router,
         events_router,
         api_keys_router,
