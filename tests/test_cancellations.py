@@ -308,7 +308,9 @@ async def test_only_open_or_acknowledged_current_findings(client: httpx.AsyncCli
 async def test_subscriptions_of_the_findings_month(client: httpx.AsyncClient) -> None:
     """A finding takes the subscriptions whose recurring lines charge its month: SUB-A
     (November only) is not December's; SUB-B (December) is. Lines of other kinds name no
-    subscription here: a one-time fee's ref is not listed."""
+    subscription here: a one-time fee's ref is not listed. SUB-C, 2 seats for December
+    credited from the 16th (-2 x 10.00 x 16/31 = -10.322... -> -10.32), nets to 0 units on
+    its latest charge_start: cancelled already, not listed."""
     s = await setup(client, window=None)
     await bill(
         client, s, "MS-11", "2026-11",
@@ -320,10 +322,14 @@ async def test_subscriptions_of_the_findings_month(client: httpx.AsyncClient) ->
             seats("2", "10.00", "2026-12-01", "2026-12-31", subscription_ref="SUB-B"),
             seats("1", "50.00", "2026-12-03", "2026-12-03", subscription_ref="FEE-1",
                   kind="one_time"),
+            seats("2", "10.00", "2026-12-01", "2026-12-31", subscription_ref="SUB-C"),
+            seats("-2", "10.00", "2026-12-16", "2026-12-31", subscription_ref="SUB-C"),
         ],
     )  # fmt: skip
     (finding,) = await audit(client, "2026-12")
-    assert finding["impact"] == "70.00"  # 2 x 10.00 + the 50.00 fee
+    # SUB-B 20.00 a month, SUB-C 20.00 - 10.32 x 31/16 = 20.00 - 19.995 = 0.005, and the
+    # 50.00 fee: 70.005 -> 70.01.
+    assert finding["impact"] == "70.01"
     # SUB-B: 20.00 a month, its term ends 2026-12-31; from 12-01, 20.00 x 31/31.
     assert [brief(i) for i in await alerts(client, "2026-12-01")] == [
         ("SUB-B", "2026-12-31", "2026-12-31", "20.00", "20.00")

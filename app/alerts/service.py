@@ -20,7 +20,14 @@ from sqlmodel import col
 
 from app.alerts.models import CancellationItem, Cancellations
 from app.audits.models import Audit, Finding, FindingEvent, FindingStatus, FindingType
-from app.core.money import AMOUNT_PLACES, cents_sum, from_cents, round_half_up
+from app.core.money import (
+    AMOUNT_PLACES,
+    VENDOR_PLACES,
+    cents_sum,
+    exact_sum,
+    from_cents,
+    round_half_up,
+)
 from app.core.periods import share
 from app.core.types import LAST_DAY
 from app.vendor_invoices.charges import monthly_amount
@@ -140,6 +147,7 @@ def latest_lines(dialect: str, subscriptions: Any) -> Any:
             col(Line.charge_end).label("charge_end"),
             col(Line.term_end).label("term_end"),
             col(Line.amount).label("amount"),
+            col(Line.quantity).label("quantity"),
             func.max(col(Line.charge_start)).over(partition_by=key).label("latest"),
         )
         .join(
@@ -164,6 +172,7 @@ def latest_lines(dialect: str, subscriptions: Any) -> Any:
             r.charge_start,
             r.charge_end,
             cents_sum(r.amount, dialect),
+            exact_sum(r.quantity, dialect, VENDOR_PLACES),
             func.max(r.term_end),
         )
         .where(r.charge_start <= r.latest, r.charge_end >= r.latest)
@@ -177,6 +186,7 @@ def latest_lines(dialect: str, subscriptions: Any) -> Any:
 class _Subscription:
     latest: date  # the latest charge_start of its recurring lines
     monthly: Fraction = Fraction(0)
+    units: int = 0  # x 10^6
     term_end: date | None = None  # the latest term_end its latest lines give
     charge_end: date | None = None  # the latest charge_end of its latest lines
 
@@ -223,10 +233,22 @@ async def cancellations(session: AsyncSession, *, as_of: date, within_days: int)
     )
     held: dict[Key, _Subscription] = {}
     groups: Any = (await session.execute(latest_lines(dialect, subscriptions))).all()
-    for customer_id, service_id, vendor_id, ref, latest, start, end, cents, term_end in groups:
+    for (
+        customer_id,
+        service_id,
+        vendor_id,
+        ref,
+        latest,
+        start,
+        end,
+        cents,
+        units,
+        term_end,
+    ) in groups:
         key = (customer_id, service_id, vendor_id, ref)
         sub = held.setdefault(key, _Subscription(latest))
         sub.monthly += monthly_amount(from_cents(cents), start, end)
+        sub.units += units
         if term_end is not None and (sub.term_end is None or term_end > sub.term_end):
             sub.term_end = term_end
         if sub.charge_end is None or end > sub.charge_end:
@@ -244,6 +266,8 @@ async def cancellations(session: AsyncSession, *, as_of: date, within_days: int)
     horizon = as_of + timedelta(days=min(within_days, (LAST_DAY - as_of).days))
     items = []
     for key, sub in held.items():
+        if sub.units <= 0:
+            continue  # credited as much as charged: cancelled already
         customer_id, service_id, vendor_id, ref = key
         ends = sub.ends
         deadline = act_by(as_of, sub.latest, ends, windows.get(vendor_id))
