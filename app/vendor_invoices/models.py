@@ -69,6 +69,9 @@ CHARGE_START_INDEX = "ix_vendor_invoice_line_charge_start"
 # (charge_end, charge_start): a month's lines end on or after its first day and start on
 # or before its last; the later months' lines are passed over inside the index.
 CHARGE_END_INDEX = "ix_vendor_invoice_line_charge_span"
+# (vendor_id, account_ref): a customer's lines, through its vendor accounts (the
+# cancellation alerts, app/alerts/service.py).
+ACCOUNT_INDEX = "ix_vendor_invoice_line_vendor_id_account_ref"
 
 
 class VendorInvoiceLine(SQLModel, table=True):
@@ -79,7 +82,7 @@ class VendorInvoiceLine(SQLModel, table=True):
     __table_args__ = (
         Index("ix_vendor_invoice_line_period_vendor_id", "period", "vendor_id"),
         Index("ix_vendor_invoice_line_vendor_id_vendor_sku", "vendor_id", "vendor_sku"),
-        Index("ix_vendor_invoice_line_vendor_id_account_ref", "vendor_id", "account_ref"),
+        Index(ACCOUNT_INDEX, "vendor_id", "account_ref"),
         # A month's figures read lines by their charge period, whatever invoice carries
         # them (docs/vendor-bills.md#month-figures).
         Index(CHARGE_START_INDEX, "charge_start"),
