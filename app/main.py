@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
+from app.alerts.router import router as alerts_router
 from app.api_docs.pages import install_doc_pages
 from app.api_docs.schema import operation_id, shape
 from app.assets.router import router as assets_router
 from app.audits.checks import checks_of
+from app.audits.leakage import router as leakage_router
 from app.audits.router import router as audits_router
 from app.auth.keys import KeyCache, ensure_admin_key
 from app.auth.middleware import AuthenticationMiddleware
@@ -39,7 +41,6 @@ from app.import_profiles.router import import_router as vendor_invoice_import_ro
 from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
 from app.reports.forecast import router as forecast_router
-from app.reports.leakage import router as leakage_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
@@ -75,6 +76,7 @@ TAGS = [
     {"name": "exports", "description": "Invoices for accounting (QuickBooks)"},
     {"name": "audits", "description": "Audits: leaks (docs/findings.md) and the money at stake"},
     {"name": "reports", "description": "Reports"},
+    {"name": "alerts", "description": "What needs doing by a date: cancellation deadlines"},
     {"name": "quotes", "description": "Quotes priced on real costs"},
     {"name": "events", "description": "Outbound events: subscriptions and deliveries (admin)"},
     {"name": "api-keys", "description": "API keys (admin)"},
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         forecast_router,
         leakage_router,
+        alerts_router,
         quotes_router,
         events_router,
         api_keys_router,

@@ -21,6 +21,16 @@ _INVOICE = {
             "unit_cost": "3.50",
         },
         {
+            "vendor_sku": "CFQ7TTC0LCHC:0002",
+            "account_ref": "ACME-001",
+            "quantity": "10",
+            "unit_cost": "22.00",
+            "charge_start": "2026-10-01",
+            "charge_end": "2026-10-31",
+            "subscription_ref": "6dc5c039-750a-4f6e-9c3a-000000000001",
+            "term_end": "2027-09-30",
+        },
+        {
             "kind": "usage",
             "vendor_sku": "BACKUP-GB",
             "account_ref": "ACME-001",
@@ -40,8 +50,8 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     },
     "update_customer": {"name": "Acme Dental Group", "active": True},
     "create_vendor_account": {"vendor_id": 3, "account_ref": "ACME-001"},
-    "create_vendor": {"name": "Pax8", "currency": "USD"},
-    "update_vendor": {"name": "Pax8 US"},
+    "create_vendor": {"name": "Microsoft (direct)", "currency": "USD", "cancel_window_days": 7},
+    "update_vendor": {"name": "Pax8 US", "cancel_window_days": None},
     "rotate_webhook_secret": {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
     "create_service": {
         "name": "Endpoint protection",

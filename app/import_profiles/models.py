@@ -37,6 +37,7 @@ LINE_FIELDS = (
     "charge_start",
     "charge_end",
     "subscription_ref",
+    "term_end",
 )
 INVOICE_FIELDS = ("invoice_number", "invoice_date", "currency")
 FIELDS = (*LINE_FIELDS, *INVOICE_FIELDS, "cycle", "kind")
@@ -285,6 +286,7 @@ class LinePreview(BaseModel):
     charge_start: date
     charge_end: date
     subscription_ref: str | None
+    term_end: date | None
     service_id: int | None = PField(description="The service the line matches, or null")
     customer_id: int | None = PField(description="The customer the line matches, or null")
 

@@ -43,7 +43,7 @@ from app.vendor_invoices.models import (
 LINE_PLACES = VENDOR_PLACES
 
 NUMBER_FIELDS = ("quantity", "unit_cost", "amount")
-DATE_FIELDS = ("charge_start", "charge_end")
+DATE_FIELDS = ("charge_start", "charge_end", "term_end")
 
 
 @dataclass(frozen=True)
@@ -309,8 +309,13 @@ def _row(
         name: read(name, lambda raw: parse_number(raw, profile.decimal_separator))
         for name in NUMBER_FIELDS
     }
+    # A distributor names the subscription's end on each of its rows, credits and usage
+    # included; only a recurring line commits to it, so only there is it read
+    # (docs/cancellations.md#term-end).
     dates = {
-        name: read(name, lambda raw: parse_date(raw, profile.date_format)) for name in DATE_FIELDS
+        name: read(name, lambda raw: parse_date(raw, profile.date_format))
+        for name in DATE_FIELDS
+        if name != "term_end" or kind == LineKind.recurring.value
     }
     invoice_date = read("invoice_date", lambda raw: parse_date(raw, profile.date_format))
     months = _cycle(profile, value("cycle"))
@@ -354,6 +359,7 @@ def _row(
         "charge_start": dates["charge_start"],
         "charge_end": dates["charge_end"],
         "subscription_ref": value("subscription_ref") or None,
+        "term_end": dates.get("term_end"),
     }
     try:
         line = InvoiceLineIn.model_validate(data)

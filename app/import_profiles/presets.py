@@ -36,6 +36,7 @@ PRESETS: tuple[Profile, ...] = (
             "charge_start": "ChargeStartDate",
             "charge_end": "ChargeEndDate",
             "subscription_ref": "SubscriptionId",
+            "term_end": "SubscriptionEndDate",
             "invoice_number": "InvoiceNumber",
             "currency": "Currency",
             "cycle": "BillingFrequency",
@@ -46,6 +47,9 @@ PRESETS: tuple[Profile, ...] = (
             ("UnitType", "*", LineKind.usage),
         ),
         cycle_months={"Monthly": 1, "Annual": 12, "Triennial": 36, "*": 1},
+        # Older exports and hand-trimmed files may lack it: the term then ends with the
+        # charge (docs/cancellations.md#term-end).
+        optional=frozenset({"term_end"}),
     ),
     # Pax8's invoice items export.
     Profile(

@@ -19,7 +19,7 @@ from app.core.periods import Period
 from app.vendor_invoices.charges import spread_by_month, spread_over
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import CHARGE_START_INDEX, LineKind, VendorInvoiceLine
-from app.vendor_invoices.month import spread_over_months
+from app.vendor_invoices.month import month_of, spread_over_months
 
 # add((customer, contract, service, vendor, month index), slot, cents): slot 1 is cost.
 Add = Callable[[tuple[Any, ...], int, int], None]
@@ -60,16 +60,10 @@ async def vendor_cost(
         # Matched by (vendor_id, vendor_sku): the service's vendor is the line's.
         columns["vendor"] = col(line_t.vendor_id)
 
-    def month_of(day: Any) -> Any:
-        """A date column's month as 'YYYY-MM'."""
-        if dialect == "postgresql":
-            return func.to_char(day, "YYYY-MM")
-        return func.substr(day, 1, 7)
-
-    month_of_charge = month_of(col(line_t.charge_start))
+    month_of_charge = month_of(col(line_t.charge_start), dialect)
     if "month" in needed:
         columns["month"] = month_of_charge
-    month_of_end = month_of(col(line_t.charge_end))
+    month_of_end = month_of(col(line_t.charge_end), dialect)
     spread = spread_over_months()
     first_day, last_day = first.first_day, last.last_day
     # Adjustments belong to no (customer, service): unallocated, in their invoice's month.

@@ -35,7 +35,7 @@ from app.vendors.models import Vendor
 
 BASE_COLUMNS = ("vendor_sku", "account_ref", "description", "quantity", "unit_cost", "amount")
 # Optional, for real distributor bills (docs/vendor-bills.md): ISO dates.
-CHARGE_COLUMNS = ("kind", "charge_start", "charge_end", "subscription_ref")
+CHARGE_COLUMNS = ("kind", "charge_start", "charge_end", "subscription_ref", "term_end")
 COLUMNS = BASE_COLUMNS + CHARGE_COLUMNS
 HEADER = ",".join(BASE_COLUMNS)
 REQUIRED_COLUMNS = ("vendor_sku", "account_ref", "quantity", "unit_cost")

@@ -70,6 +70,9 @@ CHARGE_START_INDEX = "ix_vendor_invoice_line_charge_start"
 # (charge_end, charge_start): a month's lines end on or after its first day and start on
 # or before its last; the later months' lines are passed over inside the index.
 CHARGE_END_INDEX = "ix_vendor_invoice_line_charge_span"
+# (vendor_id, account_ref): a customer's lines, through its vendor accounts (the
+# cancellation alerts, app/alerts/service.py).
+ACCOUNT_INDEX = "ix_vendor_invoice_line_vendor_id_account_ref"
 
 
 class VendorInvoiceLine(SQLModel, table=True):
@@ -80,7 +83,7 @@ class VendorInvoiceLine(SQLModel, table=True):
     __table_args__ = (
         Index("ix_vendor_invoice_line_period_vendor_id", "period", "vendor_id"),
         Index("ix_vendor_invoice_line_vendor_id_vendor_sku", "vendor_id", "vendor_sku"),
-        Index("ix_vendor_invoice_line_vendor_id_account_ref", "vendor_id", "account_ref"),
+        Index(ACCOUNT_INDEX, "vendor_id", "account_ref"),
         # A month's figures read lines by their charge period, whatever invoice carries
         # them (docs/vendor-bills.md#month-figures).
         Index(CHARGE_START_INDEX, "charge_start"),
@@ -109,6 +112,8 @@ class VendorInvoiceLine(SQLModel, table=True):
     charge_start: date = Field(sa_column=Column(Date, nullable=False))
     charge_end: date = Field(sa_column=Column(Date, nullable=False))
     subscription_ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # The last day of the commitment the line belongs to (docs/cancellations.md#term-end).
+    term_end: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -152,12 +157,32 @@ class InvoiceLineIn(BaseModel):
     subscription_ref: OptionalRef = PField(
         default=None, description="The vendor's subscription id, kept and returned"
     )
+    term_end: Day | None = PField(
+        default=None,
+        description="The last day of the commitment (term) the line belongs to: on or after "
+        "charge_start, recurring lines only (docs/cancellations.md#term-end)",
+    )
 
     @field_validator("vendor_sku", "account_ref")
     @classmethod
     def _named(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None and info.data.get("kind") is not LineKind.adjustment:
             raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @field_validator("term_end")
+    @classmethod
+    def _term(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return None
+        if info.data.get("kind", LineKind.recurring) is not LineKind.recurring:
+            raise PydanticCustomError(
+                "term_end_kind",
+                "term_end belongs to recurring lines only (the commitment of a subscription)",
+            )
+        start = info.data.get("charge_start")
+        if start is not None:
+            check_term_end(start, value)
         return value
 
     @model_validator(mode="after")
@@ -170,6 +195,15 @@ class InvoiceLineIn(BaseModel):
             if days_inclusive(self.charge_start, self.charge_end) > MAX_CHARGE_DAYS:
                 raise ValueError(f"a charge period covers at most {MAX_CHARGE_DAYS} days")
         return self
+
+
+def check_term_end(charge_start: date, term_end: date) -> None:
+    """A term ends on or after the first day its line charges, and within the longest
+    charge period a line may cover (docs/cancellations.md#term-end)."""
+    if term_end < charge_start:
+        raise ValueError(f"term_end must not be before charge_start ({charge_start})")
+    if days_inclusive(charge_start, term_end) > MAX_CHARGE_DAYS:
+        raise ValueError(f"a term covers at most {MAX_CHARGE_DAYS} days from charge_start")
 
 
 class VendorInvoicePayload(BaseModel):
@@ -202,6 +236,9 @@ class InvoiceLineRead(ReadModel):
     charge_start: date
     charge_end: date
     subscription_ref: str | None
+    term_end: date | None = PField(
+        description="The last day of the line's commitment, when the vendor gave it"
+    )
     service_id: int | None = PField(
         description="The service matched by (vendor_id, vendor_sku), or null "
         "(docs/month-arithmetic.md#matching-vendor-lines)"

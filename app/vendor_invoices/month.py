@@ -93,6 +93,14 @@ def matched_filters(
     return filters
 
 
+def month_of(day: Any, dialect: str) -> Any:
+    """A date column's month as 'YYYY-MM', the text of a period (SQLite keeps dates as
+    ISO text)."""
+    if dialect == "postgresql":
+        return func.to_char(day, "YYYY-MM")
+    return func.substr(day, 1, 7)
+
+
 def spread_over_months() -> Any:
     """Recurring and usage lines: spread over their charge period."""
     return col(Line.kind).in_([LineKind.recurring.value, LineKind.usage.value])

@@ -39,6 +39,7 @@ from app.vendor_invoices.models import (
     VendorInvoicePayload,
     VendorInvoiceRead,
     VendorInvoiceReceived,
+    check_term_end,
 )
 from app.vendors.models import Vendor
 
@@ -105,6 +106,18 @@ async def ingest(
     # (docs/vendor-bills.md#amount).
     first, last = payload.period.first_day, payload.period.last_day
     charges = [(line.charge_start or first, line.charge_end or last) for line in payload.lines]
+    # A term_end is checked against charge_start by the line itself; against the invoice's
+    # month here, where the line gives no charge dates (docs/cancellations.md#term-end).
+    term_errors = []
+    for number, line in enumerate(payload.lines):
+        if line.term_end is not None and line.charge_start is None:
+            try:
+                check_term_end(first, line.term_end)
+            except ValueError as exc:
+                where = f"{field_prefix}.lines.{number}.term_end"
+                term_errors.append(field_error(where, str(exc), "value_error"))
+    if term_errors:
+        raise Invalid("Some lines' term_end is not valid: see errors.", errors=term_errors[:50])
     given = [
         line.amount
         if line.amount is not None
@@ -161,6 +174,7 @@ async def ingest(
             "charge_start": start,
             "charge_end": end,
             "subscription_ref": line.subscription_ref,
+            "term_end": line.term_end,
         }
         for number, (line, amount, (start, end)) in enumerate(
             zip(payload.lines, amounts, charges, strict=True), start=1

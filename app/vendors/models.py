@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel
 from pydantic import Field as PField
-from sqlalchemy import Column, String
+from sqlalchemy import Column, Integer, String
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, updated_at_field
@@ -34,6 +34,9 @@ class Vendor(SQLModel, table=True):
     previous_secret_expires_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
+    # Days from a term's start in which it may still be cancelled; None: no window
+    # (docs/cancellations.md#cancel-window).
+    cancel_window_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -52,6 +55,20 @@ def _check_secret(value: str | None) -> str | None:
     return value
 
 
+MAX_CANCEL_WINDOW_DAYS = 365
+
+CancelWindowDays = Annotated[
+    int | None,
+    PField(
+        ge=0,
+        le=MAX_CANCEL_WINDOW_DAYS,
+        description="Days from the start of a subscription's term (or renewal) in which the "
+        "vendor still takes a cancellation, e.g. 7 for Microsoft's new commerce; null or 0: "
+        "no window, a term runs to its end (docs/cancellations.md#cancel-window)",
+        examples=[7],
+    ),
+]
+
 WebhookSecret = Annotated[
     str | None,
     PField(default=None, max_length=200, examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]),
@@ -66,17 +83,20 @@ class VendorCreate(InputModel):
         default=None,
         description="whsec_ + base64 of 24 to 64 random bytes; generated when not given.",
     )
+    cancel_window_days: CancelWindowDays = None
 
 
 class VendorUpdate(InputModel):
     name: Name | None = None
     currency: Currency | None = None
+    cancel_window_days: CancelWindowDays = None
 
 
 class VendorRead(ReadModel):
     id: int
     name: str
     currency: str
+    cancel_window_days: int | None
     created_at: datetime
     updated_at: datetime
 

@@ -45,6 +45,7 @@ async def create_vendor(session: AsyncSession, *, data: VendorCreate) -> VendorC
     vendor = Vendor(
         name=data.name,
         currency=data.currency,
+        cancel_window_days=data.cancel_window_days,
         webhook_secret=data.webhook_secret or generate_webhook_secret(),
     )
     session.add(vendor)
