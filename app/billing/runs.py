@@ -1,6 +1,7 @@
 """Billing runs (docs/exports.md#billing-runs): a draft invoice per customer with contracted
 revenue in the period, one line per contract line, amounts from the one month-arithmetic
-module."""
+module; worked out by plan_run, then written by run_billing or shown by dry_run
+(docs/exports.md#dry-run)."""
 
 from __future__ import annotations
 
