@@ -42,6 +42,7 @@ from app.import_profiles.router import router as import_profiles_router
 from app.quotes.router import router as quotes_router
 from app.reports.forecast import router as forecast_router
 from app.reports.router import router as reports_router
+from app.reports.service import customer_cost
 from app.services.router import router as services_router
 from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendor_invoices.service import install_checker
@@ -167,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # The billing dry run's cost is the profitability report's (app/billing/runs.py).
+    app.state.customer_cost = customer_cost
     install_doc_pages(app)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)

@@ -537,7 +537,7 @@ async def test_billing_run_total_is_the_sum_of_its_drafts(client: httpx.AsyncCli
     url = f"{API}/billing-runs"
     assert_problem(await client.post(url, json={"period": "2026-13"}), 422, "body.period")
     assert_problem(await client.post(url, json={}), 422, "body.period")
-    assert_problem(await client.post(url, json={"period": NOV, "dry_run": True}), 422)
+    assert_problem(await client.post(url, json={"period": NOV, "dryRun": True}), 422)
     assert_problem(await client.get(url, params={"period": "11-2026"}), 422)
 
 

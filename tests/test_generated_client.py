@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, ROOT
+from tests.helpers import contract, customer, line, service
 
 PACKAGE = "msp_ledger_client"
 
@@ -150,3 +151,34 @@ async def test_a_list_is_paged_with_its_cursor(api: Any) -> None:
             break
         cursor = page.next_cursor
     assert seen == names and pages == 3
+
+
+async def test_a_billing_run_and_its_dry_run_are_parsed(
+    api: Any, client: httpx.AsyncClient
+) -> None:
+    """One operation, two answers (docs/exports.md#dry-run): 200 with the preview for
+    `dry_run: true`, 201 with the run otherwise; the client parses each into its model."""
+    models = _module("models")
+    create_billing_run = _module("api.billing_runs.create_billing_run")
+    acme = (await customer(client, "Acme"))["id"]
+    m365 = (await service(client, "M365", unit_price="22.00", unit_cost="0"))["id"]
+    await line(client, (await contract(client, acme, "2026-11-01"))["id"], m365, "3")
+
+    preview = await create_billing_run.asyncio_detailed(
+        client=api, body=models.BillingRunCreate(period="2026-11", dry_run=True)
+    )
+    assert preview.status_code == 200
+    assert isinstance(preview.parsed, models.BillingRunDryRun)
+    [draft] = preview.parsed.invoices
+    # 3 seats x 22.00 = 66.00, a new invoice: no id.
+    assert isinstance(draft, models.DryRunInvoiceDetail)
+    assert draft.id is None and draft.total == "66.00"
+    [figures] = preview.parsed.customers
+    assert (figures.revenue, figures.cost, figures.margin) == ("66.00", "0.00", "1.0000")
+
+    run = await create_billing_run.asyncio_detailed(
+        client=api, body=models.BillingRunCreate(period="2026-11")
+    )
+    assert run.status_code == 201
+    assert isinstance(run.parsed, models.BillingRunRead)
+    assert run.parsed.invoices_created == 1 and run.parsed.total == "66.00"

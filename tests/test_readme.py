@@ -130,6 +130,22 @@ def test_the_tour_then_the_webhook_and_its_replay(server: int, tmp_path: Path) -
     # The schedule's months, as the comment above it works them out.
     (schedule,) = [a for a in answers if isinstance(a, dict) and "total_revenue" in a]
     assert [m["revenue"] for m in schedule["months"]] == ["117.33", "249.81", "264.00"]
+    # December's dry run: Acme's draft of 456.00, a new invoice, at no cost known so far;
+    # then the run drafts the same invoice.
+    (preview,) = [a for a in answers if isinstance(a, dict) and "customers" in a]
+    [draft] = preview["invoices"]
+    assert (draft["id"], draft["number"], draft["total"]) == (None, "BR202612-000002", "456.00")
+    assert [(c["customer_name"], c["revenue"], c["cost"], c["margin"]) for c in
+            preview["customers"]] == [("Acme Ltd", "456.00", "0.00", "1.0000")]  # fmt: skip
+    (run,) = [a for a in answers if isinstance(a, dict) and "invoices_created" in a]
+    assert (run["invoices_created"], run["total"]) == (1, "456.00")
+
+    # "Billing dry run": November, after the tour, as the README shows it.
+    section = block("## Billing dry run", "sh")
+    (november,) = run_shell(section, server, tmp_path)
+    shown = re.search(r"^# (\{.*?)(?=^[^#])", section + "\n.", flags=re.MULTILINE | re.DOTALL)
+    assert shown is not None
+    assert november == json.loads(re.sub(r"^#  ?", "", shown.group(1), flags=re.MULTILINE))
 
     script = tmp_path / "send_invoice.py"
     python = block("## Sending a signed webhook", "python")

@@ -161,6 +161,11 @@ class CustomerInvoiceDetail(CustomerInvoiceRead):
 
 class BillingRunCreate(InputModel):
     period: PeriodField
+    dry_run: bool = PField(
+        default=False,
+        description="true: answer 200 with the drafts the run would make and each customer's "
+        "revenue, cost so far, profit and margin, storing nothing (docs/exports.md#dry-run)",
+    )
 
 
 class BillingRunRead(ReadModel):
@@ -172,3 +177,56 @@ class BillingRunRead(ReadModel):
     customers_skipped: int
     total: NonNegativeAmount
     created_at: datetime
+
+
+# --- dry run (docs/exports.md#dry-run) -------------------------------------------------------
+
+MARGIN_DESCRIPTION = "profit / revenue, 4 decimals, half-up; null when revenue is 0"
+
+
+class DryRunInvoiceLineRead(ReadModel):
+    """A line as the run would store it (no id: nothing is stored)."""
+
+    line_no: int
+    service_id: int | None
+    contract_line_id: int | None
+    description: str
+    quantity: SignedQuantity
+    unit_price: UnitPrice
+    amount: Amount
+
+
+class DryRunInvoiceDetail(ReadModel):
+    """A draft the run would make, in the shape of a customer invoice without what only
+    storing it gives (billing_run_id, timestamps)."""
+
+    id: int | None = PField(
+        description="The draft of an earlier run of the period that the run would regenerate "
+        "(it keeps its id and number); null for a new invoice"
+    )
+    customer_id: int
+    number: str
+    period: str
+    issue_date: date
+    status: InvoiceStatus
+    origin: InvoiceOrigin
+    total: AmountOut
+    lines: list[DryRunInvoiceLineRead]
+
+
+class DryRunCustomerFigures(ReadModel):
+    """A customer's month as the run would bill it: revenue = the total of its draft (0
+    without one), cost = its cost in the profitability report of the period so far."""
+
+    customer_id: int
+    customer_name: str | None
+    revenue: AmountOut
+    cost: AmountOut
+    profit: AmountOut
+    margin: Decimal | None = PField(description=MARGIN_DESCRIPTION)
+
+
+class BillingRunDryRun(ReadModel):
+    period: str = PField(examples=["2026-10"])
+    invoices: list[DryRunInvoiceDetail]
+    customers: list[DryRunCustomerFigures]

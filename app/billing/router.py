@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import ReadKey, WriteKey
 from app.billing import quickbooks, runs, service
 from app.billing.models import (
     BillingRunCreate,
+    BillingRunDryRun,
     BillingRunRead,
     CustomerInvoiceCreate,
     CustomerInvoiceDetail,
@@ -125,16 +127,32 @@ async def invoice_quickbooks(
     "",
     status_code=201,
     response_model=BillingRunRead,
-    summary="Draft the customer invoices of a period",
+    summary="Draft the customer invoices of a period, or show what the run would draft",
     description="A draft invoice for each customer with contracted revenue in the period and "
     "no invoice for it yet, one line per contract line, prorated. Drafts of earlier runs of the "
     "period are regenerated from the current contracts; posted, void and recorded invoices are "
-    "never touched; nothing is duplicated.",
-    responses=problem_responses(401, 403, 422),
+    "never touched; nothing is duplicated. Answers 201 with the run. With `dry_run: true`, "
+    "answers 200 with the drafts the run would make (no ids for new ones) and, per customer, "
+    "the revenue they bill, the cost known so far (as the profitability report counts it), "
+    "profit and margin, and stores nothing (docs/exports.md#dry-run).",
+    responses={
+        201: {"description": "The run; its drafts are stored"},
+        200: {
+            "model": BillingRunDryRun,
+            "description": "`dry_run: true`: what the run would draft, with each customer's "
+            "figures; nothing is stored",
+        },
+        **problem_responses(401, 403, 422),
+    },
 )
 async def run_billing(
-    body: BillingRunCreate, session: SessionDep, principal: WriteKey
-) -> BillingRunRead:
+    body: BillingRunCreate, request: Request, session: SessionDep, principal: WriteKey
+) -> BillingRunRead | Response:
+    if body.dry_run:
+        preview = await runs.dry_run(
+            session, period=body.period, cost_of=request.app.state.customer_cost
+        )
+        return JSONResponse(preview.model_dump(mode="json"), status_code=200)
     return await runs.run_billing(session, period=body.period, actor=principal.name)
 
 

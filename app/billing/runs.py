@@ -1,12 +1,14 @@
 """Billing runs (docs/exports.md#billing-runs): a draft invoice per customer with contracted
 revenue in the period, one line per contract line, amounts from the one month-arithmetic
-module."""
+module; worked out by plan_run, then written by run_billing or shown by dry_run
+(docs/exports.md#dry-run)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +16,13 @@ from sqlmodel import col
 
 from app.billing.models import (
     BillingRun,
+    BillingRunDryRun,
     BillingRunRead,
     CustomerInvoice,
     CustomerInvoiceLine,
+    DryRunCustomerFigures,
+    DryRunInvoiceDetail,
+    DryRunInvoiceLineRead,
     InvoiceOrigin,
     InvoiceStatus,
 )
@@ -24,9 +30,11 @@ from app.billing.quantities import quantity_and_price
 from app.contracts import arithmetic
 from app.contracts.models import Contract
 from app.core.bulk import bulk_insert, chunks
-from app.core.money import check_limit
+from app.core.db import snapshot, snapshot_of
+from app.core.money import check_limit, from_cents, margin, to_cents
 from app.core.pagination import Page, PageParams, paginate
 from app.core.periods import Period
+from app.customers.models import Customer
 from app.events import outbox
 from app.events.models import EventType
 from app.services.models import Service
@@ -41,6 +49,34 @@ def _is_run_draft(invoice: CustomerInvoice) -> bool:
     )
 
 
+@dataclass
+class Draft:
+    """An invoice a run makes: a new one, or the run draft of an earlier run of the period
+    that it regenerates (`existing`, which keeps its id and number)."""
+
+    customer_id: int
+    number: str
+    existing: CustomerInvoice | None
+    lines: list[dict[str, Any]]  # the rows of customer_invoice_line, without invoice_id
+    total: Decimal
+
+
+@dataclass
+class Plan:
+    """What a run of the period does, read before anything is written: the drafts, in
+    customer order, the run drafts it deletes, the customers it skips, and the customers
+    billed another way (a non-void invoice that is not a run draft)."""
+
+    drafts: list[Draft] = field(default_factory=list)
+    stale_drafts: list[int] = field(default_factory=list)
+    customers_skipped: int = 0
+    billed_elsewhere: set[int] = field(default_factory=set)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((draft.total for draft in self.drafts), ZERO)
+
+
 async def run_billing(
     session: AsyncSession, *, period: Period, actor: str, customer_id: int | None = None
 ) -> BillingRunRead:
@@ -51,8 +87,65 @@ async def run_billing(
     invoice does not count as billing the customer (docs/findings.md#missing_billing), so
     it does not stop a new draft. `customer_id` bills that customer alone, by the same
     rules (the fix of a MISSING_BILLING finding, docs/findings.md#fixes)."""
-    first, last = period.first_day, period.last_day
     run = await _start_run(session, period=period, actor=actor)
+    plan = await plan_run(session, period=period, customer_id=customer_id)
+    invoices: list[CustomerInvoice] = []
+    for draft in plan.drafts:
+        if draft.existing is not None:
+            invoice = draft.existing
+            invoice.billing_run_id = run.id
+            run.invoices_regenerated += 1
+        else:
+            invoice = CustomerInvoice(
+                customer_id=draft.customer_id,
+                number=draft.number,
+                period=str(period),
+                issue_date=period.first_day,
+                status=InvoiceStatus.draft.value,
+                origin=InvoiceOrigin.billing_run.value,
+                billing_run_id=run.id,
+            )
+            session.add(invoice)
+            run.invoices_created += 1
+        invoices.append(invoice)
+    run.customers_skipped = plan.customers_skipped
+    # Set-based writes: one flush inserts every new invoice (a multi-row INSERT), and the
+    # old lines of regenerated and stale drafts go in a few DELETEs, not one per customer
+    # (a round trip per customer was most of a large run's time;
+    # BENCHMARKS.md#figures-behind-design-choices).
+    await session.flush()
+    regenerated = [
+        draft.existing.id
+        for draft in plan.drafts
+        if draft.existing is not None and draft.existing.id is not None
+    ]
+    for chunk in chunks(regenerated + plan.stale_drafts):
+        await session.execute(
+            delete(CustomerInvoiceLine).where(col(CustomerInvoiceLine.invoice_id).in_(chunk))
+        )
+    for chunk in chunks(plan.stale_drafts):
+        await session.execute(delete(CustomerInvoice).where(col(CustomerInvoice.id).in_(chunk)))
+    new_lines = [
+        {"invoice_id": invoice.id, **line}
+        for invoice, draft in zip(invoices, plan.drafts, strict=True)
+        for line in draft.lines
+    ]
+    await bulk_insert(session, CustomerInvoiceLine.__table__, new_lines)  # type: ignore[attr-defined]
+    run.total = plan.total
+    await session.flush()
+    read = BillingRunRead.model_validate(run)
+    # docs/events.md#event-types: written with the run, sent once it is committed.
+    await outbox.emit(session, EventType.billing_run_completed, [read.model_dump(mode="json")])
+    return read
+
+
+async def plan_run(
+    session: AsyncSession, *, period: Period, customer_id: int | None = None
+) -> Plan:
+    """The run of `period` (of one customer's, with `customer_id`) worked out from what
+    `session` sees, writing nothing: the real run writes it (run_billing), the dry run
+    shows it (dry_run). Over the limit on amounts, a 422 (_check_totals)."""
+    first, last = period.first_day, period.last_day
     only = None if customer_id is None else [customer_id]
     terms = await arithmetic.load_line_terms(session, overlapping=(first, last), customer_ids=only)
     billable: dict[int, list[tuple[arithmetic.LineTerms, arithmetic.LineMonth]]] = defaultdict(list)
@@ -89,64 +182,37 @@ async def run_billing(
             )
         ).all()
     )
-    stale_drafts: list[int] = []
-    regenerated: list[int] = []  # drafts whose lines are replaced
-    billed: list[tuple[CustomerInvoice, list[tuple[arithmetic.LineTerms, Any]]]] = []
+    plan = Plan()
     for customer_id in sorted(set(billable) | set(by_customer)):
         invoices = by_customer.get(customer_id, [])
         drafts = [i for i in invoices if _is_run_draft(i)]
         billed_elsewhere = any(
             not _is_run_draft(i) and i.status != InvoiceStatus.void.value for i in invoices
         )
+        if billed_elsewhere:
+            plan.billed_elsewhere.add(customer_id)
         lines = billable.get(customer_id, [])
         if billed_elsewhere or not lines:
             if lines:
-                run.customers_skipped += 1
+                plan.customers_skipped += 1
             # Nothing to bill (any more), or billed another way: earlier drafts go.
-            stale_drafts += [d.id for d in drafts if d.id is not None]
+            plan.stale_drafts += [d.id for d in drafts if d.id is not None]
             continue
+        existing_draft = None
         if drafts:
-            invoice = drafts[0]
-            stale_drafts += [d.id for d in drafts[1:] if d.id is not None]
-            if invoice.id is not None:
-                regenerated.append(invoice.id)
-            invoice.billing_run_id = run.id
-            run.invoices_regenerated += 1
+            existing_draft = drafts[0]
+            plan.stale_drafts += [d.id for d in drafts[1:] if d.id is not None]
+            number = existing_draft.number
         else:
-            invoice = CustomerInvoice(
-                customer_id=customer_id,
-                number=_number(period, customer_id, taken),
-                period=str(period),
-                issue_date=first,
-                status=InvoiceStatus.draft.value,
-                origin=InvoiceOrigin.billing_run.value,
-                billing_run_id=run.id,
-            )
-            session.add(invoice)
-            run.invoices_created += 1
-        billed.append((invoice, lines))
-    _check_totals(period, billed)
-    # Set-based writes: one flush inserts every new invoice (a multi-row INSERT), and the
-    # old lines of regenerated and stale drafts go in a few DELETEs, not one per customer
-    # (a round trip per customer was most of a large run's time;
-    # BENCHMARKS.md#figures-behind-design-choices).
-    await session.flush()
-    for chunk in chunks(regenerated + stale_drafts):
-        await session.execute(
-            delete(CustomerInvoiceLine).where(col(CustomerInvoiceLine.invoice_id).in_(chunk))
-        )
-    for chunk in chunks(stale_drafts):
-        await session.execute(delete(CustomerInvoice).where(col(CustomerInvoice.id).in_(chunk)))
-    new_lines: list[dict[str, Any]] = []
-    total = ZERO
-    for invoice, lines in billed:
-        for number, (line, month) in enumerate(lines, start=1):
+            number = _number(period, customer_id, taken)
+        draft_lines: list[dict[str, Any]] = []
+        total = ZERO
+        for line_no, (line, month) in enumerate(lines, start=1):
             quantity, price = quantity_and_price(month.unit_months, line.unit_price, month.revenue)
             service = services[line.service_id]
-            new_lines.append(
+            draft_lines.append(
                 {
-                    "invoice_id": invoice.id,
-                    "line_no": number,
+                    "line_no": line_no,
                     "service_id": line.service_id,
                     "contract_line_id": line.line_id,
                     "description": _description(
@@ -158,33 +224,95 @@ async def run_billing(
                 }
             )
             total += month.revenue
-    await bulk_insert(session, CustomerInvoiceLine.__table__, new_lines)  # type: ignore[attr-defined]
-    run.total = total
-    await session.flush()
-    read = BillingRunRead.model_validate(run)
-    # docs/events.md#event-types: written with the run, sent once it is committed.
-    await outbox.emit(session, EventType.billing_run_completed, [read.model_dump(mode="json")])
-    return read
+        plan.drafts.append(Draft(customer_id, number, existing_draft, draft_lines, total))
+    _check_totals(period, plan.drafts)
+    return plan
 
 
-def _check_totals(
-    period: Period, billed: list[tuple[CustomerInvoice, list[tuple[arithmetic.LineTerms, Any]]]]
-) -> None:
+def _check_totals(period: Period, drafts: list[Draft]) -> None:
     """Each drafted invoice's total and the run's total stay under the per-value limit, as
     a recorded invoice's must (README, "Limits"); otherwise the run is a 422 that names
     them, and the caller's transaction, never committed, stores nothing."""
-    totals = {
-        invoice.customer_id: sum((month.revenue for _line, month in lines), ZERO)
-        for invoice, lines in billed
-    }
     figures = [
-        ("body.period", f"the {period} invoice of customer {customer}", total)
-        for customer, total in sorted(totals.items())
+        ("body.period", f"the {period} invoice of customer {draft.customer_id}", draft.total)
+        for draft in drafts
     ]
     figures.append(
-        ("body.period", f"the billing run's total for {period}", sum(totals.values(), ZERO))
+        (
+            "body.period",
+            f"the billing run's total for {period}",
+            sum((draft.total for draft in drafts), ZERO),
+        )
     )
     check_limit(figures, f"The billing run for {period} would exceed the limit on amounts.")
+
+
+class CustomerCost(Protocol):
+    """Each customer's cost of the period in cents, as the profitability report gives it
+    (app/reports/service.py:customer_cost). The cost rules live in reports, which read the
+    customer invoices, so billing is handed them (app/main.py) rather than importing them
+    (packages import one way, tests/test_layers.py)."""
+
+    async def __call__(self, session: AsyncSession, *, period: Period) -> dict[int, int]: ...
+
+
+async def dry_run(
+    session: AsyncSession, *, period: Period, cost_of: CustomerCost
+) -> BillingRunDryRun:
+    """The drafts the run of `period` would make and, per customer, the revenue they bill,
+    the cost known so far, profit and margin (docs/exports.md#dry-run). Read in one
+    snapshot beside the request's session, which is left untouched: nothing is written,
+    no run is recorded, no event is emitted, no id is drawn."""
+    async with snapshot(snapshot_of(session)) as reader:
+        plan = await plan_run(reader, period=period)
+        costs = await cost_of(reader, period=period)
+        revenue = {draft.customer_id: to_cents(draft.total) for draft in plan.drafts}
+        # With a draft, or with cost and nothing billing them: a customer billed another
+        # way is outside the run, and their revenue is not what it bills.
+        customers = sorted(
+            set(revenue)
+            | {c for c, cents in costs.items() if cents and c not in plan.billed_elsewhere}
+        )
+        names = await _customer_names(reader, customers)
+    invoices = [
+        DryRunInvoiceDetail(
+            id=None if draft.existing is None else draft.existing.id,
+            customer_id=draft.customer_id,
+            number=draft.number,
+            period=str(period),
+            issue_date=period.first_day,
+            status=InvoiceStatus.draft,
+            origin=InvoiceOrigin.billing_run,
+            total=draft.total,
+            lines=[DryRunInvoiceLineRead.model_validate(line) for line in draft.lines],
+        )
+        for draft in plan.drafts
+    ]
+    figures = []
+    for customer_id in customers:
+        revenue_cents, cost_cents = revenue.get(customer_id, 0), costs.get(customer_id, 0)
+        profit = revenue_cents - cost_cents
+        figures.append(
+            DryRunCustomerFigures(
+                customer_id=customer_id,
+                customer_name=names.get(customer_id),
+                revenue=from_cents(revenue_cents),
+                cost=from_cents(cost_cents),
+                profit=from_cents(profit),
+                margin=margin(revenue_cents, profit),
+            )
+        )
+    return BillingRunDryRun(period=str(period), invoices=invoices, customers=figures)
+
+
+async def _customer_names(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for chunk in chunks(ids):
+        rows: Any = await session.execute(
+            select(col(Customer.id), col(Customer.name)).where(col(Customer.id).in_(chunk))
+        )
+        names.update(rows.all())
+    return names
 
 
 # pg_advisory_xact_lock(namespace, key): "BILL", then the period as YYYYMM.

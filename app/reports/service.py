@@ -112,6 +112,22 @@ async def profitability(
     )
 
 
+async def customer_cost(session: AsyncSession, *, period: Period) -> dict[int, int]:
+    """Each customer's cost of the month in cents, the `cost` of its row in the
+    profitability report grouped by customer from `period` to `period` (vendor and in-house
+    cost; the unallocated cost belongs to no customer): the billing dry run's cost
+    (docs/exports.md#dry-run). Customers whose cost is 0 are left out."""
+    projection = Projection(("customer",))
+    await gather(
+        session, first=period, last=period, basis=Basis.contracted, projections=[projection]
+    )
+    return {
+        customer: cost
+        for customer, (_revenue, cost) in projection.cells.items()
+        if customer is not None and cost
+    }
+
+
 async def _name_rows(session: AsyncSession, rows_by_kind: dict[str, list[Any]]) -> None:
     """Each row's `<kind>_name` beside its `<kind>_id`, null with a null id
     (docs/reports.md#names): one query per kind, in the report's snapshot."""
