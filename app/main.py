@@ -40,6 +40,7 @@ from app.quotes.router import router as quotes_router
 from app.reports.forecast import router as forecast_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
+from app.tolerances.router import router as tolerances_router
 from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendors.router import router as vendors_router
 from app.webhooks.router import router as webhooks_router
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_router,
         exports_router,
         audits_router,
+        tolerances_router,
         reports_router,
         forecast_router,
         quotes_router,

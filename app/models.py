@@ -12,6 +12,7 @@ from app.events.models import EventAttempt, EventDelivery, EventSubscription
 from app.import_profiles.models import ImportProfile
 from app.reports.models import Target
 from app.services.models import Service, ServiceCost
+from app.tolerances.models import Tolerance
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.vendors.models import Vendor
 from app.webhooks.models import WebhookEvent
@@ -42,6 +43,7 @@ __all__ = [
     "Service",
     "ServiceCost",
     "Target",
+    "Tolerance",
     "Vendor",
     "VendorAccount",
     "VendorInvoice",

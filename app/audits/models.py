@@ -9,12 +9,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 from pydantic import Field as PField
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import Column, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.db import UtcDateTime
-from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut
+from app.core.money import VENDOR_PLACES, AmountOut, ExactDecimal, PriceOut, QuantityOut
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import FreeText, Id
@@ -58,6 +58,14 @@ class Audit(SQLModel, table=True):
     total_impact: Decimal = decimal_field(2)
     # {"TYPE": {"count": n, "impact": "..."}}: fixed when the audit runs.
     by_type: str = Field(sa_column=Column(Text, nullable=False))
+    # The findings tolerances held back (docs/tolerances.md#summary): in none of the above.
+    suppressed_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    suppressed_impact: Decimal = Field(
+        default=Decimal(0),
+        sa_column=Column(ExactDecimal(scale=2), nullable=False, server_default=text("0")),
+    )
     created_at: datetime = created_at_field()
 
 
@@ -94,6 +102,10 @@ class Finding(SQLModel, table=True):
     previous_unit_cost: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
     impact: Decimal = decimal_field(2)
     message: str = Field(sa_column=Column(Text, nullable=False))
+    # The tolerance that held the finding back (docs/tolerances.md#held-back-findings);
+    # null for a finding shown. No foreign key: the tolerance may be deleted later, and
+    # the audit keeps what it held back.
+    tolerance_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status_changed_by: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True)
@@ -135,10 +147,19 @@ class TypeSummary(BaseModel):
     impact: AmountOut
 
 
+class SuppressedSummary(BaseModel):
+    count: int = PField(description="Findings held back by tolerances")
+    impact: AmountOut = PField(description="Their impact, summed")
+
+
 class AuditSummary(BaseModel):
     count: int
     total_impact: AmountOut
     by_type: dict[str, TypeSummary]
+    suppressed: SuppressedSummary = PField(
+        description="What tolerances held back: in none of the figures above "
+        "(docs/tolerances.md#summary)"
+    )
 
 
 class AuditRead(ReadModel):
@@ -212,6 +233,12 @@ class FindingRead(ReadModel):
     status_changed_by: str | None
     status_changed_at: datetime | None
     created_at: datetime
+
+
+class SuppressedFindingRead(FindingRead):
+    tolerance_id: int = PField(
+        description="The tolerance that held the finding back (it may since have been deleted)"
+    )
 
 
 class FindingDetail(FindingRead):
