@@ -18,6 +18,7 @@ from app.api_docs.pages import install_doc_pages
 from app.api_docs.schema import operation_id, shape
 from app.assets.router import router as assets_router
 from app.audits.router import router as audits_router
+from app.audits.tolerance_router import router as tolerances_router
 from app.auth.keys import KeyCache, ensure_admin_key
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.router import router as api_keys_router
@@ -40,7 +41,6 @@ from app.quotes.router import router as quotes_router
 from app.reports.forecast import router as forecast_router
 from app.reports.router import router as reports_router
 from app.services.router import router as services_router
-from app.tolerances.router import router as tolerances_router
 from app.vendor_invoices.router import router as vendor_invoices_router
 from app.vendors.router import router as vendors_router
 from app.webhooks.router import router as webhooks_router

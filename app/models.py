@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.assets.models import Asset
-from app.audits.models import Audit, Finding, FindingEvent
+from app.audits.models import Audit, Finding, FindingEvent, Tolerance
 from app.auth.models import ApiKey
 from app.billing.models import BillingRun, CustomerInvoice, CustomerInvoiceLine
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
@@ -12,7 +12,6 @@ from app.events.models import EventAttempt, EventDelivery, EventSubscription
 from app.import_profiles.models import ImportProfile
 from app.reports.models import Target
 from app.services.models import Service, ServiceCost
-from app.tolerances.models import Tolerance
 from app.vendor_invoices.models import VendorInvoice, VendorInvoiceLine
 from app.vendors.models import Vendor
 from app.webhooks.models import WebhookEvent

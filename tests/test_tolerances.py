@@ -29,7 +29,7 @@ import pytest
 
 from app.audits.models import FindingType
 from app.audits.rules import Draft
-from app.tolerances.matching import Rule, Tolerances, holds_back
+from app.audits.tolerances import Rule, Tolerances, holds_back
 from tests.helpers import assert_problem, contract, create, customer, line, service, vendor
 from tests.test_audits import account, asset, bill, findings_of, summary_of, vendor_invoice, vline
 

@@ -36,6 +36,8 @@ from app.audits.models import (
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.audits.rules import Draft, run_rules, unit
+from app.audits.tolerance_service import load_tolerances
+from app.audits.tolerances import Tolerances
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import snapshot, snapshot_of, utcnow
@@ -47,8 +49,6 @@ from app.customers.models import Customer
 from app.events import outbox
 from app.events.models import EventType
 from app.services.models import Service
-from app.tolerances.matching import Tolerances
-from app.tolerances.service import load_tolerances
 from app.vendors.models import Vendor
 
 ZERO = Decimal(0)

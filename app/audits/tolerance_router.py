@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from app.audits.models import FindingType
+from app.audits import tolerance_service as service
+from app.audits.models import FindingType, ToleranceCreate, ToleranceRead
 from app.auth.dependencies import ReadKey, WriteKey
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import api_router
 from app.core.types import IdPath, IdQuery
-from app.tolerances import service
-from app.tolerances.models import ToleranceCreate, ToleranceRead
 
 router = api_router(prefix="/tolerances", tags=["tolerances"])
 

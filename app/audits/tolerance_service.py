@@ -7,14 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audits.models import FindingType
+from app.audits.models import FindingType, Tolerance, ToleranceCreate, ToleranceRead, scope_key
+from app.audits.tolerances import Rule, Tolerances
 from app.core.crud import get_or_404, require_reference
 from app.core.errors import Conflict
 from app.core.pagination import Page, PageParams, paginate
 from app.customers.models import Customer
 from app.services.models import Service
-from app.tolerances.matching import Rule, Tolerances
-from app.tolerances.models import Tolerance, ToleranceCreate, ToleranceRead, scope_key
 
 
 def _describe(data: ToleranceCreate) -> str:
