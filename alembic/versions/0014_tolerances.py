@@ -20,6 +20,9 @@ down_revision: str | None = "0012_outbound_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Batch mode on SQLite rebuilds a table for some changes: it stays AUTOINCREMENT.
+KEEP = {"sqlite_autoincrement": True}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -62,26 +65,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("scope", name=op.f("uq_tolerance_scope")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("finding", schema=None) as batch_op:
+    with op.batch_alter_table("finding", schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.add_column(sa.Column("tolerance_id", sa.Integer(), nullable=True))
-    with op.batch_alter_table("audit", schema=None) as batch_op:
+    with op.batch_alter_table("audit", schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.add_column(
-            sa.Column("suppressed_count", sa.Integer(), server_default=sa.text("0"), nullable=False)
+            sa.Column("suppressed_count", sa.Integer(), server_default="0", nullable=False)
         )
         batch_op.add_column(
             sa.Column(
                 "suppressed_impact",
                 sa.Numeric(precision=20, scale=2).with_variant(sa.BigInteger(), "sqlite"),
-                server_default=sa.text("0"),
+                server_default="0",
                 nullable=False,
             )
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("audit", schema=None) as batch_op:
+    with op.batch_alter_table("audit", schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.drop_column("suppressed_impact")
         batch_op.drop_column("suppressed_count")
-    with op.batch_alter_table("finding", schema=None) as batch_op:
+    with op.batch_alter_table("finding", schema=None, table_kwargs=KEEP) as batch_op:
         batch_op.drop_column("tolerance_id")
     op.drop_table("tolerance")
