@@ -21,6 +21,7 @@ from app.assets.router import router as assets_router
 from app.audits.checks import checks_of
 from app.audits.leakage import router as leakage_router
 from app.audits.router import router as audits_router
+from app.audits.tolerance_router import router as tolerances_router
 from app.auth.keys import KeyCache, ensure_admin_key
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.router import router as api_keys_router
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs_router,
         exports_router,
         audits_router,
+        tolerances_router,
         reports_router,
         forecast_router,
         leakage_router,

@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.assets.models import Asset
-from app.audits.models import Audit, Finding, FindingEvent
+from app.audits.models import Audit, Finding, FindingEvent, Tolerance
 from app.auth.models import ApiKey
 from app.billing.models import BillingRun, CustomerInvoice, CustomerInvoiceLine
 from app.contracts.models import Contract, ContractLine, ContractLineAdjustment
@@ -42,6 +42,7 @@ __all__ = [
     "Service",
     "ServiceCost",
     "Target",
+    "Tolerance",
     "Vendor",
     "VendorAccount",
     "VendorInvoice",

@@ -95,8 +95,8 @@ async def bench(backend: str, size: str, runs: int) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    results = [await bench(b, args.size, args.runs) for b in await reachable_backends(backends)]
+    backends = await reachable_backends(args.backend, "the leakage bench runs on")
+    results = [await bench(b, args.size, args.runs) for b in backends]
     print(f"\n## Leakage report, size {args.size} ({machine()})\n")
     print("| backend | median | min | max | runs | rows | findings | acted on | target |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

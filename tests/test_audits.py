@@ -127,14 +127,15 @@ async def new_key(client: httpx.AsyncClient, name: str, *scopes: str) -> str:
 
 
 async def findings_of(
-    client: httpx.AsyncClient, audit_id: int, **params: Any
+    client: httpx.AsyncClient, audit_id: int, *, listed: str = "findings", **params: Any
 ) -> list[dict[str, Any]]:
-    """Every finding of the audit (all pages), biggest impact first."""
+    """Every finding of the audit (all pages), biggest impact first; with
+    listed="suppressed", those tolerances held back."""
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
         query = {"limit": 500, **params, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(f"{API}/audits/{audit_id}/findings", params=query)
+        response = await client.get(f"{API}/audits/{audit_id}/{listed}", params=query)
         assert response.status_code == 200, response.text
         page = response.json()
         found += page["items"]
@@ -143,8 +144,12 @@ async def findings_of(
             return found
 
 
-def summary_of(found: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the audit's summary must be for these findings (docs/findings.md#summary)."""
+def summary_of(
+    found: list[dict[str, Any]], held: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What the audit's summary must be for these findings and those tolerances held back
+    (docs/findings.md#summary, docs/tolerances.md#summary)."""
+    held = held or []
     by_type: dict[str, dict[str, Any]] = {}
     for f in found:
         entry = by_type.setdefault(f["type"], {"count": 0, "impact": Decimal(0)})
@@ -155,6 +160,10 @@ def summary_of(found: list[dict[str, Any]]) -> dict[str, Any]:
         "total_impact": f"{sum((Decimal(f['impact']) for f in found), Decimal(0)):.2f}",
         "by_type": {
             k: {"count": v["count"], "impact": f"{v['impact']:.2f}"} for k, v in by_type.items()
+        },
+        "suppressed": {
+            "count": len(held),
+            "impact": f"{sum((Decimal(f['impact']) for f in held), Decimal(0)):.2f}",
         },
     }
 
@@ -173,7 +182,8 @@ async def audit(
     run: dict[str, Any] = response.json()
     assert run["period"] == period and run["vendor_id"] == vendor_id
     found = await findings_of(client, run["id"])
-    assert run["summary"] == summary_of(found)
+    held = await findings_of(client, run["id"], listed="suppressed")
+    assert run["summary"] == summary_of(found, held)
     assert (await client.get(f"{API}/audits/{run['id']}")).json() == run
     keys = [(-Decimal(f["impact"]), f["id"]) for f in found]
     assert keys == sorted(keys)
@@ -265,6 +275,7 @@ async def test_orphaned_cost(client: httpx.AsyncClient) -> None:
         "count": 2,
         "total_impact": "147.00",  # 105.00 + 42.00
         "by_type": {"ORPHANED_COST": {"count": 2, "impact": "147.00"}},
+        "suppressed": {"count": 0, "impact": "0.00"},
     }
     first, second = found
     check(
@@ -1061,7 +1072,12 @@ async def test_audits_list_get_and_404(client: httpx.AsyncClient) -> None:
     # September: no vendor invoice; the asset and the unbilled contract are there already.
     assert brief(found) == [("UNBILLED_ASSETS", "50.00"), ("MISSING_BILLING", "37.00")]
     empty, found = await audit(client, "2025-01")
-    assert found == [] and empty["summary"] == {"count": 0, "total_impact": "0.00", "by_type": {}}
+    assert found == [] and empty["summary"] == {
+        "count": 0,
+        "total_impact": "0.00",
+        "by_type": {},
+        "suppressed": {"count": 0, "impact": "0.00"},
+    }
     assert october["created_by"] == "admin (MSP_ADMIN_API_KEY)"
     listed = (await client.get(f"{API}/audits", params={"period": "2026-10"})).json()
     assert listed == {"items": [october], "next_cursor": None}

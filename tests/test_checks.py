@@ -388,3 +388,18 @@ async def test_checks_agree_with_the_audit_on_random_bills(client: httpx.AsyncCl
         seen.update(c["type"] for c in answer["checks"])
     # The bills gave every kind of check somewhere.
     assert seen == OF_INVOICE | OF_PAIRS
+
+
+async def test_a_tolerance_holds_back_a_check_as_the_audit_would(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    # Differences in a total of 25.00 or less are accepted.
+    await create(client, "tolerances", {"type": "INVOICE_TOTAL_MISMATCH", "max_impact": "25.00"})
+    lines = [seats("M", "ACME", "10", "18.00")]
+    small = await create(client, "vendor-invoices", bill(s, "P-1", lines, "200.00"))
+    assert small["checks"] == []  # 200.00 - 180.00 = 20.00 <= 25.00: held back
+    big = await create(client, "vendor-invoices", bill(s, "P-2", lines, "210.00"))
+    assert [(c["type"], c["impact"]) for c in big["checks"]] == [
+        ("DUPLICATE_CHARGE", "180.00"),
+        ("INVOICE_TOTAL_MISMATCH", "30.00"),
+    ]
+    await assert_checks_are_the_audits(client, big)

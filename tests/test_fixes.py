@@ -353,3 +353,17 @@ async def test_refusals(client: httpx.AsyncClient) -> None:
     await client.patch(f"{API}/findings/{unbilled['id']}", json={"status": "acknowledged"})
     assert (await fix(client, unbilled["id"], action="match_contract")).status_code == 200
     assert_problem(await fix(client, unbilled["id"], action="match_contract"), 409)
+
+
+async def test_a_held_back_finding_is_not_fixed(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    await line(client, s.contract, s.m365, "10")
+    await bill(client, s.acme, "C-1")
+    await vendor_bill(client, s, "P-10", [seats("12")], "216.00")
+    # Two seats out of ten are accepted: the UNBILLED_UNITS finding is held back.
+    await create(client, "tolerances", {"type": "UNBILLED_UNITS", "max_units": "2"})
+    made = await audit(client)
+    assert await findings(client, made["id"]) == []
+    held = (await client.get(f"{API}/audits/{made['id']}/suppressed")).json()["items"]
+    assert [f["type"] for f in held] == ["UNBILLED_UNITS"]
+    assert_problem(await fix(client, held[0]["id"], action="match_contract"), 404)

@@ -411,3 +411,56 @@ async def test_price_book_migration_keeps_the_catalog(backend: str, tmp_path: Pa
         assert (await connection.execute(text("SELECT count(*) FROM service"))).scalar() == 1
     await engine.dispose()
     assert "service_cost" not in await _tables(url)
+
+
+async def test_tolerances_migration_keeps_audits_and_findings(backend: str, tmp_path: Path) -> None:
+    """0014 leaves every stored finding shown (tolerance_id null) and every stored audit
+    holding nothing back (suppressed 0, 0.00), with their figures as they were."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    url = await database_url_for(backend, tmp_path, "tolerances")
+    await run_alembic(url, "upgrade", "0012_outbound_events")
+    engine = create_engine(url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    impact = 1234 if backend == "sqlite" else Decimal("12.34")  # cents on SQLite
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit (id, period, created_by, finding_count, total_impact, "
+                "by_type, created_at) VALUES (7, '2026-10', 'admin', 1, :impact, "
+                """'{"ORPHANED_COST": {"count": 1, "impact": "12.34"}}', :now)"""
+            ),
+            {"impact": impact, "now": now},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO finding (id, audit_id, type, severity, status, fingerprint, "
+                "impact, message, created_at) VALUES (9, 7, 'ORPHANED_COST', 'high', "
+                "'acknowledged', 'f', :impact, 'm', :now)"
+            ),
+            {"impact": impact, "now": now},
+        )
+    await engine.dispose()
+
+    await run_alembic(url, "upgrade", "head")
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        audit = (
+            await connection.execute(
+                text(
+                    "SELECT id, finding_count, total_impact, suppressed_count, suppressed_impact "
+                    "FROM audit"
+                )
+            )
+        ).all()
+        finding = (
+            await connection.execute(text("SELECT id, status, impact, tolerance_id FROM finding"))
+        ).all()
+        tolerances = (await connection.execute(text("SELECT count(*) FROM tolerance"))).scalar()
+    await engine.dispose()
+    assert [tuple(row) for row in audit] == [(7, 1, impact, 0, 0)]
+    assert [tuple(row) for row in finding] == [(9, "acknowledged", impact, None)]
+    assert tolerances == 0

@@ -1,7 +1,7 @@
 """finding resolution: what a fix changed, and which history entries were fixes
 
 Revision ID: 0015_finding_resolution
-Revises: 0013_cancellation_deadlines
+Revises: 0014_tolerances
 Create Date: 2026-12-06 12:20:00
 
 docs/findings.md#fixes: `finding.resolution` holds the fix's `{action, at, changes}` as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_finding_resolution'
-down_revision: str | None = '0013_cancellation_deadlines'
+down_revision: str | None = '0014_tolerances'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -69,6 +69,8 @@ def current_findings() -> Any:
         .join(Audit, col(Audit.id) == col(Finding.audit_id))
         .where(
             col(Finding.type) == FindingType.ORPHANED_COST.value,
+            # Held back by a tolerance: not shown, so not an alert (docs/tolerances.md).
+            col(Finding.tolerance_id).is_(None),
             col(Finding.customer_id).isnot(None),
             col(Finding.service_id).isnot(None),
             col(Finding.vendor_id).isnot(None),

@@ -65,6 +65,13 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     },
     "update_service": {"unit_price": "6.50"},
     "create_service_cost": {"effective_from": "2027-01-01", "unit_cost": "3.850000"},
+    "create_tolerance": {
+        "type": "UNBILLED_UNITS",
+        "service_id": 3,
+        "max_units": "1",
+        "max_percent": "2.00",
+        "max_impact": "25.00",
+    },
     "create_event_subscription": {
         "url": "https://psa.example.com/hooks/msp-ledger",
         "events": ["vendor_invoice.received", "finding.opened"],

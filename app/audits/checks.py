@@ -14,6 +14,7 @@ from sqlmodel import col
 from app.audits import data as audit_data
 from app.audits.models import FindingType
 from app.audits.rules import RULES, Draft
+from app.audits.tolerance_service import load_tolerances
 from app.core.periods import Period
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import InvoiceCheck, LineKind, VendorInvoice, VendorInvoiceLine
@@ -65,11 +66,14 @@ async def invoice_checks(session: AsyncSession, invoice: VendorInvoice) -> list[
         # Only the pairs it charges are judged: their services' contract lines.
         service_ids=sorted({s for _c, s in pairs}),
     )
+    # What a tolerance would hold back from the audit is held back here too
+    # (docs/tolerances.md): the checks are what the audit would show.
+    tolerances = await load_tolerances(session)
     drafts = [
         draft
         for kind in CHECKED
         for draft in RULES[kind](gathered)
-        if _concerns(draft, invoice, pairs, gathered)
+        if _concerns(draft, invoice, pairs, gathered) and tolerances.holding(draft) is None
     ]
     # Biggest impact first, as an audit's findings are listed (ties in the rules' order).
     drafts.sort(key=lambda draft: -draft.impact)

@@ -34,7 +34,7 @@ from app.contracts import service as contracts
 from app.contracts.models import AdjustmentCreate
 from app.core.crud import get_or_404
 from app.core.db import utcnow
-from app.core.errors import Conflict, Invalid, field_error
+from app.core.errors import Conflict, Invalid, NotFound, field_error
 from app.core.money import format_price, format_quantity
 from app.core.periods import Period
 from app.services import costs
@@ -56,7 +56,10 @@ FIXABLE = {FindingStatus.open.value, FindingStatus.acknowledged.value}
 async def fix_finding(
     session: AsyncSession, *, finding_id: int, data: FindingFix, actor: str
 ) -> FindingDetail:
-    finding = await get_or_404(session, Finding, finding_id, "finding")
+    finding = await session.get(Finding, finding_id)
+    if finding is None or finding.tolerance_id is not None:
+        # A finding a tolerance held back is not shown, nor fixed (docs/tolerances.md).
+        raise NotFound.of("finding", finding_id)
     if finding.status not in FIXABLE:
         raise Conflict(
             f"Finding {finding_id} is {finding.status}: only an open or acknowledged finding "

@@ -77,7 +77,8 @@ async def leakage(session: AsyncSession, *, first: Period, last: Period) -> Leak
     earliest = (
         select(func.min(col(Finding.id)).label("id"))
         .join(Audit, col(Audit.id) == col(Finding.audit_id))
-        .where(in_range)
+        # Held back by a tolerance: not shown, not leakage (docs/tolerances.md).
+        .where(in_range, col(Finding.tolerance_id).is_(None))
         .group_by(col(Finding.fingerprint))
         .subquery("earliest")
     )
@@ -106,9 +107,10 @@ async def leakage(session: AsyncSession, *, first: Period, last: Period) -> Leak
     first_of = (
         select(col(Finding.fingerprint), func.min(col(Finding.id)).label("id"))
         .where(
+            col(Finding.tolerance_id).is_(None),
             col(Finding.fingerprint).in_(
                 select(col(FindingEvent.fingerprint)).where(col(FindingEvent.changed_at) < end)
-            )
+            ),
         )
         .group_by(col(Finding.fingerprint))
         .subquery("first_of")

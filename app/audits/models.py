@@ -1,5 +1,6 @@
-"""Audit runs, their findings, and the status history that survives re-runs
-(docs/findings.md#re-runs)."""
+"""Audit runs, their findings, the status history that survives re-runs
+(docs/findings.md#re-runs), and the tolerances that hold findings back
+(docs/tolerances.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,23 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.columns import created_at_field, decimal_field, fk_field
 from app.core.db import UtcDateTime
 from app.core.findings import FindingType, Severity
-from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut
+from app.core.money import (
+    AMOUNT_PLACES,
+    VENDOR_PLACES,
+    AmountOut,
+    ExactDecimal,
+    NonNegativeAmount,
+    PercentLimit,
+    PriceOut,
+    QuantityOut,
+    UnitsLimit,
+)
 from app.core.periods import PeriodField
 from app.core.schemas import InputModel, ReadModel
 from app.core.types import Day, FreeText, Id
@@ -41,6 +52,14 @@ class Audit(SQLModel, table=True):
     total_impact: Decimal = decimal_field(2)
     # {"TYPE": {"count": n, "impact": "..."}}: fixed when the audit runs.
     by_type: str = Field(sa_column=Column(Text, nullable=False))
+    # The findings tolerances held back (docs/tolerances.md#summary): in none of the above.
+    suppressed_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    suppressed_impact: Decimal = Field(
+        default=Decimal(0),
+        sa_column=Column(ExactDecimal(scale=2), nullable=False, server_default=text("0")),
+    )
     created_at: datetime = created_at_field()
 
 
@@ -77,6 +96,10 @@ class Finding(SQLModel, table=True):
     previous_unit_cost: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
     impact: Decimal = decimal_field(2)
     message: str = Field(sa_column=Column(Text, nullable=False))
+    # The tolerance that held the finding back (docs/tolerances.md#held-back-findings);
+    # null for a finding shown. No foreign key: the tolerance may be deleted later, and
+    # the audit keeps what it held back.
+    tolerance_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status_changed_by: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True)
@@ -122,10 +145,19 @@ class TypeSummary(BaseModel):
     impact: AmountOut
 
 
+class SuppressedSummary(BaseModel):
+    count: int = PField(description="Findings held back by tolerances")
+    impact: AmountOut = PField(description="Their impact, summed")
+
+
 class AuditSummary(BaseModel):
     count: int
     total_impact: AmountOut
     by_type: dict[str, TypeSummary]
+    suppressed: SuppressedSummary = PField(
+        description="What tolerances held back: in none of the figures above "
+        "(docs/tolerances.md#summary)"
+    )
 
 
 class AuditRead(ReadModel):
@@ -248,6 +280,12 @@ class FindingRead(ReadModel):
         return json.loads(value) if isinstance(value, str) else value
 
 
+class SuppressedFindingRead(FindingRead):
+    tolerance_id: int = PField(
+        description="The tolerance that held the finding back (it may since have been deleted)"
+    )
+
+
 class FindingDetail(FindingRead):
     history: list[FindingEventRead]
 
@@ -255,3 +293,69 @@ class FindingDetail(FindingRead):
 class FindingUpdate(InputModel):
     status: FindingStatus | None = None
     note: FreeText = None
+
+
+# --- tolerances (docs/tolerances.md) ---------------------------------------------------------
+
+
+class Tolerance(SQLModel, table=True):
+    __tablename__ = "tolerance"
+    __table_args__ = (UniqueConstraint("scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    customer_id: int | None = fk_field("customer.id", nullable=True, index=False)
+    service_id: int | None = fk_field("service.id", nullable=True, index=False)
+    max_units: Decimal | None = decimal_field(VENDOR_PLACES, nullable=True)
+    max_percent: Decimal | None = decimal_field(AMOUNT_PLACES, nullable=True)
+    max_impact: Decimal | None = decimal_field(AMOUNT_PLACES, nullable=True)
+    # type, customer_id and service_id in one key ("*" for a field the rule leaves open):
+    # one rule per scope, held by the database even when two requests race
+    # (docs/tolerances.md#one-rule-per-scope).
+    scope: str = Field(sa_column=Column(String(80), nullable=False))
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = created_at_field()
+
+
+def scope_key(type_: str | None, customer_id: int | None, service_id: int | None) -> str:
+    return "|".join("*" if part is None else str(part) for part in (type_, customer_id, service_id))
+
+
+class ToleranceCreate(InputModel):
+    type: FindingType | None = PField(
+        default=None, description="Only findings of this type; absent: every type"
+    )
+    customer_id: Id | None = PField(
+        default=None, description="Only findings about this customer; absent: every customer"
+    )
+    service_id: Id | None = PField(
+        default=None, description="Only findings about this service; absent: every service"
+    )
+    max_units: UnitsLimit | None = PField(
+        default=None,
+        description="UNBILLED_UNITS, OVERBILLED_UNITS, UNBILLED_ASSETS: held back when the "
+        "unit difference is at most this (docs/tolerances.md#unit-limits)",
+    )
+    max_percent: PercentLimit | None = PField(
+        default=None,
+        description="UNBILLED_UNITS, OVERBILLED_UNITS, UNBILLED_ASSETS: held back when the "
+        "unit difference / contracted units x 100 is at most this "
+        "(docs/tolerances.md#unit-limits)",
+    )
+    max_impact: NonNegativeAmount | None = PField(
+        default=None,
+        description="Any type: held back when the impact is at most this "
+        "(docs/tolerances.md#impact-limit)",
+    )
+
+
+class ToleranceRead(ReadModel):
+    id: int
+    type: FindingType | None
+    customer_id: int | None
+    service_id: int | None
+    max_units: UnitsLimit | None
+    max_percent: PercentLimit | None
+    max_impact: NonNegativeAmount | None
+    created_by: str
+    created_at: datetime

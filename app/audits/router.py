@@ -19,6 +19,7 @@ from app.audits.models import (
     FindingStatus,
     FindingType,
     FindingUpdate,
+    SuppressedFindingRead,
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.auth.dependencies import ReadKey, WriteKey
@@ -148,6 +149,52 @@ async def list_findings(
     for row in rows:
         row[at] = None if row[at] is None else json.dumps(row[at], separators=(",", ":"))
     return csv_response(columns, rows, f"audit-{audit_id}-findings.csv")
+
+
+@router.get(
+    "/audits/{audit_id}/suppressed",
+    response_model=Page[SuppressedFindingRead],
+    tags=["audits"],
+    operation_id="list_suppressed_findings",
+    summary="List the findings tolerances held back from an audit",
+    description="In the findings' shape, each with the `tolerance_id` that held it back, "
+    "biggest impact first, with the findings list's filters; in none of the audit's "
+    "findings, counts or totals, but in its summary's `suppressed`. With `Accept: text/csv`, "
+    "all of them, unpaged (docs/tolerances.md#held-back-findings).",
+    responses={
+        **csv_responses(
+            "id,audit_id,type,severity,status,customer_id,customer_name,...,tolerance_id\r\n"
+            "7,1,UNBILLED_UNITS,high,open,1,Acme Ltd,...,2"
+        ),
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def list_suppressed_findings(
+    request: Request,
+    audit_id: IdPath,
+    session: SessionDep,
+    _: ReadKey,
+    page: PageDep,
+    min_impact: Annotated[Decimal | None, Depends(_min_impact)],
+    type: FindingType | None = None,
+    customer_id: IdQuery = None,
+    service_id: IdQuery = None,
+    vendor_id: IdQuery = None,
+    status: FindingStatus | None = None,
+) -> Page[SuppressedFindingRead] | Response:
+    filters = service.FindingFilters(
+        type=type,
+        customer_id=customer_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        status=status,
+        min_impact=min_impact,
+    )
+    if not wants_csv(request):
+        return await service.list_suppressed(session, audit_id=audit_id, page=page, filters=filters)
+    held = await service.all_suppressed(session, audit_id=audit_id, filters=filters)
+    columns = list(SuppressedFindingRead.model_fields)
+    return csv_response(columns, model_rows(held, columns), f"audit-{audit_id}-suppressed.csv")
 
 
 @router.get(

@@ -30,10 +30,14 @@ from app.audits.models import (
     FindingType,
     FindingUpdate,
     Severity,
+    SuppressedFindingRead,
+    SuppressedSummary,
     TypeSummary,
 )
 from app.audits.reports import CustomerAuditReport, CustomerAuditRow
 from app.audits.rules import Draft, run_rules, unit
+from app.audits.tolerance_service import load_tolerances
+from app.audits.tolerances import Tolerances
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
 from app.core.db import snapshot, snapshot_of, utcnow
@@ -73,6 +77,7 @@ def _summary(audit: Audit) -> AuditSummary:
         count=audit.finding_count,
         total_impact=audit.total_impact,
         by_type={k: TypeSummary(**v) for k, v in json.loads(audit.by_type).items()},
+        suppressed=SuppressedSummary(count=audit.suppressed_count, impact=audit.suppressed_impact),
     )
 
 
@@ -89,6 +94,10 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
             await require_reference(reader, Vendor, data.vendor_id, "vendor_id", "vendor")
         gathered = await audit_data.load(reader, period=data.period, vendor_id=data.vendor_id)
         drafts = run_rules(gathered)
+        # Tolerances hold back some findings (docs/tolerances.md): stored, listed apart,
+        # counted in the summary's `suppressed` only.
+        tolerances = await load_tolerances(reader)
+        held_by = [_held_by(tolerances, draft) for draft in drafts]
         prints = [fingerprint(data.period, draft) for draft in drafts]
         carried = await _carried_over(reader, data.period, set(prints))
         # Outbound events (docs/events.md#event-types): only when someone listens is the
@@ -97,31 +106,39 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
         opened_to = await outbox.subscribed(reader, EventType.finding_opened)
         first_time: set[str] = set()
         if opened_to:
-            high = {p for d, p in zip(drafts, prints, strict=True) if d.severity is Severity.high}
+            high = {
+                p
+                for d, p, held in zip(drafts, prints, held_by, strict=True)
+                if d.severity is Severity.high and held is None
+            }
             first_time = high - await _found_before(reader, data.period, high)
 
+    shown = [draft for draft, held in zip(drafts, held_by, strict=True) if held is None]
     by_type: dict[str, dict[str, Any]] = {}
-    for draft in drafts:
+    for draft in shown:
         entry = by_type.setdefault(draft.type.value, {"count": 0, "impact": ZERO})
         entry["count"] += 1
         entry["impact"] += draft.impact
-    total = sum((draft.impact for draft in drafts), ZERO)
-    _check_storable(data.period, drafts, by_type, total)
+    total = sum((draft.impact for draft in shown), ZERO)
+    suppressed = sum((d.impact for d, held in zip(drafts, held_by, strict=True) if held), ZERO)
+    _check_storable(data.period, drafts, by_type, total, suppressed)
     audit = Audit(
         period=str(data.period),
         vendor_id=data.vendor_id,
         created_by=actor,
-        finding_count=len(drafts),
+        finding_count=len(shown),
         total_impact=total,
         by_type=json.dumps(
             {k: {"count": v["count"], "impact": f"{v['impact']:.2f}"} for k, v in by_type.items()}
         ),
+        suppressed_count=len(drafts) - len(shown),
+        suppressed_impact=suppressed,
     )
     session.add(audit)
     await session.flush()
     now = utcnow()
     rows = []
-    for draft, print_ in zip(drafts, prints, strict=True):
+    for draft, print_, held in zip(drafts, prints, held_by, strict=True):
         previous = carried.get(print_)
         rows.append(
             {
@@ -147,6 +164,7 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
                 "previous_unit_cost": draft.previous_unit_cost,
                 "impact": draft.impact,
                 "message": draft.message,
+                "tolerance_id": held,
                 "created_at": now,
             }
         )
@@ -168,6 +186,7 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
                 _findings().where(
                     col(Finding.audit_id) == audit.id,
                     col(Finding.severity) == Severity.high.value,
+                    col(Finding.tolerance_id).is_(None),
                 )
             )
         )
@@ -187,6 +206,14 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
     return read
 
 
+def _held_by(tolerances: Tolerances, draft: Draft) -> int | None:
+    """The id of the tolerance that holds the finding back, or None to show it."""
+    if not tolerances:
+        return None
+    rule = tolerances.holding(draft)
+    return None if rule is None else rule.id
+
+
 # Fingerprints asked about per query: well under either database's limit on parameters.
 _FOUND_BEFORE_CHUNK = 5000
 
@@ -194,7 +221,8 @@ _FOUND_BEFORE_CHUNK = 5000
 async def _found_before(session: AsyncSession, period: Period, prints: set[str]) -> set[str]:
     """Which of these findings some earlier audit of the period produced already: a
     high-severity finding is "opened" once, on the first run that finds it
-    (docs/events.md#event-types)."""
+    (docs/events.md#event-types). One a tolerance held back was not produced
+    (docs/tolerances.md#events)."""
     ordered = sorted(prints)
     found: set[str] = set()
     for start in range(0, len(ordered), _FOUND_BEFORE_CHUNK):
@@ -204,7 +232,11 @@ async def _found_before(session: AsyncSession, period: Period, prints: set[str])
                 await session.scalars(
                     select(col(Finding.fingerprint))
                     .join(Audit, col(Audit.id) == col(Finding.audit_id))
-                    .where(col(Audit.period) == str(period), col(Finding.fingerprint).in_(chunk))
+                    .where(
+                        col(Audit.period) == str(period),
+                        col(Finding.fingerprint).in_(chunk),
+                        col(Finding.tolerance_id).is_(None),
+                    )
                     .distinct()
                 )
             ).all()
@@ -223,7 +255,11 @@ _FIGURES = (
 
 
 def _check_storable(
-    period: Period, drafts: list[Draft], by_type: dict[str, dict[str, Any]], total: Decimal
+    period: Period,
+    drafts: list[Draft],
+    by_type: dict[str, dict[str, Any]],
+    total: Decimal,
+    suppressed: Decimal,
 ) -> None:
     """Every figure stored with the audit stays under the per-value limit (README,
     "Limits"): a finding's impact, quantities and unit amounts, each type's impact and the
@@ -246,6 +282,7 @@ def _check_storable(
         for kind, entry in by_type.items()
     ]
     figures.append(("body.period", f"the audit's total impact for {period}", total))
+    figures.append(("body.period", f"the impact held back by tolerances for {period}", suppressed))
     check_limit(figures, f"The audit of {period} finds figures beyond the limit on amounts.")
 
 
@@ -342,6 +379,10 @@ def _finding_read(row: Any) -> FindingRead:
     return FindingRead.model_validate(dict(row._mapping))
 
 
+def _suppressed_read(row: Any) -> SuppressedFindingRead:
+    return SuppressedFindingRead.model_validate(dict(row._mapping))
+
+
 @dataclass(frozen=True)
 class FindingFilters:
     """The filters of an audit's finding list; None lets everything through."""
@@ -354,10 +395,20 @@ class FindingFilters:
     min_impact: Decimal | None = None
 
 
-async def _filtered_findings(session: AsyncSession, audit_id: int, filters: FindingFilters) -> Any:
-    """The audit's findings (a 404 for an unknown audit) matching the filters."""
+def _shown(held: bool) -> Any:
+    """The findings an audit shows, or (held) those tolerances held back: every read of
+    findings says which (docs/tolerances.md#held-back-findings)."""
+    column = col(Finding.tolerance_id)
+    return column.is_not(None) if held else column.is_(None)
+
+
+async def _filtered_findings(
+    session: AsyncSession, audit_id: int, filters: FindingFilters, *, held: bool = False
+) -> Any:
+    """The audit's findings (a 404 for an unknown audit) matching the filters: those it
+    shows, or those tolerances held back."""
     await get_or_404(session, Audit, audit_id, "audit")
-    stmt = _findings().where(col(Finding.audit_id) == audit_id)
+    stmt = _findings().where(col(Finding.audit_id) == audit_id, _shown(held))
     for column, value in (
         (Finding.type, filters.type.value if filters.type else None),
         (Finding.customer_id, filters.customer_id),
@@ -380,7 +431,30 @@ async def list_findings(
     filters: FindingFilters = FindingFilters(),
 ) -> Page[FindingRead]:
     """Biggest impact first (then by id), paged by a cursor on (impact, id)."""
-    stmt = await _filtered_findings(session, audit_id, filters)
+    rows, next_cursor = await _findings_page(session, audit_id, page, filters, held=False)
+    return Page[FindingRead](items=[_finding_read(row) for row in rows], next_cursor=next_cursor)
+
+
+async def list_suppressed(
+    session: AsyncSession,
+    *,
+    audit_id: int,
+    page: PageParams,
+    filters: FindingFilters = FindingFilters(),
+) -> Page[SuppressedFindingRead]:
+    """The findings tolerances held back, as list_findings lists the others, each naming
+    its tolerance (docs/tolerances.md#held-back-findings)."""
+    rows, next_cursor = await _findings_page(session, audit_id, page, filters, held=True)
+    return Page[SuppressedFindingRead](
+        items=[_suppressed_read(row) for row in rows], next_cursor=next_cursor
+    )
+
+
+async def _findings_page(
+    session: AsyncSession, audit_id: int, page: PageParams, filters: FindingFilters, *, held: bool
+) -> tuple[list[Any], str | None]:
+    """One page of the audit's findings shown (or held back), named, and the next cursor."""
+    stmt = await _filtered_findings(session, audit_id, filters, held=held)
     if page.cursor is not None:
         impact, last_id = _decode(page.cursor)
         stmt = stmt.where(
@@ -395,10 +469,7 @@ async def list_findings(
     more = len(found) > page.limit
     found = found[: page.limit]
     last = found[-1] if more and found else None
-    return Page[FindingRead](
-        items=[_finding_read(row) for row in found],
-        next_cursor=_encode(last.impact, last.id) if last is not None else None,
-    )
+    return found, _encode(last.impact, last.id) if last is not None else None
 
 
 async def all_findings(
@@ -410,8 +481,21 @@ async def all_findings(
     return [_finding_read(row) for row in (await session.execute(_named(stmt))).all()]
 
 
+async def all_suppressed(
+    session: AsyncSession, *, audit_id: int, filters: FindingFilters = FindingFilters()
+) -> list[SuppressedFindingRead]:
+    """Every finding of the audit tolerances held back, as all_findings (the CSV)."""
+    stmt = await _filtered_findings(session, audit_id, filters, held=True)
+    return [_suppressed_read(row) for row in (await session.execute(_named(stmt))).all()]
+
+
 async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetail:
-    row = (await session.execute(_named(_findings().where(col(Finding.id) == finding_id)))).first()
+    # A finding a tolerance held back is read only in its audit's suppressed list.
+    row = (
+        await session.execute(
+            _named(_findings().where(col(Finding.id) == finding_id, _shown(held=False)))
+        )
+    ).first()
     if row is None:
         raise NotFound.of("finding", finding_id)
     events = (
@@ -432,7 +516,9 @@ async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetai
 async def update_finding(
     session: AsyncSession, *, finding_id: int, data: FindingUpdate, actor: str
 ) -> FindingDetail:
-    finding = await get_or_404(session, Finding, finding_id, "finding")
+    finding = await session.get(Finding, finding_id)
+    if finding is None or finding.tolerance_id is not None:
+        raise NotFound.of("finding", finding_id)
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise Invalid(
@@ -480,7 +566,11 @@ async def customer_audit(
     gathered = await audit_data.load(session, period=period, customer_ids=[customer_id])
     types: dict[int | None, set[str]] = defaultdict(set)
     rises: set[tuple[int | None, int | None]] = set()  # (vendor invoice, service)
+    # As an audit run now would show them: without what tolerances hold back.
+    tolerances = await load_tolerances(session)
     for draft in run_rules(gathered):
+        if _held_by(tolerances, draft) is not None:
+            continue
         if draft.customer_id == customer_id:
             types[draft.service_id].add(draft.type.value)
         if draft.type is FindingType.PRICE_INCREASE:

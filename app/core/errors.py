@@ -85,6 +85,10 @@ class Problem(BaseModel):
         default=None,
         description="Customers and services without a quickbooks_id (409 on a QuickBooks export)",
     )
+    tolerance_id: int | None = Field(
+        default=None,
+        description="The tolerance that already covers the scope (409 on POST /tolerances)",
+    )
     missing_settings: list[str] | None = Field(
         default=None,
         description="Settings a QuickBooks export needs that are not set (409)",

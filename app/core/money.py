@@ -502,6 +502,20 @@ StandardUnitCost = Annotated[
     ),
     _written(format_price, "0.087512"),
 ]
+UnitsLimit = Annotated[
+    Decimal,
+    _validator(VENDOR_PLACES, non_negative=True),
+    _out(format_quantity),
+    _schema("Units >= 0, at most 6 decimal places (as vendor lines count them).", "2"),
+    _written(format_quantity, "2"),
+]
+PercentLimit = Annotated[
+    Decimal,
+    _validator(AMOUNT_PLACES, non_negative=True),
+    _out(format_amount),
+    _schema("A percentage >= 0, at most 2 decimal places (5 is 5 %).", "5.00"),
+    _written(format_amount, "5.00"),
+]
 # Output-only: computed amounts (revenue, totals).
 AmountOut = Annotated[
     Decimal,
