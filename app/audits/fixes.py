@@ -18,7 +18,6 @@ from app.audits.models import (
     Audit,
     Finding,
     FindingDetail,
-    FindingEvent,
     FindingFix,
     FindingStatus,
     FindingType,
@@ -26,14 +25,13 @@ from app.audits.models import (
     FixChange,
     Resolution,
 )
-from app.audits.service import get_finding
+from app.audits.service import get_finding, record_change
 from app.billing.models import CustomerInvoice
 from app.billing.runs import run_billing
 from app.contracts import arithmetic
 from app.contracts import service as contracts
 from app.contracts.models import AdjustmentCreate
 from app.core.crud import get_or_404
-from app.core.db import utcnow
 from app.core.errors import Conflict, Invalid, NotFound, field_error
 from app.core.money import format_price, format_quantity
 from app.core.periods import Period
@@ -83,23 +81,15 @@ async def fix_finding(
     audit = await get_or_404(session, Audit, finding.audit_id, "audit")
     period = Period.parse(audit.period)
     changes = await _HANDLERS[action](session, finding, period, data, actor)
-    now = utcnow()
-    resolution = Resolution(action=action, at=now, changes=changes)
-    finding.status = FindingStatus.resolved.value
-    finding.status_changed_by, finding.status_changed_at = actor, now
-    finding.resolution = resolution.model_dump_json()
-    assert finding.id is not None
-    session.add(
-        FindingEvent(
-            fingerprint=finding.fingerprint,
-            finding_id=finding.id,
-            status=finding.status,
-            note=finding.note,
-            changed_by=actor,
-            changed_at=now,
-            action=action.value,
-        )
+    at = record_change(
+        session,
+        finding,
+        status=FindingStatus.resolved.value,
+        note=finding.note,
+        actor=actor,
+        action=action.value,
     )
+    finding.resolution = Resolution(action=action, at=at, changes=changes).model_dump_json()
     await session.flush()
     return await get_finding(session, finding_id=finding_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated
 
@@ -51,6 +52,41 @@ async def _min_impact(
         raise Invalid(
             "min_impact is not valid.", errors=[field_error("query.min_impact", message)]
         ) from None
+
+
+def _filters(
+    min_impact: Annotated[Decimal | None, Depends(_min_impact)],
+    type: FindingType | None = None,
+    customer_id: IdQuery = None,
+    service_id: IdQuery = None,
+    vendor_id: IdQuery = None,
+    status: FindingStatus | None = None,
+) -> service.FindingFilters:
+    """The filters of a list of an audit's findings, shown or held back."""
+    return service.FindingFilters(
+        type=type,
+        customer_id=customer_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        status=status,
+        min_impact=min_impact,
+    )
+
+
+FiltersDep = Annotated[service.FindingFilters, Depends(_filters)]
+
+
+def _findings_csv(
+    items: Sequence[FindingRead], model: type[FindingRead], filename: str
+) -> Response:
+    """Findings as a CSV download (docs/findings.md#csv): the model's fields as columns, a
+    fix's resolution in one cell as its JSON."""
+    columns = list(model.model_fields)
+    rows = model_rows(items, columns)
+    at = columns.index("resolution")
+    for row in rows:
+        row[at] = None if row[at] is None else json.dumps(row[at], separators=(",", ":"))
+    return csv_response(columns, rows, filename)
 
 
 @router.post(
@@ -121,34 +157,15 @@ async def list_findings(
     session: SessionDep,
     _: ReadKey,
     page: PageDep,
-    min_impact: Annotated[Decimal | None, Depends(_min_impact)],
-    type: FindingType | None = None,
-    customer_id: IdQuery = None,
-    service_id: IdQuery = None,
-    vendor_id: IdQuery = None,
-    status: FindingStatus | None = None,
+    filters: FiltersDep,
 ) -> Page[FindingRead] | Response:
     """The audit's findings, biggest impact first then id, one page at a time, filterable
     by type, customer, service, vendor, status and minimum impact (docs/findings.md); all
     of them as CSV with `Accept: text/csv` (docs/findings.md#csv)."""
-    filters = service.FindingFilters(
-        type=type,
-        customer_id=customer_id,
-        service_id=service_id,
-        vendor_id=vendor_id,
-        status=status,
-        min_impact=min_impact,
-    )
     if not wants_csv(request):
         return await service.list_findings(session, audit_id=audit_id, page=page, filters=filters)
     findings = await service.all_findings(session, audit_id=audit_id, filters=filters)
-    columns = list(FindingRead.model_fields)
-    rows = model_rows(findings, columns)
-    # A fix's resolution is one cell: its JSON, as the JSON answer holds it.
-    at = columns.index("resolution")
-    for row in rows:
-        row[at] = None if row[at] is None else json.dumps(row[at], separators=(",", ":"))
-    return csv_response(columns, rows, f"audit-{audit_id}-findings.csv")
+    return _findings_csv(findings, FindingRead, f"audit-{audit_id}-findings.csv")
 
 
 @router.get(
@@ -175,26 +192,12 @@ async def list_suppressed_findings(
     session: SessionDep,
     _: ReadKey,
     page: PageDep,
-    min_impact: Annotated[Decimal | None, Depends(_min_impact)],
-    type: FindingType | None = None,
-    customer_id: IdQuery = None,
-    service_id: IdQuery = None,
-    vendor_id: IdQuery = None,
-    status: FindingStatus | None = None,
+    filters: FiltersDep,
 ) -> Page[SuppressedFindingRead] | Response:
-    filters = service.FindingFilters(
-        type=type,
-        customer_id=customer_id,
-        service_id=service_id,
-        vendor_id=vendor_id,
-        status=status,
-        min_impact=min_impact,
-    )
     if not wants_csv(request):
         return await service.list_suppressed(session, audit_id=audit_id, page=page, filters=filters)
     held = await service.all_suppressed(session, audit_id=audit_id, filters=filters)
-    columns = list(SuppressedFindingRead.model_fields)
-    return csv_response(columns, model_rows(held, columns), f"audit-{audit_id}-suppressed.csv")
+    return _findings_csv(held, SuppressedFindingRead, f"audit-{audit_id}-suppressed.csv")
 
 
 @router.get(

@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -513,6 +514,36 @@ async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetai
     )
 
 
+def record_change(
+    session: AsyncSession,
+    finding: Finding,
+    *,
+    status: str,
+    note: str | None,
+    actor: str,
+    action: str | None = None,
+) -> datetime:
+    """Set the finding's status and note, and add the change to its history (by
+    fingerprint, so later runs carry it: docs/findings.md#re-runs); `action` names the
+    fix that made it (docs/findings.md#fixes). Answers the time of the change."""
+    now = utcnow()
+    finding.status, finding.note = status, note
+    finding.status_changed_by, finding.status_changed_at = actor, now
+    assert finding.id is not None
+    session.add(
+        FindingEvent(
+            fingerprint=finding.fingerprint,
+            finding_id=finding.id,
+            status=status,
+            note=note,
+            changed_by=actor,
+            changed_at=now,
+            action=action,
+        )
+    )
+    return now
+
+
 async def update_finding(
     session: AsyncSession, *, finding_id: int, data: FindingUpdate, actor: str
 ) -> FindingDetail:
@@ -534,21 +565,7 @@ async def update_finding(
     if (status, note) == (finding.status, finding.note):
         # Nothing changes: no history entry, and the last change keeps its author and time.
         return await get_finding(session, finding_id=finding_id)
-    now = utcnow()
-    finding.status, finding.note = status, note
-    finding.status_changed_by = actor
-    finding.status_changed_at = now
-    assert finding.id is not None
-    session.add(
-        FindingEvent(
-            fingerprint=finding.fingerprint,
-            finding_id=finding.id,
-            status=finding.status,
-            note=finding.note,
-            changed_by=actor,
-            changed_at=now,
-        )
-    )
+    record_change(session, finding, status=status, note=note, actor=actor)
     await session.flush()
     return await get_finding(session, finding_id=finding_id)
 
