@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.core.db import WriteInRead, read_sessionmaker
+from app.core.db import WriteInRead, create_sessionmaker, read_sessionmaker, repeatable_reads
 from app.customers.models import Customer
 from tests.helpers import create
 
@@ -70,3 +70,23 @@ async def test_postgresql_connections_run_without_jit(engine: AsyncEngine) -> No
         pytest.skip("a PostgreSQL setting")
     async with engine.connect() as connection:
         assert (await connection.execute(text("SHOW jit"))).scalar() == "off"
+
+
+async def test_repeatable_reads_for_a_new_transaction_only(engine: AsyncEngine) -> None:
+    """An invoice taken in is checked in one state (docs/checks.md#consistency): its
+    transaction runs at REPEATABLE READ on PostgreSQL; a session already begun keeps its
+    level, and the level does not outlive the transaction on the pooled connection."""
+    maker = create_sessionmaker(engine)
+    show = text("SHOW transaction_isolation")
+    if engine.dialect.name != "postgresql":
+        async with maker() as session:
+            await repeatable_reads(session)  # nothing to set on SQLite
+            assert not session.in_transaction()
+        return
+    async with maker() as session:
+        await repeatable_reads(session)
+        assert (await session.execute(show)).scalar() == "repeatable read"
+    async with maker() as session:
+        assert (await session.execute(show)).scalar() == "read committed"
+        await repeatable_reads(session)  # begun already: unchanged
+        assert (await session.execute(show)).scalar() == "read committed"

@@ -171,6 +171,19 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             await connection.rollback()
 
 
+async def repeatable_reads(session: AsyncSession) -> None:
+    """On PostgreSQL, run the session's coming transaction at REPEATABLE READ: its reads see
+    the state of its first statement and its own writes, whatever commits meanwhile. For a
+    write that reads in several statements after writing (an invoice taken in and checked,
+    docs/checks.md#consistency) and updates no row another transaction may update (which
+    would end in a serialization failure). Does nothing once the session has begun (it
+    keeps its level), nor on SQLite, where a write transaction holds the one write lock and
+    reads its own state."""
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def snapshot_of(session: AsyncSession) -> AsyncEngine:
     """The engine behind a request's session, to open a snapshot beside it."""
     engine = session.info.get("engine")

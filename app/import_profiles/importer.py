@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audits.checks import checks_of
+from app.core.db import repeatable_reads
 from app.core.errors import Invalid, field_error
 from app.core.money import Amount
 from app.core.periods import Period, PeriodField
@@ -197,6 +198,8 @@ async def import_file(
     """Every invoice of the file stored (flushed, not committed: the request commits), or
     with `dry_run` only shown. Invalid with every error of the form and the file else;
     nothing is stored then, nor when any one invoice fails."""
+    # The invoices' checks read one state (docs/checks.md#consistency).
+    await repeatable_reads(session)
     profile = await profiles.resolve(session, profile_ref)
     errors = ErrorList()
     form = _form(fields, errors)

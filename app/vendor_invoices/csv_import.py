@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import repeatable_reads
 from app.core.errors import Invalid, field_error
 from app.core.money import Amount
 from app.core.periods import PeriodField
@@ -352,6 +353,7 @@ async def import_invoice(
     """Store the CSV invoice through the one ingestion path, in one commit; answered with
     its checks (docs/checks.md)."""
     vendor_id, payload = build_payload(fields, content)
+    await repeatable_reads(session)  # its checks read one state (docs/checks.md#consistency)
     vendor = await session.get(Vendor, vendor_id)
     if vendor is None:
         message = f"vendor {vendor_id} does not exist"

@@ -301,8 +301,12 @@ async def duplicate_charges(
             ).where(col(VendorInvoice.id).in_(chunk))
         )
         carriers.update({i: (number, day, p) for i, number, day, p in rows.all()})
+    # An invoice deleted between the two statements (a write transaction on PostgreSQL
+    # reads at READ COMMITTED: the checks at ingest, docs/checks.md#consistency) no
+    # longer carries anything.
     found = {
-        key: [(i, *carriers[i], count) for i, count in lines.items()] for key, lines in carried
+        key: [(i, *carriers[i], count) for i, count in lines.items() if i in carriers]
+        for key, lines in carried
     }
     duplicates: dict[Pair, Duplicate] = {}
     for key, invoices in sorted(found.items(), key=lambda item: repr(item[0])):

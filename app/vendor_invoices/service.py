@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from app.core.bulk import bulk_insert
 from app.core.crud import get_or_404, require_reference
-from app.core.db import metadata
+from app.core.db import metadata, repeatable_reads
 from app.core.errors import Conflict, Forbidden, Invalid, field_error
 from app.core.money import AMOUNT_PLACES, check_limit, decimal_sum, line_amounts, round_half_up
 from app.core.pagination import Cursor, Page, PageParams, paginate
@@ -209,6 +209,7 @@ async def announce(
 async def create_invoice(
     session: AsyncSession, *, data: VendorInvoiceCreate
 ) -> VendorInvoiceReceived:
+    await repeatable_reads(session)  # its checks read one state (docs/checks.md#consistency)
     vendor = await require_reference(session, Vendor, data.vendor_id, "vendor_id", "vendor")
     invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
     checks = await announce(session, [invoice])

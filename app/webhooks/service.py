@@ -24,7 +24,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import col
 
 from app.core import signature
-from app.core.db import utcnow
+from app.core.db import repeatable_reads, utcnow
 from app.core.errors import (
     PROBLEM_JSON,
     AppError,
@@ -141,6 +141,9 @@ async def receive(
 
     async def first_delivery() -> Answer | None:
         async with maker() as session:
+            # A new event and invoice only, no row another transaction updates: its
+            # checks read one state (docs/checks.md#consistency).
+            await repeatable_reads(session)
             # The inbox row comes first, in the same transaction as the invoice: the
             # event and its outcome commit together, or not at all.
             event = WebhookEvent(
