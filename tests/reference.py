@@ -1205,3 +1205,73 @@ def billing_run(world: World, period: str) -> None:
         ]
         if sum((cline.amount for cline in lines), Decimal(0)) > 0:
             world.customer_invoices.append(CustomerInvoice(customer_id, period, "draft", lines))
+
+
+# --- tolerances (docs/tolerances.md) -------------------------------------------------------------
+
+UNIT_FINDINGS = {"UNBILLED_UNITS", "OVERBILLED_UNITS", "UNBILLED_ASSETS"}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    id: int
+    type: str | None = None
+    customer_id: int | None = None
+    service_id: int | None = None
+    max_units: Fraction | None = None
+    max_percent: Fraction | None = None
+    max_impact: Decimal | None = None
+
+
+def deciding_tolerance(finding: Finding, tolerances: list[Tolerance]) -> Tolerance | None:
+    """The rule that decides a finding: of those whose every named field is the finding's,
+    the one naming the most, service weighing more than customer (customer and service >
+    service > customer > none), and naming the type breaking a tie."""
+    matching = [
+        t
+        for t in tolerances
+        if t.type in (None, finding.type)
+        and t.customer_id in (None, finding.customer_id)
+        and t.service_id in (None, finding.service_id)
+    ]
+    if not matching:
+        return None
+    return max(
+        matching,
+        key=lambda t: (
+            2 * (t.service_id is not None) + (t.customer_id is not None),
+            t.type is not None,
+        ),
+    )
+
+
+def tolerance_holds(t: Tolerance, finding: Finding) -> bool:
+    """Within every unit limit the rule sets (a unit finding; the percentage of the
+    contracted units, none within when nothing is contracted), or an impact at most the
+    rule's max_impact (any finding)."""
+    if finding.type in UNIT_FINDINGS and (t.max_units is not None or t.max_percent is not None):
+        assert finding.expected_quantity is not None and finding.actual_quantity is not None
+        difference = abs(finding.actual_quantity - finding.expected_quantity)
+        units_ok = t.max_units is None or difference <= t.max_units
+        percent_ok = t.max_percent is None or (
+            finding.expected_quantity > 0
+            and difference / finding.expected_quantity * 100 <= t.max_percent
+        )
+        if units_ok and percent_ok:
+            return True
+    return t.max_impact is not None and finding.impact <= t.max_impact
+
+
+def apply_tolerances(
+    findings: list[Finding], tolerances: list[Tolerance]
+) -> tuple[list[Finding], list[tuple[Finding, int]]]:
+    """The findings shown, and those held back each with the id of the rule holding it."""
+    shown: list[Finding] = []
+    held: list[tuple[Finding, int]] = []
+    for finding in findings:
+        rule = deciding_tolerance(finding, tolerances)
+        if rule is not None and tolerance_holds(rule, finding):
+            held.append((finding, rule.id))
+        else:
+            shown.append(finding)
+    return shown, held
