@@ -330,7 +330,7 @@ async def test_refusals(client: httpx.AsyncClient) -> None:
     # Another action for the type.
     response = await fix(client, unbilled["id"], action="adopt_cost")
     assert_problem(response, 422)
-    assert "adopt_cost does not fix a UNBILLED_UNITS finding: its action is match_contract" in (
+    assert "adopt_cost does not fix UNBILLED_UNITS findings: their action is match_contract" in (
         response.text
     )
     # A type no action fixes.

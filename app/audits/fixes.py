@@ -66,8 +66,8 @@ async def fix_finding(
     kind = FindingType(finding.type)
     action = ACTIONS.get(kind)
     if action is not data.action:
-        wanted = f"its action is {action.value}" if action else "no action fixes this type"
-        message = f"{data.action.value} does not fix a {kind.value} finding: {wanted}"
+        wanted = f"their action is {action.value}" if action else "no action fixes this type"
+        message = f"{data.action.value} does not fix {kind.value} findings: {wanted}"
         raise Invalid(
             f"Finding {finding_id}: {message}.",
             errors=[field_error("body.action", message, "invalid_action")],

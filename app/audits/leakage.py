@@ -44,13 +44,22 @@ class LeakageFigures(BaseModel):
     )
 
 
-class LeakageRow(LeakageFigures):
+class _Type(BaseModel):
+    type: FindingType
+
+
+class _MonthType(BaseModel):
     month: str = Field(examples=["2026-10"])
     type: FindingType
 
 
-class LeakageTotal(LeakageFigures):
-    type: FindingType
+# The keys first, then the figures (pydantic orders the fields of the later base first).
+class LeakageRow(LeakageFigures, _MonthType):
+    pass
+
+
+class LeakageTotal(LeakageFigures, _Type):
+    pass
 
 
 class LeakageReport(BaseModel):
