@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
+from app.quotes import service as quotes
 from tests.helpers import assert_problem, create, customer, service, vendor
 
 PREVIEW = "/api/v1/quotes/preview"
@@ -92,6 +95,57 @@ async def test_costs_come_from_the_latest_month_else_the_standard(
     assert body["margin"] == "0.1945"
     assert [w["line"] for w in body["warnings"]] == [0]
     assert "below the floor" in body["warnings"][0]["message"]
+
+
+async def test_the_price_book_of_today(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/price-book.md#quotes: an entry in effect today and newer than the latest vendor
+    month is the cost; one not yet in effect is not."""
+    v = await vendor(client)
+    m365 = await service(
+        client, "M365", unit_price="22.00", unit_cost="18.00", vendor_id=v["id"], vendor_sku="CFQ"
+    )
+    helpdesk = await service(client, "HELP", unit_price="40.00", unit_cost="25.00")
+    await _invoice(
+        client,
+        v["id"],
+        "N-1",
+        "2026-11",
+        [{"vendor_sku": "CFQ", "account_ref": "A", "quantity": 10, "unit_cost": "18"}],
+    )
+    for s, day, cost in ((m365, "2026-12-01", "19.80"), (helpdesk, "2027-01-01", "27.00")):
+        await create(
+            client, f"services/{s['id']}/costs", {"effective_from": day, "unit_cost": cost}
+        )
+    lines = [
+        {"service_id": m365["id"], "quantity": "10"},
+        {"service_id": helpdesk["id"], "quantity": "1"},
+    ]
+
+    async def quoted_on(day: str) -> list[tuple[str, str | None, str, str]]:
+        now = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        monkeypatch.setattr(quotes, "utcnow", lambda: now)
+        response = await client.post(PREVIEW, json={"lines": lines})
+        assert response.status_code == 200, response.text
+        return [
+            (x["cost_basis"], x["cost_period"], x["unit_cost"], x["cost"])
+            for x in response.json()["lines"]
+        ]
+
+    # 30 November: November's mean 18.00 (10 x 18.00 = 180.00); the helpdesk at its catalog
+    # 25.00, the January entry not in effect.
+    assert await quoted_on("2026-11-30") == [
+        ("vendor_mean", "2026-11", "18.00", "180.00"),
+        ("standard", None, "25.00", "25.00"),
+    ]
+    # 6 December: the December entry is newer than November's bill: 10 x 19.80 = 198.00.
+    assert await quoted_on("2026-12-06") == [
+        ("standard", None, "19.80", "198.00"),
+        ("standard", None, "25.00", "25.00"),
+    ]
+    # 2 January: the helpdesk's entry too.
+    assert (await quoted_on("2027-01-02"))[1] == ("standard", None, "27.00", "27.00")
 
 
 async def test_margin_floor_and_zero_revenue(client: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ from app.core.types import Id
 
 class CostBasis(StrEnum):
     vendor_mean = "vendor_mean"  # the latest month's actual mean vendor unit cost
-    standard = "standard"  # the service's standard unit_cost
+    standard = "standard"  # the service's standard unit cost today (docs/price-book.md#quotes)
 
 
 class QuoteLineIn(InputModel):

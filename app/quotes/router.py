@@ -19,8 +19,10 @@ router = api_router(prefix="/quotes", tags=["quotes"])
     response_model=QuotePreview,
     summary="Price a quote on real costs (nothing is stored)",
     description="Per line and in total: monthly revenue, the expected cost (the latest "
-    "month's actual mean vendor unit cost of the service, else its standard unit_cost, saying "
-    "which), profit and margin, with a warning for each line below the margin floor.",
+    "month's actual mean vendor unit cost of the service, else, or when a price-book entry in "
+    "effect today is newer than that month, its standard unit cost today, saying which), "
+    "profit and margin, with a warning for each line below the margin floor "
+    "(docs/price-book.md#quotes).",
     responses=problem_responses(401, 403, 422),
 )
 async def preview(

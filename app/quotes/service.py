@@ -1,5 +1,7 @@
 """Quote previews priced on real costs: the latest month's actual mean vendor unit cost of
-each service (docs/month-arithmetic.md#matching-vendor-lines), else its standard cost."""
+each service (docs/month-arithmetic.md#matching-vendor-lines), else, or when a price-book
+entry in effect today is newer than that month, its standard unit cost today
+(docs/price-book.md#quotes)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.crud import require_reference
+from app.core.db import utcnow
 from app.core.errors import Invalid, field_error
 from app.core.money import AMOUNT_PLACES, VENDOR_PLACES, decimal_sum, margin, round_half_up
 from app.core.periods import Period
@@ -23,6 +26,7 @@ from app.quotes.models import (
     QuotePreview,
     QuoteWarning,
 )
+from app.services.costs import load_price_book
 from app.services.models import Service
 from app.vendor_invoices.matching import join_matches, matched_service_id
 from app.vendor_invoices.models import VendorInvoiceLine
@@ -79,6 +83,10 @@ async def preview(
         raise Invalid("Some lines name services that do not exist.", errors=missing)
     vendor_services = {sid for sid, s in services.items() if s.vendor_id is not None}
     means = await latest_mean_costs(session, vendor_services) if vendor_services else {}
+    today = utcnow().date()
+    book = await load_price_book(
+        session, {sid: s.unit_cost for sid, s in services.items()}, until=today
+    )
     floor = data.margin_floor if data.margin_floor is not None else default_floor
 
     lines: list[QuoteLine] = []
@@ -87,10 +95,14 @@ async def preview(
         service = services[item.service_id]
         price = item.unit_price if item.unit_price is not None else service.unit_price
         found = means.get(item.service_id)
-        if found is not None:
+        entry = book.since(item.service_id, today)
+        if found is not None and (entry is None or entry <= found[0].last_day):
             basis, period, unit_cost = CostBasis.vendor_mean, found[0], found[1]
         else:
-            basis, period, unit_cost = CostBasis.standard, None, Fraction(service.unit_cost)
+            # No vendor month yet, or the price book knows a newer cost (an announced rise
+            # in effect): the standard of today.
+            standard = Fraction(book.on(item.service_id, today))
+            basis, period, unit_cost = CostBasis.standard, None, standard
         revenue = round_half_up(Fraction(item.quantity) * Fraction(price))
         cost = round_half_up(Fraction(item.quantity) * unit_cost)
         profit = revenue - cost

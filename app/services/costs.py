@@ -97,6 +97,13 @@ class PriceBook:
                 return self._costs[service_id][index - 1]
         return self.fallback[service_id]
 
+    def since(self, service_id: int, day: date) -> date | None:
+        """The effective_from of the entry in effect on the day, or None (the catalog's
+        unit_cost is)."""
+        days = self._days.get(service_id)
+        index = bisect_right(days, day) if days else 0
+        return days[index - 1] if days and index else None
+
     def has_entries(self, service_id: int) -> bool:
         return bool(self._days.get(service_id))
 
