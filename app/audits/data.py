@@ -62,6 +62,11 @@ class ContractPosition:
 NO_POSITION = ContractPosition()  # for pairs with nothing contracted; never changed
 
 
+def _first(item: tuple[Pair, Any]) -> Pair:
+    """Sort (pair, position) items by the pair alone: half the comparisons of the tuples."""
+    return item[0]
+
+
 # The vendor side of a (customer, service) in the month (docs/vendor-bills.md#month-figures).
 VendorPosition = PairMonth
 
@@ -157,7 +162,7 @@ class AuditData:
             contracts = self.contracts
             self._vendor_pairs = [
                 (pair, contracts.get(pair, NO_POSITION), charged)
-                for pair, charged in sorted(self.vendor_positions.items())
+                for pair, charged in sorted(self.vendor_positions.items(), key=_first)
             ]
         return self._vendor_pairs
 
