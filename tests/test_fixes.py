@@ -273,13 +273,13 @@ async def test_adopt_cost_conflicting_entry_changes_nothing(client: httpx.AsyncC
     await bill(client, s.acme, "C-1")
     await vendor_bill(client, s, "P-10", [seats("10", "19.50")], "195.00")
     found = await the_finding(client, "PRICE_INCREASE")
-    # An entry on the very day, below the line's cost: the price book refuses a second.
+    # Someone entered the new cost already: no line is above the standard any more.
     await create(
-        client, f"services/{s.m365}/costs", {"effective_from": "2026-10-01", "unit_cost": "18.50"}
+        client, f"services/{s.m365}/costs", {"effective_from": "2026-10-01", "unit_cost": "19.50"}
     )
     response = await fix(client, found["id"], action="adopt_cost")
     assert_problem(response, 409)
-    assert "already has a price-book entry effective from 2026-10-01" in response.text
+    assert "is above the standard cost any more; run the audit again" in response.text
     still = (await client.get(f"{API}/findings/{found['id']}")).json()
     assert still["status"] == "open" and still["resolution"] is None
 
@@ -367,3 +367,102 @@ async def test_a_held_back_finding_is_not_fixed(client: httpx.AsyncClient) -> No
     held = (await client.get(f"{API}/audits/{made['id']}/suppressed")).json()["items"]
     assert [f["type"] for f in held] == ["UNBILLED_UNITS"]
     assert_problem(await fix(client, held[0]["id"], action="match_contract"), 404)
+
+
+# --- the state a fix finds ------------------------------------------------------------------------
+
+
+async def test_an_earlier_runs_copy_is_not_fixed_again(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    seat_line = await line(client, s.contract, s.m365, "10")
+    await bill(client, s.acme, "C-1")
+    await vendor_bill(client, s, "P-10", [seats("12")], "216.00")
+    first = await the_finding(client, "UNBILLED_UNITS")
+    second = await the_finding(client, "UNBILLED_UNITS")  # a re-run: the same finding
+    assert (await fix(client, second["id"], action="match_contract")).status_code == 200
+    # The first run's copy still reads open, but the finding is resolved: a 409, and the
+    # contract holds 12, not 14.
+    response = await fix(client, first["id"], action="match_contract")
+    assert_problem(response, 409)
+    assert "is resolved: only an open or acknowledged finding can be fixed" in response.text
+    assert await adjustments(client, s, seat_line["id"]) == [("2026-10-01", "12")]
+
+
+async def test_a_contract_changed_since_the_audit(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    seat_line = await line(client, s.contract, s.m365, "10")
+    await bill(client, s.acme, "C-1")
+    await vendor_bill(client, s, "P-10", [seats("12")], "216.00")
+    found = await the_finding(client, "UNBILLED_UNITS")
+    # Someone raised the contract by hand meanwhile: adding 2 again would overshoot.
+    await create(
+        client,
+        f"contracts/{s.contract}/lines/{seat_line['id']}/adjustments",
+        {"effective_date": "2026-10-01", "quantity": "12"},
+    )
+    response = await fix(client, found["id"], action="match_contract")
+    assert_problem(response, 409)
+    assert "the contract changed since the audit (10 units contracted then, 12 now" in (
+        response.text
+    )
+
+
+async def test_bill_with_nothing_left_to_bill(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    await line(client, s.contract, s.edr, "3")
+    made = await audit(client)
+    [missing] = [f for f in await findings(client, made["id"]) if f["type"] == "MISSING_BILLING"]
+    await bill(client, s.acme, "C-1")  # billed another way after the audit
+    response = await fix(client, missing["id"], action="bill")
+    assert_problem(response, 409)
+    assert "nothing to bill customer" in response.text
+    runs = (await client.get(f"{API}/billing-runs")).json()["items"]
+    assert runs == []  # no empty run stored
+
+
+async def test_adopt_cost_raises_an_entry_of_the_same_day(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    await line(client, s.contract, s.m365, "10")
+    await bill(client, s.acme, "C-1")
+    # Two invoices of October above the standard 18.00: 19.00 and 19.50.
+    await vendor_bill(client, s, "P-10", [seats("10", "19.00")], "190.00")
+    await vendor_bill(client, s, "Q-10", [seats("10", "19.50")], "195.00")
+    made = await audit(client)
+    rises = sorted(
+        (f for f in await findings(client, made["id"]) if f["type"] == "PRICE_INCREASE"),
+        key=lambda f: f["impact"],
+    )
+    assert [f["impact"] for f in rises] == ["10.00", "15.00"]
+    assert (await fix(client, rises[0]["id"], action="adopt_cost")).status_code == 200
+    # The second, still above the new 19.00: the entry of 1 October gives way to 19.50.
+    response = await fix(client, rises[1]["id"], action="adopt_cost")
+    assert response.status_code == 200, response.text
+    details = [c["detail"] for c in response.json()["resolution"]["changes"]]
+    assert details == [
+        f"service {s.m365}: entry of 19.00 from 2026-10-01 deleted",
+        f"service {s.m365}: standard unit cost 19.50 from 2026-10-01",
+    ]
+    book = (await client.get(f"{API}/services/{s.m365}/costs")).json()["items"]
+    assert [(e["effective_from"], e["unit_cost"]) for e in book] == [("2026-10-01", "19.50")]
+    assert "PRICE_INCREASE" not in await types_found(client)
+
+
+async def test_the_resolution_follows_the_finding(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    seat_line = await line(client, s.contract, s.m365, "10")
+    await bill(client, s.acme, "C-1")
+    await vendor_bill(client, s, "P-10", [seats("12")], "216.00")
+    found = await the_finding(client, "UNBILLED_UNITS")
+    # Fixed from November: October still finds it, resolved, with the fix's resolution.
+    response = await fix(client, found["id"], action="match_contract", effective_date="2026-11-01")
+    resolution = response.json()["resolution"]
+    assert await adjustments(client, s, seat_line["id"]) == [("2026-11-01", "12")]
+    again = await the_finding(client, "UNBILLED_UNITS")
+    assert again["status"] == "resolved" and again["resolution"] == resolution
+    # A note keeps it; reopening clears it, on the finding and on the next run.
+    await client.patch(f"{API}/findings/{again['id']}", json={"note": "from November on"})
+    assert (await the_finding(client, "UNBILLED_UNITS"))["resolution"] == resolution
+    await client.patch(f"{API}/findings/{again['id']}", json={"status": "open"})
+    reopened = (await client.get(f"{API}/findings/{again['id']}")).json()
+    assert reopened["status"] == "open" and reopened["resolution"] is None
+    assert (await the_finding(client, "UNBILLED_UNITS"))["resolution"] is None

@@ -242,3 +242,21 @@ async def test_empty_and_bad_ranges(client: httpx.AsyncClient) -> None:
         await client.get(f"{API}/reports/leakage", params={"from": "2026-13", "to": "2026-12"}), 422
     )
     assert_problem(await client.get(f"{API}/reports/leakage"), 422)
+
+
+async def test_a_note_after_a_fix_keeps_it_recovered(
+    client: httpx.AsyncClient, clock: Clock
+) -> None:
+    clock.at("2026-10-01")
+    s = await shop(client)
+    await line(client, s.contract, s.m365, "10")
+    clock.at("2026-10-28")
+    await month_bill(client, s, 10, [seats("12")])
+    clock.at("2026-11-03")
+    unbilled = (await audit_findings(client, "2026-10"))["UNBILLED_UNITS"]
+    clock.at("2026-11-04")
+    assert (await fix(client, unbilled["id"], action="match_contract")).status_code == 200
+    clock.at("2026-11-05")
+    await client.patch(f"{API}/findings/{unbilled['id']}", json={"note": "done, thanks"})
+    row = table(await report(client, "2026-11", "2026-11"))[("2026-11", "UNBILLED_UNITS")]
+    assert row == ("0.00", "44.00", "44.00", "0.00", "0.00")

@@ -66,6 +66,9 @@ async def invoice_checks(session: AsyncSession, invoice: VendorInvoice) -> list[
         # Only the pairs it charges are judged: their services' contract lines.
         service_ids=sorted({s for _c, s in pairs}),
     )
+    # A webhook event processed again reads at READ COMMITTED (docs/checks.md#consistency):
+    # a service created between the statements is not in the catalog read first.
+    gathered.price_rises = [r for r in gathered.price_rises if r.service_id in gathered.services]
     # What a tolerance would hold back from the audit is held back here too
     # (docs/tolerances.md): the checks are what the audit would show.
     tolerances = await load_tolerances(session)

@@ -18,6 +18,7 @@ from app.audits.models import (
     Audit,
     Finding,
     FindingDetail,
+    FindingEvent,
     FindingFix,
     FindingStatus,
     FindingType,
@@ -27,7 +28,7 @@ from app.audits.models import (
 )
 from app.audits.service import get_finding, record_change
 from app.billing.models import CustomerInvoice
-from app.billing.runs import run_billing
+from app.billing.runs import plan_run, run_billing
 from app.contracts import arithmetic
 from app.contracts import service as contracts
 from app.contracts.models import AdjustmentCreate
@@ -36,7 +37,7 @@ from app.core.errors import Conflict, Invalid, NotFound, field_error
 from app.core.money import format_price, format_quantity
 from app.core.periods import Period
 from app.services import costs
-from app.services.models import Service, ServiceCostCreate
+from app.services.models import Service, ServiceCost, ServiceCostCreate
 from app.vendor_invoices.models import VendorInvoiceLine
 
 API = "/api/v1"
@@ -58,10 +59,24 @@ async def fix_finding(
     if finding is None or finding.tolerance_id is not None:
         # A finding a tolerance held back is not shown, nor fixed (docs/tolerances.md).
         raise NotFound.of("finding", finding_id)
-    if finding.status not in FIXABLE:
+    # The same finding of every run of the period is locked, so that two fixes of it run
+    # one after the other; its status is the latest change made to it in any run (an
+    # earlier run's copy may still say open: docs/findings.md#re-runs).
+    await session.execute(
+        select(col(Finding.id))
+        .where(col(Finding.fingerprint) == finding.fingerprint)
+        .with_for_update()
+    )
+    status = await session.scalar(
+        select(col(FindingEvent.status))
+        .where(col(FindingEvent.fingerprint) == finding.fingerprint)
+        .order_by(col(FindingEvent.changed_at).desc(), col(FindingEvent.id).desc())
+        .limit(1)
+    )
+    status = status or finding.status
+    if status not in FIXABLE:
         raise Conflict(
-            f"Finding {finding_id} is {finding.status}: only an open or acknowledged finding "
-            "can be fixed."
+            f"Finding {finding_id} is {status}: only an open or acknowledged finding can be fixed."
         )
     kind = FindingType(finding.type)
     action = ACTIONS.get(kind)
@@ -107,6 +122,14 @@ async def _match_contract(
     terms = await arithmetic.load_line_terms(
         session, customer_ids=[finding.customer_id], service_ids=[finding.service_id]
     )
+    # The difference holds only while the contract is as the audit saw it.
+    now_units = sum((arithmetic.contracted_units(t, period) for t in terms), Decimal(0))
+    if now_units != finding.expected_quantity:
+        raise Conflict(
+            f"Finding {finding.id}: the contract changed since the audit ("
+            f"{format_quantity(finding.expected_quantity)} units contracted then, "
+            f"{format_quantity(now_units)} now for {period}); run the audit again."
+        )
     active = [t for t in terms if arithmetic.is_active_on(t, day)]
     if not active:
         message = (
@@ -200,20 +223,43 @@ async def _adopt_cost(
         )
     cost = Decimal(highest)
     start: date = earliest
+    href = f"{API}/services/{finding.service_id}/costs"
+    changes = []
+    # An entry of the same day below the cost (another invoice's fix, say) gives way to
+    # it, as a user would delete it and enter the new one; one at or above it is a 409.
+    same_day = await session.scalar(
+        select(ServiceCost).where(
+            col(ServiceCost.service_id) == finding.service_id,
+            col(ServiceCost.effective_from) == start,
+        )
+    )
+    if same_day is not None and same_day.unit_cost < cost:
+        assert same_day.id is not None
+        await costs.delete_cost(session, service_id=finding.service_id, entry_id=same_day.id)
+        changes.append(
+            FixChange(
+                resource="service_cost",
+                id=same_day.id,
+                href=href,
+                detail=f"service {finding.service_id}: entry of {format_price(same_day.unit_cost)} "
+                f"from {start} deleted",
+            )
+        )
     entry = await costs.add_cost(
         session,
         service_id=finding.service_id,
         data=ServiceCostCreate(effective_from=start, unit_cost=cost),
     )
-    return [
+    changes.append(
         FixChange(
             resource="service_cost",
             id=entry.id,
-            href=f"{API}/services/{finding.service_id}/costs",
+            href=href,
             detail=f"service {finding.service_id}: standard unit cost {format_price(cost)} "
             f"from {start}",
         )
-    ]
+    )
+    return changes
 
 
 async def _bill(
@@ -221,6 +267,13 @@ async def _bill(
 ) -> list[FixChange]:
     """The billing run of the finding's customer and period (docs/findings.md#fixes)."""
     assert finding.customer_id is not None
+    plan = await plan_run(session, period=period, customer_id=finding.customer_id)
+    if not plan.drafts:
+        raise Conflict(
+            f"Finding {finding.id}: there is nothing to bill customer {finding.customer_id} "
+            f"for {period} any more (billed another way, or no contracted revenue); run the "
+            "audit again."
+        )
     run = await run_billing(session, period=period, actor=actor, customer_id=finding.customer_id)
     invoices = (
         await session.scalars(

@@ -154,8 +154,9 @@ async def leakage(session: AsyncSession, *, first: Period, last: Period) -> Leak
         if changed_at < start:
             continue
         key = (fingerprint, str(Period.of(changed_at.date())))
-        started = month_change[key][0] if key in month_change else before
-        month_change[key] = (started, status, action)
+        started, _ended, how = month_change.get(key, (before, before, None))
+        # The action of the entry that set the status: a note added after a fix keeps it.
+        month_change[key] = (started, status, action if status != before else how)
     # A finding resolved or dismissed in a month: it ends the month so, and did not start
     # it so (a dismissal taken back within the month counts for nothing).
     for (fingerprint, month), (started, ended, action) in month_change.items():

@@ -150,6 +150,7 @@ async def run_audit(session: AsyncSession, *, data: AuditCreate, actor: str) -> 
                 "note": previous["note"] if previous else None,
                 "status_changed_by": previous["status_changed_by"] if previous else None,
                 "status_changed_at": previous["status_changed_at"] if previous else None,
+                "resolution": previous["resolution"] if previous else None,
                 "fingerprint": print_,
                 "customer_id": draft.customer_id,
                 "service_id": draft.service_id,
@@ -303,6 +304,8 @@ async def _carried_over(
             col(FindingEvent.note),
             col(FindingEvent.changed_by),
             col(FindingEvent.changed_at),
+            col(FindingEvent.action),
+            col(Finding.resolution),
         )
         .join(Finding, col(Finding.id) == col(FindingEvent.finding_id))
         .join(Audit, col(Audit.id) == col(Finding.audit_id))
@@ -311,13 +314,18 @@ async def _carried_over(
         .order_by(col(FindingEvent.changed_at), col(FindingEvent.id))
     )
     carried: dict[str, dict[str, Any]] = {}
-    for print_, status, note, by, at in rows.all():
+    for print_, status, note, by, at, action, fixed in rows.all():
         if print_ in prints:  # later changes replace earlier ones
+            # A fix's resolution goes with the finding while it stays resolved (a note
+            # added after it keeps it; docs/findings.md#fixes).
+            before = carried.get(print_, {}).get("resolution")
+            resolution = fixed if action is not None else before
             carried[print_] = {
                 "status": status,
                 "note": note,
                 "status_changed_by": by,
                 "status_changed_at": at,
+                "resolution": resolution if status == FindingStatus.resolved.value else None,
             }
     return carried
 
@@ -529,6 +537,8 @@ def record_change(
     now = utcnow()
     finding.status, finding.note = status, note
     finding.status_changed_by, finding.status_changed_at = actor, now
+    if status != FindingStatus.resolved.value:
+        finding.resolution = None  # reopened or dismissed: no longer fixed
     assert finding.id is not None
     session.add(
         FindingEvent(
