@@ -26,14 +26,14 @@ from app.audits.models import (
     FixChange,
     Resolution,
 )
-from app.audits.service import get_finding, record_change
+from app.audits.service import get_finding, record_change, shown_finding
 from app.billing.models import CustomerInvoice
 from app.billing.runs import plan_run, run_billing
 from app.contracts import arithmetic
 from app.contracts import service as contracts
 from app.contracts.models import AdjustmentCreate
 from app.core.crud import get_or_404
-from app.core.errors import Conflict, Invalid, NotFound, field_error
+from app.core.errors import Conflict, Invalid, field_error
 from app.core.money import format_price, format_quantity
 from app.core.periods import Period
 from app.services import costs
@@ -55,10 +55,7 @@ FIXABLE = {FindingStatus.open.value, FindingStatus.acknowledged.value}
 async def fix_finding(
     session: AsyncSession, *, finding_id: int, data: FindingFix, actor: str
 ) -> FindingDetail:
-    finding = await session.get(Finding, finding_id)
-    if finding is None or finding.tolerance_id is not None:
-        # A finding a tolerance held back is not shown, nor fixed (docs/tolerances.md).
-        raise NotFound.of("finding", finding_id)
+    finding = await shown_finding(session, finding_id)
     # The same finding of every run of the period is locked, so that two fixes of it run
     # one after the other; its status is the latest change made to it in any run (an
     # earlier run's copy may still say open: docs/findings.md#re-runs).

@@ -554,12 +554,19 @@ def record_change(
     return now
 
 
-async def update_finding(
-    session: AsyncSession, *, finding_id: int, data: FindingUpdate, actor: str
-) -> FindingDetail:
+async def shown_finding(session: AsyncSession, finding_id: int) -> Finding:
+    """The finding to change: a 404 for an unknown one and for one a tolerance held back,
+    which is not shown (docs/tolerances.md#held-back-findings)."""
     finding = await session.get(Finding, finding_id)
     if finding is None or finding.tolerance_id is not None:
         raise NotFound.of("finding", finding_id)
+    return finding
+
+
+async def update_finding(
+    session: AsyncSession, *, finding_id: int, data: FindingUpdate, actor: str
+) -> FindingDetail:
+    finding = await shown_finding(session, finding_id)
     values = data.model_dump(exclude_unset=True)
     if not values:
         raise Invalid(
