@@ -11,7 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
+from app.audits import checks
 from tests.helpers import contract, create, customer, line, service, vendor
 from tests.test_import_profiles import partner_center_file, partner_center_setup, post_file
 from tests.test_webhooks import deliver
@@ -403,3 +405,62 @@ async def test_a_tolerance_holds_back_a_check_as_the_audit_would(client: httpx.A
         ("INVOICE_TOTAL_MISMATCH", "30.00"),
     ]
     await assert_checks_are_the_audits(client, big)
+
+
+async def test_a_file_of_many_invoices_is_checked_at_once(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One gathering for the invoices of one vendor and month (docs/checks.md): a file of
+    40 invoice numbers is checked with one run of the audit's gathering, and each invoice
+    still gets its own checks."""
+    s = await shop(client)
+    lines = ["vendor_sku,account_ref,quantity,unit_cost,amount,invoice_number"]
+    for n in range(40):
+        account = "GLOBEX" if n % 2 else "ACME"
+        lines.append(f"M,{account},5,18.00,90.00,B-{n:02d}")
+    gathered = 0
+    load = checks.audit_data.load
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal gathered
+        gathered += 1
+        return await load(*args, **kwargs)
+
+    columns = ["vendor_sku", "account_ref", "quantity", "unit_cost", "amount", "invoice_number"]
+    await create(
+        client,
+        "import-profiles",
+        {
+            "name": "per-customer-invoices",
+            "vendor_id": s.vendor,
+            "columns": {c: c for c in columns},
+        },
+    )
+    monkeypatch.setattr(checks.audit_data, "load", counted)
+    response = await post_file(
+        client,
+        "\n".join(lines).encode(),
+        profile="per-customer-invoices",
+        vendor_id=s.vendor,
+        invoice_date="2026-11-30",
+        period="2026-11",
+    )
+    assert response.status_code == 201, response.text
+    assert gathered == 1
+    made = response.json()["invoices"]
+    assert len(made) == 40
+    # Globex's 20 invoices of 5 seats each (90.00): the pair's month holds 100 seats with no
+    # contract, 20 x 90.00 = 1800.00 orphaned, a check on each invoice charging it; the
+    # same charge on 20 invoices: 19 copies, 19 x 90.00 = 1710.00 duplicated. Acme's
+    # charges repeat as well (19 x 90.00); its 100 seats against 10 contracted are
+    # UNBILLED_UNITS, a finding for the audit, not a check.
+    globex = made[1]
+    assert [(c["type"], c["impact"], c["customer_name"]) for c in globex["checks"]] == [
+        ("ORPHANED_COST", "1800.00", "Globex"),
+        ("DUPLICATE_CHARGE", "1710.00", "Globex"),
+    ]
+    acme = made[0]
+    assert [(c["type"], c["impact"]) for c in acme["checks"]] == [("DUPLICATE_CHARGE", "1710.00")]
+    monkeypatch.setattr(checks.audit_data, "load", load)
+    await assert_checks_are_the_audits(client, globex)
+    await assert_checks_are_the_audits(client, acme)

@@ -15,6 +15,7 @@ from app.audits import data as audit_data
 from app.audits.models import FindingType
 from app.audits.rules import RULES, Draft
 from app.audits.tolerance_service import load_tolerances
+from app.audits.tolerances import Tolerances
 from app.core.periods import Period
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import InvoiceCheck, LineKind, VendorInvoice, VendorInvoiceLine
@@ -41,58 +42,86 @@ _OF_INVOICE = {
 MAX_NARROWED_CUSTOMERS = 2000
 
 
-async def invoice_checks(session: AsyncSession, invoice: VendorInvoice) -> list[InvoiceCheck]:
-    """The checks of one stored (flushed) invoice, read in the caller's transaction: what
-    the audit of the invoice's month would find about it, were it run now."""
-    assert invoice.id is not None
+async def checks_of(
+    session: AsyncSession, invoices: Sequence[VendorInvoice]
+) -> dict[int, list[InvoiceCheck]]:
+    """Each invoice's checks by its id, read in the caller's transaction once all of them
+    are stored (invoices of one import see each other, as the month's audit will): what
+    the audit of an invoice's month would find about it, were it run now. One gathering
+    and one run of the rules for the invoices of each vendor and month, however many
+    invoice numbers a file holds."""
+    groups: dict[tuple[int, str], list[VendorInvoice]] = {}
+    for invoice in invoices:
+        groups.setdefault((invoice.vendor_id, invoice.period), []).append(invoice)
+    if not groups:
+        return {}
+    tolerances = await load_tolerances(session)
+    found: dict[int, list[InvoiceCheck]] = {}
+    for (vendor_id, period), group in groups.items():
+        found.update(await _group_checks(session, vendor_id, period, group, tolerances))
+    return found
+
+
+async def _group_checks(
+    session: AsyncSession,
+    vendor_id: int,
+    period: str,
+    invoices: list[VendorInvoice],
+    tolerances: Tolerances,
+) -> dict[int, list[InvoiceCheck]]:
     line = VendorInvoiceLine
-    # The (customer, service) pairs its lines charge, and every customer one of its lines
-    # names (a line matched to a customer but to no service names the customer too).
+    ids = sorted(_id(invoice) for invoice in invoices)
+    # The (customer, service) pairs each invoice's lines charge, and every customer one of
+    # their lines names (a line matched to a customer but to no service names it too).
     rows: Any = await session.execute(
-        join_matches(select(matched_customer_id, matched_service_id).select_from(line))
-        .where(col(line.invoice_id) == invoice.id, col(line.kind) != LineKind.adjustment.value)
+        join_matches(
+            select(col(line.invoice_id), matched_customer_id, matched_service_id).select_from(line)
+        )
+        .where(col(line.invoice_id).in_(ids), col(line.kind) != LineKind.adjustment.value)
         .distinct()
     )
-    charged = rows.all()
-    pairs = {(c, s) for c, s in charged if c is not None and s is not None}
-    customers = sorted({c for c, _s in charged if c is not None})
-    period = Period.parse(invoice.period)
+    pairs: dict[int, set[tuple[int, int]]] = {invoice_id: set() for invoice_id in ids}
+    customers: set[int] = set()
+    for invoice_id, customer_id, service_id in rows.all():
+        if customer_id is not None:
+            customers.add(customer_id)
+            if service_id is not None:
+                pairs[invoice_id].add((customer_id, service_id))
     gathered = await audit_data.load(
         session,
-        period=period,
-        vendor_id=invoice.vendor_id,
-        customer_ids=customers if len(customers) <= MAX_NARROWED_CUSTOMERS else None,
-        invoice_id=invoice.id,
-        # Only the pairs it charges are judged: their services' contract lines.
-        service_ids=sorted({s for _c, s in pairs}),
+        period=Period.parse(period),
+        vendor_id=vendor_id,
+        customer_ids=sorted(customers) if len(customers) <= MAX_NARROWED_CUSTOMERS else None,
+        invoice_ids=ids,
+        # Only the pairs they charge are judged: their services' contract lines.
+        service_ids=sorted({s for charged in pairs.values() for _c, s in charged}),
     )
     # A webhook event processed again reads at READ COMMITTED (docs/checks.md#consistency):
     # a service created between the statements is not in the catalog read first.
     gathered.price_rises = [r for r in gathered.price_rises if r.service_id in gathered.services]
     # What a tolerance would hold back from the audit is held back here too
     # (docs/tolerances.md): the checks are what the audit would show.
-    tolerances = await load_tolerances(session)
     drafts = [
         draft
         for kind in CHECKED
         for draft in RULES[kind](gathered)
-        if _concerns(draft, invoice, pairs, gathered) and tolerances.holding(draft) is None
+        if tolerances.holding(draft) is None
     ]
     # Biggest impact first, as an audit's findings are listed (ties in the rules' order).
     drafts.sort(key=lambda draft: -draft.impact)
-    return [_check(draft, gathered) for draft in drafts]
+    return {
+        _id(invoice): [
+            _check(draft, gathered)
+            for draft in drafts
+            if _concerns(draft, invoice, pairs[_id(invoice)], gathered)
+        ]
+        for invoice in invoices
+    }
 
 
-async def checks_of(
-    session: AsyncSession, invoices: Sequence[VendorInvoice]
-) -> dict[int, list[InvoiceCheck]]:
-    """Each invoice's checks by its id, once all of them are stored: invoices of one import
-    see each other, as the month's audit will."""
-    found: dict[int, list[InvoiceCheck]] = {}
-    for invoice in invoices:
-        assert invoice.id is not None
-        found[invoice.id] = await invoice_checks(session, invoice)
-    return found
+def _id(invoice: VendorInvoice) -> int:
+    assert invoice.id is not None
+    return invoice.id
 
 
 def _concerns(

@@ -173,13 +173,13 @@ async def load(
     period: Period,
     vendor_id: int | None = None,
     customer_ids: Collection[int] | None = None,
-    invoice_id: int | None = None,
+    invoice_ids: Collection[int] | None = None,
     service_ids: Collection[int] | None = None,
 ) -> AuditData:
     """Gather the audit's inputs for the period; `customer_ids` narrows everything to
-    those customers (the per-customer report). `invoice_id` (with its vendor as
-    `vendor_id`) gathers what the checks at ingest need (docs/checks.md): the findings
-    about vendor invoices as such for that invoice alone, the (customer, service) side for
+    those customers (the per-customer report). `invoice_ids` (with their vendor
+    as `vendor_id`) gathers what the checks at ingest need (docs/checks.md): the findings
+    about vendor invoices as such for those invoices alone, the (customer, service) side for
     `customer_ids`, and nothing about assets or customer invoices but metered revenue;
     `service_ids` narrows the contract positions to those services."""
     data = AuditData(period=period, vendor_id=vendor_id)
@@ -211,8 +211,8 @@ async def load(
     vendor_filter: list[Any] = [col(line_t.period) == month]
     if vendor_id is not None:
         vendor_filter.append(col(line_t.vendor_id) == vendor_id)
-    if invoice_id is not None:
-        vendor_filter.append(col(line_t.invoice_id) == invoice_id)
+    if invoice_ids is not None:
+        vendor_filter.append(col(line_t.invoice_id).in_(sorted(invoice_ids)))
     matched_filter = [*vendor_filter, *vendor_month.matched_filters(None, customer_ids)]
 
     # Vendor positions: matched lines of invoices of any period, as they bear on the month
@@ -223,13 +223,13 @@ async def load(
     data.duplicates = await vendor_month.duplicate_charges(
         session, period, vendor_id=vendor_id, customer_ids=customer_ids
     )
-    invoices = await _invoices(session, month, vendor_id, invoice_id)
-    if invoice_id is None:
+    invoices = await _invoices(session, month, vendor_id, invoice_ids)
+    if invoice_ids is None:
         (data.vendors_invoicing,) = await vendor_month.vendors_billing(
             session, period, period, vendor_id=vendor_id
         )
 
-    if customer_ids is None or invoice_id is not None:
+    if customer_ids is None or invoice_ids is not None:
         await _load_vendor_side(session, data, vendor_filter, invoices)
     else:
         rises: Any = await session.execute(
@@ -250,7 +250,7 @@ async def load(
                 session, data, [*vendor_filter, col(line_t.invoice_id).in_(ids)], invoices
             )
 
-    if invoice_id is None:  # the checks at ingest ask nothing of assets or billing
+    if invoice_ids is None:  # the checks at ingest ask nothing of assets or billing
         # Customer invoices: who is billed for the month (MISSING_BILLING), and the units
         # invoiced (the per-customer report).
         billed = (
@@ -396,7 +396,10 @@ class _Invoice(NamedTuple):
 
 
 async def _invoices(
-    session: AsyncSession, month: str, vendor_id: int | None, invoice_id: int | None = None
+    session: AsyncSession,
+    month: str,
+    vendor_id: int | None,
+    invoice_ids: Collection[int] | None = None,
 ) -> dict[int, _Invoice]:
     """The month's vendor invoices (of the one vendor audited), by id: one query for what
     the charges, the rises, the unmapped lines and the totals rule need of them."""
@@ -410,8 +413,8 @@ async def _invoices(
     ).where(col(VendorInvoice.period) == month)
     if vendor_id is not None:
         query = query.where(col(VendorInvoice.vendor_id) == vendor_id)
-    if invoice_id is not None:
-        query = query.where(col(VendorInvoice.id) == invoice_id)
+    if invoice_ids is not None:
+        query = query.where(col(VendorInvoice.id).in_(sorted(invoice_ids)))
     rows: Any = (await session.execute(query)).all()
     return {invoice_id: _Invoice(*rest) for invoice_id, *rest in rows}
 
