@@ -466,3 +466,18 @@ async def test_the_resolution_follows_the_finding(client: httpx.AsyncClient) -> 
     reopened = (await client.get(f"{API}/findings/{again['id']}")).json()
     assert reopened["status"] == "open" and reopened["resolution"] is None
     assert (await the_finding(client, "UNBILLED_UNITS"))["resolution"] is None
+
+
+async def test_a_line_starting_in_the_period_is_named(client: httpx.AsyncClient) -> None:
+    s = await shop(client)
+    late = await line(client, s.contract, s.m365, "10", start_date="2026-10-10")
+    await bill(client, s.acme, "C-1")
+    await vendor_bill(client, s, "P-10", [seats("12")], "216.00")
+    found = await the_finding(client, "UNBILLED_UNITS")
+    # No line on 1 October, the default day: the answer names the one that starts later.
+    response = await fix(client, found["id"], action="match_contract")
+    assert_problem(response, 422)
+    assert f"line {late['id']} starts on 2026-10-10: send that effective_date" in response.text
+    response = await fix(client, found["id"], action="match_contract", effective_date="2026-10-10")
+    assert response.status_code == 200, response.text
+    assert await adjustments(client, s, late["id"]) == [("2026-10-10", "12")]

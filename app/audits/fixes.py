@@ -129,9 +129,16 @@ async def _match_contract(
         )
     active = [t for t in terms if arithmetic.is_active_on(t, day)]
     if not active:
+        # A line starting later in the period can take the change from its start.
+        later = [t for t in terms if day < t.start <= period.last_day]
+        hint = (
+            f"line {later[0].line_id} starts on {later[0].start}: send that effective_date"
+            if later
+            else "add one (POST /contracts/{id}/lines)"
+        )
         message = (
             f"customer {finding.customer_id} has no contract line of service "
-            f"{finding.service_id} active on {day}: add one (POST /contracts/{{id}}/lines)"
+            f"{finding.service_id} active on {day}: {hint}"
         )
         raise Invalid(
             f"Nothing to match: {message}.",
