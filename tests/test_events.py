@@ -555,3 +555,91 @@ async def _delivered(client: httpx.AsyncClient, sub_id: int, n: int) -> bool:
 
 async def _at_least(items: list[Any], n: int) -> bool:
     return len(items) >= n
+
+
+# --- redelivery and secret rotation (docs/events.md#redelivery, #rotating-the-secret) -------
+
+
+async def test_a_failed_delivery_is_sent_again_by_hand(
+    client: httpx.AsyncClient, app_settings: Callable[..., Settings]
+) -> None:
+    app_settings(**FAST, events_give_up_seconds=0.3)
+    with receiver(fail_first=100) as hook:
+        hook.failing = True
+        sub = await subscribe(client, hook.url, "vendor_invoice.received")
+        v = await vendor(client)
+        await create(client, "vendor-invoices", invoice_payload(v["id"]))
+
+        async def failed() -> list[Any]:
+            return await deliveries(client, sub["id"], status="failed")
+
+        (delivery,) = await wait_for(failed)
+        earlier = len(delivery["attempts"])
+        # The receiver is fixed; the failed event goes again, due now, a new round.
+        hook.failing, hook.fail_first = False, 0
+        again = await client.post(f"{SUBS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
+        assert again.status_code == 200, again.text
+        scheduled = again.json()
+        assert scheduled["status"] == "pending" and scheduled["attempt_count"] == 0
+        assert scheduled["first_attempt_at"] is None and scheduled["next_attempt_at"]
+        assert len(scheduled["attempts"]) == earlier  # the history kept
+        # Pending: nothing to redeliver.
+        busy = await client.post(f"{SUBS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
+        assert_problem(busy, 409)
+
+        async def delivered() -> list[Any]:
+            return await deliveries(client, sub["id"], status="delivered")
+
+        (done,) = await wait_for(delivered)
+    assert done["id"] == delivery["id"] and done["attempt_count"] == 1
+    assert len(done["attempts"]) == earlier + 1 and done["attempts"][-1]["status_code"] == 204
+    # The same event and webhook-id as every earlier attempt.
+    assert {r.headers["webhook-id"] for r in hook.requests} == {str(delivery["id"])}
+    assert verified(sub["secret"], hook.delivered()[0]) == delivery["event"]
+    # Delivered: it can go again (a receiver that lost it); another subscription's id: 404.
+    assert (
+        await client.post(f"{SUBS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
+    ).status_code == 200
+    other = await subscribe(client, hook.url, "audit.completed")
+    assert_problem(
+        await client.post(f"{SUBS}/{other['id']}/deliveries/{delivery['id']}/redeliver"), 404
+    )
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_the_overlap(
+    client: httpx.AsyncClient, app_settings: Callable[..., Settings]
+) -> None:
+    app_settings(**FAST, events_secret_overlap_seconds=3600)
+    with receiver() as hook:
+        sub = await subscribe(client, hook.url, "vendor_invoice.received")
+        rotated = await client.post(f"{SUBS}/{sub['id']}/secret")
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()
+        assert new["secret"].startswith("whsec_") and new["secret"] != sub["secret"]
+        until = datetime.fromisoformat(new["previous_secret_until"])
+        assert timedelta(minutes=59) < until - datetime.now(UTC) <= timedelta(hours=1)
+        # The secret is shown in that answer only.
+        assert "secret" not in (await client.get(f"{SUBS}/{sub['id']}")).json()
+        v = await vendor(client)
+        await create(client, "vendor-invoices", invoice_payload(v["id"]))
+        await wait_for(lambda: _delivered_count(hook, 1))
+        # Two signatures: each secret verifies the event with the reference library.
+        request = hook.delivered()[0]
+        assert len(request.headers["webhook-signature"].split(" ")) == 2
+        assert verified(new["secret"], request) == verified(sub["secret"], request)
+        # Rotated again with no overlap: the first secret no longer signs, nor the second.
+        app_settings(events_secret_overlap_seconds=0)
+        newest = (await client.post(f"{SUBS}/{sub['id']}/secret")).json()
+        await create(client, "vendor-invoices", invoice_payload(v["id"], "INV-2"))
+        await wait_for(lambda: _delivered_count(hook, 2))
+    last = hook.delivered()[1]
+    assert len(last.headers["webhook-signature"].split(" ")) == 1
+    verified(newest["secret"], last)
+    for stale in (sub["secret"], new["secret"]):
+        with pytest.raises(Exception, match="No matching signature"):
+            Webhook(stale).verify(last.body, last.headers)
+    assert_problem(await client.post(f"{SUBS}/999999/secret"), 404)
+
+
+async def _delivered_count(hook: Any, n: int) -> bool:
+    return len(hook.delivered()) >= n

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     events_give_up_seconds: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600)
     # Delivery attempts in flight at once (docs/events.md#delivery).
     events_batch_size: int = Field(default=20, ge=1, le=500)
+    # After a secret is rotated the old one keeps signing this long, so receivers can
+    # switch without losing an event (docs/events.md#rotating-the-secret).
+    events_secret_overlap_seconds: float = Field(default=24 * 3600.0, ge=0, le=30 * 24 * 3600)
 
     @field_validator(
         "quickbooks_ar_account", "quickbooks_default_item_id", "bootstrap_key_file", mode="before"

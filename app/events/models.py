@@ -42,6 +42,12 @@ class EventSubscription(SQLModel, table=True):
     events: list[str] = Field(sa_column=Column(JSON, nullable=False))
     # Kept as given: signing needs the key itself. Shown once, in the create's answer.
     secret: str = Field(sa_column=Column(String(200), nullable=False))
+    # After a rotation, the secret replaced: it signs too until `previous_secret_until`
+    # (docs/events.md#rotating-the-secret).
+    previous_secret: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    previous_secret_until: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
@@ -145,6 +151,13 @@ class EventSubscriptionCreated(EventSubscriptionRead):
     )
 
 
+class SecretRotated(EventSubscriptionCreated):
+    previous_secret_until: datetime = PField(
+        description="Until then every attempt carries a second signature, by the secret "
+        "replaced (docs/events.md#rotating-the-secret)"
+    )
+
+
 class EventAttemptRead(ReadModel):
     attempted_at: datetime
     status_code: int | None
@@ -157,11 +170,17 @@ class EventDeliveryRead(ReadModel):
     subscription_id: int
     event_type: EventType
     status: DeliveryStatus
-    attempt_count: int
+    attempt_count: int = PField(
+        description="Attempts since the delivery was scheduled (again, after a redelivery); "
+        "`attempts` lists every attempt ever made"
+    )
     next_attempt_at: datetime | None = PField(
         description="When the next attempt is due (pending deliveries only)."
     )
-    first_attempt_at: datetime | None
+    first_attempt_at: datetime | None = PField(
+        description="The first attempt since the delivery was scheduled (again, after a "
+        "redelivery): its retries and give-up time count from it"
+    )
     last_attempt_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime

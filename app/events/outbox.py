@@ -80,11 +80,11 @@ async def emit(
             for sub_id in targets
         ]
     await bulk_insert(session, EventDelivery.__table__, rows)  # type: ignore[attr-defined]
-    _nudge_after_commit(session)
+    nudge_after_commit(session)
     return len(rows)
 
 
-def _nudge_after_commit(session: AsyncSession) -> None:
+def nudge_after_commit(session: AsyncSession) -> None:
     """Wake the sender once this transaction commits, not before: until then the rows
     are invisible to it (and a rollback takes them away)."""
     info = session.info

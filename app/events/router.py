@@ -21,6 +21,7 @@ from app.events.models import (
     EventSubscriptionCreated,
     EventSubscriptionRead,
     EventSubscriptionUpdate,
+    SecretRotated,
 )
 
 router = api_router(prefix="/event-subscriptions", tags=["events"])
@@ -136,4 +137,41 @@ async def list_event_deliveries(
 ) -> Page[EventDeliveryRead]:
     return await service.list_deliveries(
         session, subscription_id=subscription_id, page=page, status=status
+    )
+
+
+@router.post(
+    "/{subscription_id}/secret",
+    response_model=SecretRotated,
+    operation_id="rotate_event_subscription_secret",
+    summary="Rotate a subscription's signing secret",
+    responses={**AUTH, **problem_responses(404)},
+)
+async def rotate_event_subscription_secret(
+    subscription_id: IdPath, request: Request, session: SessionDep, _: AdminKey
+) -> SecretRotated:
+    """A new secret, shown once in this answer. The secret it replaces keeps signing every
+    attempt as a second signature until `previous_secret_until` (MSP_EVENTS_SECRET_OVERLAP_
+    SECONDS, a day by default), so a receiver can take the new one without losing an event
+    (docs/events.md#rotating-the-secret)."""
+    return await service.rotate_secret(
+        session, subscription_id=subscription_id, settings=request.app.state.settings
+    )
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    response_model=EventDeliveryRead,
+    operation_id="redeliver_event",
+    summary="Send a delivered or failed event again",
+    responses={**AUTH, **problem_responses(404, 409)},
+)
+async def redeliver_event(
+    subscription_id: IdPath, delivery_id: IdPath, session: SessionDep, _: AdminKey
+) -> EventDeliveryRead:
+    """The delivery is pending again, due now: the same body and webhook-id (a receiver
+    that processed it before can drop it), a new round of retries for 24 hours, and its
+    attempts so far kept. A pending delivery is a 409 (docs/events.md#redelivery)."""
+    return await service.redeliver(
+        session, subscription_id=subscription_id, delivery_id=delivery_id
     )

@@ -66,6 +66,9 @@ class Claim:
     body: bytes
     attempt_count: int
     first_attempt_at: datetime | None
+    # A secret rotated away, still in its overlap: it signs too
+    # (docs/events.md#rotating-the-secret).
+    previous_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,20 +255,30 @@ class Sender:
             if not rows:
                 return []
             subs = {
-                sub_id: (url, secret)
-                for sub_id, url, secret in (
+                sub_id: (url, secret, previous if until is not None and until > now else None)
+                for sub_id, url, secret, previous, until in (
                     await session.execute(
                         select(
                             col(EventSubscription.id),
                             col(EventSubscription.url),
                             col(EventSubscription.secret),
+                            col(EventSubscription.previous_secret),
+                            col(EventSubscription.previous_secret_until),
                         ).where(col(EventSubscription.id).in_({row[1] for row in rows}))
                     )
                 ).all()
             }
         claims = sorted(
             (
-                Claim(int(row[0] or 0), *subs[row[1]], row[2].encode(), row[3], row[4])
+                Claim(
+                    int(row[0] or 0),
+                    subs[row[1]][0],
+                    subs[row[1]][1],
+                    row[2].encode(),
+                    row[3],
+                    row[4],
+                    subs[row[1]][2],
+                )
                 for row in rows
             ),
             key=lambda claim: claim.id,
@@ -298,7 +311,12 @@ class Sender:
             "user-agent": USER_AGENT,
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(claim.secret, msg_id, timestamp, claim.body),
+            # Standard Webhooks: signatures separated by spaces, any one of them valid.
+            "webhook-signature": " ".join(
+                sign(secret, msg_id, timestamp, claim.body)
+                for secret in (claim.secret, claim.previous_secret)
+                if secret is not None
+            ),
         }
         assert self._client is not None
         try:

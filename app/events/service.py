@@ -7,6 +7,8 @@ import base64
 import json
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +16,11 @@ from sqlmodel import col
 
 from app.core.config import Settings
 from app.core.crud import apply, changes, get_or_404
-from app.core.errors import Invalid, field_error
+from app.core.db import utcnow
+from app.core.errors import Conflict, Invalid, NotFound, field_error
 from app.core.pagination import Page, PageParams, paginate
 from app.core.signature import SECRET_PREFIX
-from app.events import targets
+from app.events import outbox, targets
 from app.events.models import (
     DeliveryStatus,
     EventAttempt,
@@ -29,6 +32,7 @@ from app.events.models import (
     EventSubscriptionCreated,
     EventSubscriptionRead,
     EventSubscriptionUpdate,
+    SecretRotated,
 )
 
 SECRET_BYTES = 32
@@ -117,6 +121,53 @@ async def delete_subscription(session: AsyncSession, *, subscription_id: int) ->
     await session.flush()
 
 
+async def rotate_secret(
+    session: AsyncSession, *, subscription_id: int, settings: Settings
+) -> SecretRotated:
+    """A new secret, shown once; the one it replaces keeps signing, as a second signature,
+    for the overlap (docs/events.md#rotating-the-secret). A secret replaced earlier, still
+    in its overlap, stops signing now."""
+    subscription = await get_or_404(
+        session, EventSubscription, subscription_id, "event subscription"
+    )
+    now = utcnow()
+    subscription.previous_secret = subscription.secret
+    subscription.previous_secret_until = now + timedelta(
+        seconds=settings.events_secret_overlap_seconds
+    )
+    subscription.secret = generate_secret()
+    subscription.updated_at = now
+    await session.flush()
+    return SecretRotated.model_validate(subscription)
+
+
+async def redeliver(
+    session: AsyncSession, *, subscription_id: int, delivery_id: int
+) -> EventDeliveryRead:
+    """A delivered or failed delivery scheduled again, due now, with its webhook-id and
+    body, and a new round of retries (docs/events.md#redelivery). A pending one is a 409:
+    it is on its way."""
+    await get_or_404(session, EventSubscription, subscription_id, "event subscription")
+    delivery = await session.get(EventDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription_id:
+        raise NotFound(
+            f"delivery {delivery_id} does not exist for event subscription {subscription_id}"
+        )
+    if delivery.status == DeliveryStatus.pending.value:
+        raise Conflict(
+            f"Delivery {delivery_id} is pending: its next attempt is due "
+            f"{delivery.next_attempt_at}; nothing to redeliver."
+        )
+    delivery.status = DeliveryStatus.pending.value
+    delivery.next_attempt_at = utcnow()
+    delivery.attempt_count = 0
+    delivery.first_attempt_at = None
+    delivery.delivered_at = None
+    await session.flush()
+    outbox.nudge_after_commit(session)
+    return (await _deliveries_read(session, [delivery]))[0]
+
+
 async def list_deliveries(
     session: AsyncSession,
     *,
@@ -130,7 +181,15 @@ async def list_deliveries(
     if status is not None:
         stmt = stmt.where(col(EventDelivery.status) == status.value)
     page_rows: Page[EventDelivery] = await paginate(session, stmt, EventDelivery.id, page)
-    ids = [row.id for row in page_rows.items]
+    items = await _deliveries_read(session, page_rows.items)
+    return Page[EventDeliveryRead](items=items, next_cursor=page_rows.next_cursor)
+
+
+async def _deliveries_read(
+    session: AsyncSession, rows: Sequence[EventDelivery]
+) -> list[EventDeliveryRead]:
+    """The deliveries with their attempts: one query for the attempts of all of them."""
+    ids = [row.id for row in rows]
     attempts: dict[int, list[EventAttemptRead]] = defaultdict(list)
     if ids:
         for attempt in (
@@ -141,7 +200,7 @@ async def list_deliveries(
             )
         ).all():
             attempts[attempt.delivery_id].append(EventAttemptRead.model_validate(attempt))
-    items = [
+    return [
         EventDeliveryRead.model_validate(
             {
                 **row.model_dump(exclude={"body"}),
@@ -149,6 +208,5 @@ async def list_deliveries(
                 "attempts": attempts[row.id] if row.id is not None else [],
             }
         )
-        for row in page_rows.items
+        for row in rows
     ]
-    return Page[EventDeliveryRead](items=items, next_cursor=page_rows.next_cursor)
