@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.alerts.models import CancellationItem, Cancellations
-from app.audits.models import Audit, Finding, FindingEvent, FindingStatus, FindingType
+from app.audits.models import Audit, Finding, FindingStatus, FindingType
+from app.audits.service import latest_status
 from app.core.db import indexed_by
 from app.core.money import (
     AMOUNT_PLACES,
@@ -50,14 +51,7 @@ def current_findings() -> Any:
     any run of the month, else its own, and must be open or acknowledged
     (docs/cancellations.md#findings)."""
     later = Audit.__table__.alias("later")  # type: ignore[attr-defined]
-    status = func.coalesce(
-        select(col(FindingEvent.status))
-        .where(col(FindingEvent.fingerprint) == col(Finding.fingerprint))
-        .order_by(col(FindingEvent.changed_at).desc(), col(FindingEvent.id).desc())
-        .limit(1)
-        .scalar_subquery(),
-        col(Finding.status),
-    )
+    status = func.coalesce(latest_status(col(Finding.fingerprint)), col(Finding.status))
     return (
         select(
             col(Finding.id).label("finding_id"),

@@ -18,7 +18,6 @@ from app.audits.models import (
     Audit,
     Finding,
     FindingDetail,
-    FindingEvent,
     FindingFix,
     FindingStatus,
     FindingType,
@@ -26,9 +25,9 @@ from app.audits.models import (
     FixChange,
     Resolution,
 )
-from app.audits.service import get_finding, record_change, shown_finding
+from app.audits.service import get_finding, latest_status, record_change, shown_finding
 from app.billing.models import CustomerInvoice
-from app.billing.runs import plan_run, run_billing
+from app.billing.runs import run_billing
 from app.contracts import arithmetic
 from app.contracts import service as contracts
 from app.contracts.models import AdjustmentCreate
@@ -64,13 +63,7 @@ async def fix_finding(
         .where(col(Finding.fingerprint) == finding.fingerprint)
         .with_for_update()
     )
-    status = await session.scalar(
-        select(col(FindingEvent.status))
-        .where(col(FindingEvent.fingerprint) == finding.fingerprint)
-        .order_by(col(FindingEvent.changed_at).desc(), col(FindingEvent.id).desc())
-        .limit(1)
-    )
-    status = status or finding.status
+    status = await session.scalar(select(latest_status(finding.fingerprint))) or finding.status
     if status not in FIXABLE:
         raise Conflict(
             f"Finding {finding_id} is {status}: only an open or acknowledged finding can be fixed."
@@ -271,19 +264,20 @@ async def _bill(
 ) -> list[FixChange]:
     """The billing run of the finding's customer and period (docs/findings.md#fixes)."""
     assert finding.customer_id is not None
-    plan = await plan_run(session, period=period, customer_id=finding.customer_id)
-    if not plan.drafts:
-        raise Conflict(
-            f"Finding {finding.id}: there is nothing to bill customer {finding.customer_id} "
-            f"for {period} any more (billed another way, or no contracted revenue); run the "
-            "audit again."
-        )
     run = await run_billing(session, period=period, actor=actor, customer_id=finding.customer_id)
     invoices = (
         await session.scalars(
             select(CustomerInvoice).where(col(CustomerInvoice.billing_run_id) == run.id)
         )
     ).all()
+    if not invoices:
+        # Judged on the run itself, under its lock; the 409 rolls the empty run (and its
+        # event) back with the request.
+        raise Conflict(
+            f"Finding {finding.id}: there is nothing to bill customer {finding.customer_id} "
+            f"for {period} any more (billed another way, or no contracted revenue); run the "
+            "audit again."
+        )
     changes = [
         FixChange(
             resource="billing_run",

@@ -522,6 +522,19 @@ async def get_finding(session: AsyncSession, *, finding_id: int) -> FindingDetai
     )
 
 
+def latest_status(fingerprint: Any) -> Any:
+    """The status of the latest change made to the finding with this fingerprint in any
+    run of its period, or null when nobody changed it (a scalar subquery; `fingerprint` a
+    value or a column to correlate with; docs/findings.md#re-runs)."""
+    return (
+        select(col(FindingEvent.status))
+        .where(col(FindingEvent.fingerprint) == fingerprint)
+        .order_by(col(FindingEvent.changed_at).desc(), col(FindingEvent.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def record_change(
     session: AsyncSession,
     finding: Finding,
