@@ -19,6 +19,7 @@ from app.audits.tolerances import Tolerances
 from app.core.periods import Period
 from app.vendor_invoices.matching import join_matches, matched_customer_id, matched_service_id
 from app.vendor_invoices.models import InvoiceCheck, LineKind, VendorInvoice, VendorInvoiceLine
+from app.vendor_invoices.service import stored_id
 
 # The types that can concern one invoice (docs/checks.md#what-is-checked), in the
 # audit's order.
@@ -70,7 +71,7 @@ async def _group_checks(
     tolerances: Tolerances,
 ) -> dict[int, list[InvoiceCheck]]:
     line = VendorInvoiceLine
-    ids = sorted(_id(invoice) for invoice in invoices)
+    ids = sorted(stored_id(invoice) for invoice in invoices)
     # The (customer, service) pairs each invoice's lines charge, and every customer one of
     # their lines names (a line matched to a customer but to no service names it too).
     rows: Any = await session.execute(
@@ -110,18 +111,13 @@ async def _group_checks(
     # Biggest impact first, as an audit's findings are listed (ties in the rules' order).
     drafts.sort(key=lambda draft: -draft.impact)
     return {
-        _id(invoice): [
+        stored_id(invoice): [
             _check(draft, gathered)
             for draft in drafts
-            if _concerns(draft, invoice, pairs[_id(invoice)], gathered)
+            if _concerns(draft, invoice, pairs[stored_id(invoice)], gathered)
         ]
         for invoice in invoices
     }
-
-
-def _id(invoice: VendorInvoice) -> int:
-    assert invoice.id is not None
-    return invoice.id
 
 
 def _concerns(

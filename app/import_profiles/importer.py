@@ -33,7 +33,6 @@ from app.vendor_invoices.csv_import import ErrorList, _message, decode, parse_cs
 from app.vendor_invoices.models import (
     InvoiceSource,
     LineKind,
-    VendorInvoice,
     VendorInvoicePayload,
     VendorInvoiceReceived,
 )
@@ -229,24 +228,20 @@ async def import_file(
         if not total_given:
             invoice.total = invoice.lines_total
         stored.append(invoice)
+    # Each invoice answered with its own checks (docs/checks.md); a dry run announces
+    # nothing.
+    if dry_run:
+        await session.flush()
+        checks = await checks_of(session, stored)
+    else:
+        checks = await invoices.announce(session, stored)
+    details = [await invoices.received(session, i, checks[invoices.stored_id(i)]) for i in stored]
     if dry_run:
         # Everything ran through the one ingestion path, matching and checks, as a real
         # import would; dropping the request's transaction here is what makes it a dry run.
-        await session.flush()
-        checks = await checks_of(session, stored)
-        details = [await invoices.received(session, i, checks[_id(i)]) for i in stored]
         await session.rollback()
         return preview(details)
-    # Each invoice answered with its own checks (docs/checks.md).
-    checks = await invoices.announce(session, stored)
-    return ImportedInvoices(
-        invoices=[await invoices.received(session, i, checks[_id(i)]) for i in stored]
-    )
-
-
-def _id(invoice: VendorInvoice) -> int:
-    assert invoice.id is not None
-    return invoice.id
+    return ImportedInvoices(invoices=details)
 
 
 def preview(details: list[VendorInvoiceReceived]) -> ImportPreview:

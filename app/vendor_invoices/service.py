@@ -199,7 +199,7 @@ async def announce(
     if invoices:
         data = [
             VendorInvoiceRead.model_validate(i).model_dump(mode="json")
-            | {"checks": [c.model_dump(mode="json") for c in checks[_id(i)]]}
+            | {"checks": [c.model_dump(mode="json") for c in checks[stored_id(i)]]}
             for i in invoices
         ]
         await outbox.emit(session, EventType.vendor_invoice_received, data)
@@ -214,18 +214,19 @@ async def create_invoice(
     invoice = await ingest(session, vendor=vendor, payload=data, source=InvoiceSource.api)
     checks = await announce(session, [invoice])
     await session.flush()
-    return await received(session, invoice, checks[_id(invoice)])
+    return await received(session, invoice, checks[stored_id(invoice)])
 
 
 async def received(
     session: AsyncSession, invoice: VendorInvoice, checks: list[InvoiceCheck]
 ) -> VendorInvoiceReceived:
     """The answer to an invoice taken in: as GET shows it, with its checks."""
-    detail = await get_invoice(session, invoice_id=_id(invoice))
+    detail = await get_invoice(session, invoice_id=stored_id(invoice))
     return VendorInvoiceReceived.model_validate({**detail.model_dump(), "checks": checks})
 
 
-def _id(invoice: VendorInvoice) -> int:
+def stored_id(invoice: VendorInvoice) -> int:
+    """The id of an invoice stored (flushed)."""
     assert invoice.id is not None
     return invoice.id
 
