@@ -73,6 +73,18 @@ def _start(period: Period) -> datetime:
     return datetime.combine(period.first_day, time(0), tzinfo=UTC)
 
 
+def _first_findings(*conditions: Any) -> Any:
+    """The first finding (the least id) of each fingerprint among the findings matching
+    `conditions`, with its fingerprint; held back by a tolerance, a finding is not shown
+    and not leakage (docs/tolerances.md)."""
+    return (
+        select(col(Finding.fingerprint), func.min(col(Finding.id)).label("id"))
+        .join(Audit, col(Audit.id) == col(Finding.audit_id))
+        .where(col(Finding.tolerance_id).is_(None), *conditions)
+        .group_by(col(Finding.fingerprint))
+    )
+
+
 async def leakage(session: AsyncSession, *, first: Period, last: Period) -> LeakageReport:
     """Two statements: the findings of the range's periods grouped by period and type (as
     first found), and the history entries up to the range's end with their finding's
@@ -83,14 +95,7 @@ async def leakage(session: AsyncSession, *, first: Period, last: Period) -> Leak
     in_range = col(Audit.period).between(str(first), str(last))
     # The first finding of each fingerprint whose period is in the range (a fingerprint
     # holds its period, so all of its findings are audits of that period).
-    earliest = (
-        select(func.min(col(Finding.id)).label("id"))
-        .join(Audit, col(Audit.id) == col(Finding.audit_id))
-        # Held back by a tolerance: not shown, not leakage (docs/tolerances.md).
-        .where(in_range, col(Finding.tolerance_id).is_(None))
-        .group_by(col(Finding.fingerprint))
-        .subquery("earliest")
-    )
+    earliest = _first_findings(in_range).subquery("earliest")
     found_rows: Any = await session.execute(
         select(
             col(Audit.period),
@@ -113,17 +118,11 @@ async def leakage(session: AsyncSession, *, first: Period, last: Period) -> Leak
     end = _start(last.next())
     # Every history entry up to the range's end, with its finding's period, type and
     # first impact: the entries are people's and fixes' changes, not one per finding.
-    first_of = (
-        select(col(Finding.fingerprint), func.min(col(Finding.id)).label("id"))
-        .where(
-            col(Finding.tolerance_id).is_(None),
-            col(Finding.fingerprint).in_(
-                select(col(FindingEvent.fingerprint)).where(col(FindingEvent.changed_at) < end)
-            ),
+    first_of = _first_findings(
+        col(Finding.fingerprint).in_(
+            select(col(FindingEvent.fingerprint)).where(col(FindingEvent.changed_at) < end)
         )
-        .group_by(col(Finding.fingerprint))
-        .subquery("first_of")
-    )
+    ).subquery("first_of")
     event_rows: Any = await session.execute(
         select(
             col(FindingEvent.fingerprint),

@@ -23,8 +23,8 @@ from app.core.errors import problem_responses
 from app.core.money import VENDOR_PLACES, AmountOut, PriceOut, QuantityOut, round_half_up
 from app.core.periods import Period, PeriodField, PeriodQuery
 from app.core.routing import api_router
-from app.customers.models import Customer
 from app.reports.csv import csv_response, csv_responses, model_rows, wants_csv
+from app.reports.names import names_of
 from app.services.costs import load_price_book
 from app.services.models import Service
 
@@ -97,13 +97,8 @@ async def forecast(session: AsyncSession, *, period: Period) -> MarginForecast:
             )
         )
     ).all()
-    customers: Any = (
-        await session.execute(
-            select(col(Customer.id), col(Customer.name)).where(col(Customer.id).in_(customer_ids))
-        )
-    ).all()
     service_names = {sid: name for sid, name, _cost in services}
-    customer_names = dict(customers)
+    customer_names = await names_of(session, "customer", customer_ids)
     book = await load_price_book(
         session, {sid: cost for sid, _name, cost in services}, until=period.first_day
     )
